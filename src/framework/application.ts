@@ -1,0 +1,438 @@
+import type { AddressInfo } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import { HandshakeError } from '../protocol'
+import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
+import { chooseProtocol } from './choose-protocol'
+import { ConnectionSession, type SessionGateway } from './connection-session'
+import { Container } from './container'
+import { DefinitionError, nameOf } from './definition-error'
+import type { GatewayDefaults, InvalidMessagePolicy } from './decorators/gateway'
+import { checkDefaults, exploreGateway, type GatewayDefinition } from './explorer'
+import { ConnectionsToken, GatewayConnections } from './gateway-connections'
+import { GuardContext } from './guard-context'
+import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } from './guard'
+import { compileGateway, type CompiledGateway } from './handler-compiler'
+import { resolveLogger, type Logger } from './logger'
+import type { Token } from './provider'
+import { Router } from './router'
+import type { Class, MemberKey } from './store'
+
+/** Transport settings the app passes through to its `Server` (see the core API). */
+export type TransportOptions = Pick<
+  ServerOptions,
+  | 'fragmentSize'
+  | 'closeTimeout'
+  | 'handshakeTimeout'
+  | 'maxHeaderSize'
+  | 'maxConnections'
+  | 'maxPendingHandshakes'
+  | 'maxBufferedAmount'
+  | 'slowConsumer'
+  | 'idleTimeout'
+>
+
+/** Options of `bootstrap(module, options)`. */
+export interface BootstrapOptions extends GatewayDefaults {
+  /** Where handler errors without an `@OnError` go. Default `console`; `false` silences. */
+  logger?: Logger | false
+  /** Guards run on every handshake before each gateway's own `@UseGuards`. */
+  guards?: readonly GuardLike[]
+  /** Transport limits and timeouts, passed to the core `Server`. */
+  transport?: TransportOptions
+}
+
+/** The defaults every gateway starts from (documented in docs/framework.md). */
+export const GATEWAY_DEFAULTS = Object.freeze({
+  maxMessageSize: 16 * 1024 * 1024,
+  heartbeatInterval: 30_000,
+  invalidMessage: 'reply' as InvalidMessagePolicy,
+  asyncValidation: false,
+})
+
+type Selector = (offered: string[], request: UpgradeRequest) => string | undefined | Promise<string | undefined>
+
+/** A gateway as the running app holds it. */
+class GatewayRuntime implements SessionGateway {
+  readonly open = new Map<Connection, ConnectionSession>()
+  readonly connections: GatewayConnections
+  instance!: object
+  compiled!: CompiledGateway
+  guards: readonly GuardFunction[] = []
+  selector: Selector | undefined
+  heartbeat: NodeJS.Timeout | undefined
+  maxMessageSize = Infinity
+  streamingTransport = false
+
+  constructor(
+    readonly definition: GatewayDefinition,
+    readonly module: Class,
+    readonly options: Required<Pick<GatewayDefaults, 'maxMessageSize' | 'heartbeatInterval' | 'invalidMessage' | 'asyncValidation'>> &
+      GatewayDefaults,
+    readonly logger: Logger,
+    readonly originAllowed: ((origin: string) => boolean) | undefined,
+  ) {
+    this.connections = new GatewayConnections(definition.type, this.open)
+  }
+  get name(): string {
+    return this.definition.name
+  }
+  get invalidMessage(): InvalidMessagePolicy {
+    return this.options.invalidMessage
+  }
+}
+
+/** What the handshake hooks learned about a request, for the 'connection' handler. */
+interface Handshake {
+  readonly gateway: GatewayRuntime
+  readonly params: Readonly<Record<string, string>>
+  protocol: string | undefined
+}
+
+/**
+ * A bootstrapped app: its gateways built and compiled, its transport `Server` ready to listen
+ * or to attach to an HTTP(S) server. Created by `bootstrap()`.
+ */
+export class Application {
+  /** The core server the app owns (one per app). */
+  readonly server: Server
+  private readonly container: Container
+  private readonly gateways: GatewayRuntime[] = []
+  private readonly byType = new Map<Class, GatewayRuntime>()
+  private readonly router = new Router<GatewayRuntime>()
+  private readonly logger: Logger
+  private readonly globalGuards: readonly GuardFunction[]
+  private readonly handshakes = new WeakMap<UpgradeRequest, Handshake>()
+  private state: 'idle' | 'running' | 'closing' | 'closed' = 'idle'
+  private closing: Promise<void> | undefined
+
+  constructor(
+    private readonly rootModule: Class,
+    options: BootstrapOptions = {},
+  ) {
+    checkDefaults(`bootstrap(${nameOf(rootModule)})`, options)
+    this.logger = resolveLogger(options.logger)
+    this.container = new Container(rootModule, (token, requester) => {
+      if (!(token instanceof ConnectionsToken)) return undefined
+      const runtime = this.byType.get(token.gateway)
+      if (runtime === undefined) {
+        throw new DefinitionError(requester.className, requester.member, `${token} names a class that is not a gateway of this app`)
+      }
+      return { value: runtime.connections }
+    })
+
+    const appDefaults = defined(options)
+    for (const module of this.container.modules) {
+      for (const type of module.gateways) {
+        if (this.byType.has(type)) continue
+        const definition = exploreGateway(type, { connectionType: Connection })
+        const resolved = { ...GATEWAY_DEFAULTS, ...appDefaults, ...defined(definition.options) }
+        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins))
+        const conflict = this.router.add(definition.path, runtime)
+        if (conflict !== undefined) {
+          throw new DefinitionError(
+            definition.name,
+            undefined,
+            `two gateways on one path: ${conflict.conflict.name} is at "${conflict.pattern}" and ${definition.name} at "${definition.path}"`,
+          )
+        }
+        this.byType.set(type, runtime)
+        this.gateways.push(runtime)
+      }
+    }
+
+    this.globalGuards = (options.guards ?? []).map((g, i) => this.compileGuard(g, rootModule, `bootstrap(${nameOf(rootModule)})`, i))
+    for (const runtime of this.gateways) {
+      const { definition } = runtime
+      runtime.instance = this.container.instantiate(definition.type, runtime.module, definition.type) as object
+      runtime.compiled = compileGateway(definition, runtime.instance, {
+        validator: runtime.options.validator,
+        transformer: runtime.options.transformer,
+        asyncValidation: runtime.options.asyncValidation,
+      })
+      runtime.guards = definition.guards.map((g, i) => this.compileGuard(g, runtime.module, definition.name, i))
+      if (definition.selectProtocol !== undefined) {
+        const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol]
+        runtime.selector = method.bind(runtime.instance)
+      }
+    }
+
+    // One transport for every gateway: the largest limit is enforced below, smaller ones above.
+    const serverLimit = Math.max(...this.gateways.map((g) => g.options.maxMessageSize), appDefaults.maxMessageSize ?? GATEWAY_DEFAULTS.maxMessageSize)
+    const streaming = this.gateways.some((g) => g.compiled.streamsBinary)
+    for (const runtime of this.gateways) {
+      runtime.maxMessageSize = runtime.options.maxMessageSize < serverLimit ? runtime.options.maxMessageSize : Infinity
+      runtime.streamingTransport = streaming
+    }
+    this.server = new Server({
+      ...options.transport,
+      maxMessageSize: serverLimit,
+      // Heartbeats are per gateway, so the app runs them (see startHeartbeats).
+      heartbeatInterval: 0,
+      binaryMode: streaming ? 'stream' : 'buffer',
+      verifyRequest: (request) => this.verify(request),
+      selectProtocol: (request) => this.handshakes.get(request)?.protocol,
+    })
+    this.server.on('connection', this.onConnection)
+    this.server.on('error', (err: Error) => this.logger.error('gatewire: server error:', err))
+  }
+
+  /**
+   * Listens on `port` (0 picks a free one) and resolves with the app once listening.
+   *
+   * @example
+   * const app = await bootstrap(AppModule).listen(8080)
+   */
+  listen(port: number, host?: string): Promise<this> {
+    this.starting()
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.state = 'idle'
+        this.stopHeartbeats()
+        reject(err)
+      }
+      this.server.once('error', onError)
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError)
+        resolve(this)
+      })
+    })
+  }
+
+  /**
+   * Serves WebSocket upgrades of an existing HTTP(S) server, which keeps serving HTTP.
+   *
+   * @example
+   * const http = createServer(expressApp).listen(8080)
+   * bootstrap(AppModule).attach(http)
+   */
+  attach(httpServer: HttpServer | HttpsServer): this {
+    this.starting()
+    this.server.attach(httpServer)
+    return this
+  }
+
+  /** The listening address, as `net.Server#address()` gives it (`null` before listening). */
+  address(): AddressInfo | string | null {
+    return this.server.address()
+  }
+
+  /**
+   * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
+   * accepting, and the promise resolves once all are gone (or after the close timeout).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing
+    this.stopHeartbeats()
+    if (this.state === 'idle') {
+      this.state = 'closed'
+      return (this.closing = Promise.resolve())
+    }
+    this.state = 'closing'
+    this.closing = new Promise<void>((resolve, reject) => {
+      this.server.close((err) => {
+        this.state = 'closed'
+        if (err) reject(err)
+        else resolve()
+      })
+    })
+    return this.closing
+  }
+
+  /** A provider or gateway instance of the app, by token. */
+  get<T>(token: Token<T>): T {
+    const runtime = typeof token === 'function' ? this.byType.get(token) : undefined
+    if (runtime !== undefined) return runtime.instance as T
+    return this.container.get(token, this.rootModule)
+  }
+
+  /** The open connections of one of the app's gateways. */
+  connections<TData extends object = Record<string, unknown>>(gateway: Class): GatewayConnections<TData> {
+    const runtime = this.byType.get(gateway)
+    if (runtime === undefined) throw new TypeError(`${nameOf(gateway)} is not a gateway of this app`)
+    return runtime.connections as unknown as GatewayConnections<TData>
+  }
+
+  private starting(): void {
+    if (this.state !== 'idle') throw new Error(`the app is already ${this.state === 'running' ? 'started' : this.state}`)
+    this.state = 'running'
+    this.startHeartbeats()
+  }
+
+  private compileGuard(guard: GuardLike, module: Class, owner: string, index: number): GuardFunction {
+    if (typeof guard !== 'function') {
+      throw new DefinitionError(owner, undefined, `guard #${index} is ${nameOf(guard)}, not a function or a class with canActivate()`)
+    }
+    if (!isGuardClass(guard)) return guard as GuardFunction
+    const instance = this.container.instantiate(guard, module)
+    return (ctx) => instance.canActivate(ctx)
+  }
+
+  /**
+   * The handshake, before the 101: route (404), origin (403), subprotocol (400), guards (their
+   * status). Synchronous unless a selector or a guard returns a promise.
+   */
+  private verify(request: UpgradeRequest): void | Promise<void> {
+    let match
+    try {
+      match = this.router.match(request.path)
+    } catch {
+      throw new HandshakeError(400, 'malformed percent-encoding in the request path')
+    }
+    if (match === undefined) throw new HandshakeError(404, `no gateway at ${request.path}`)
+    const gateway = match.value
+    if (gateway.originAllowed !== undefined && request.origin !== undefined && !gateway.originAllowed(request.origin)) {
+      throw new HandshakeError(403, `origin ${request.origin} is not allowed`)
+    }
+    const handshake: Handshake = { gateway, params: match.params, protocol: undefined }
+    const offered = [...request.protocols]
+    if (gateway.selector !== undefined) {
+      let chosen: string | undefined | Promise<string | undefined>
+      try {
+        chosen = gateway.selector(offered, request)
+      } catch (err) {
+        return this.refuse(err, gateway, '@SelectProtocol')
+      }
+      if (isThenable(chosen)) {
+        return Promise.resolve(chosen).then(
+          (p) => this.agree(request, handshake, offered, p, true),
+          (err: unknown) => this.refuse(err, gateway, '@SelectProtocol'),
+        )
+      }
+      return this.agree(request, handshake, offered, chosen, true)
+    }
+    const chosen = chooseProtocol(offered, gateway.definition.protocols, gateway.definition.options.protocolOrder)
+    return this.agree(request, handshake, offered, chosen, false)
+  }
+
+  private agree(
+    request: UpgradeRequest,
+    handshake: Handshake,
+    offered: readonly string[],
+    chosen: string | undefined,
+    custom: boolean,
+  ): void | Promise<void> {
+    const gateway = handshake.gateway
+    if (chosen !== undefined && !offered.includes(chosen)) {
+      // RFC 6455 §4.2.2: the server answers one of the client's values, or none.
+      this.logger.warn(`gatewire: ${gateway.name} @SelectProtocol chose "${String(chosen)}", which the client did not offer; treating it as no agreement`)
+      chosen = undefined
+    }
+    if (chosen === undefined && (offered.length > 0 || gateway.definition.options.protocolRequired === true)) {
+      const supported = custom ? 'the gateway\'s selector chose none' : `supported: ${gateway.definition.protocols.join(', ') || 'none'}`
+      throw new HandshakeError(400, `no acceptable subprotocol (offered: ${offered.join(', ') || 'none'}; ${supported})`)
+    }
+    handshake.protocol = chosen
+    const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
+    const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
+    const done = (): void => {
+      this.handshakes.set(request, handshake)
+    }
+    return this.runGuards(guards, 0, ctx, gateway, done)
+  }
+
+  private runGuards(
+    guards: readonly GuardFunction[],
+    from: number,
+    ctx: GuardContext,
+    gateway: GatewayRuntime,
+    done: () => void,
+  ): void | Promise<void> {
+    for (let i = from; i < guards.length; i++) {
+      let result: GuardResult | Promise<GuardResult>
+      try {
+        result = guards[i](ctx)
+      } catch (err) {
+        return this.refuse(err, gateway, 'guard')
+      }
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          (r) => {
+            if (r === false) throw new HandshakeError(403, 'forbidden')
+            return this.runGuards(guards, i + 1, ctx, gateway, done)
+          },
+          (err: unknown) => this.refuse(err, gateway, 'guard'),
+        )
+      }
+      if (result === false) throw new HandshakeError(403, 'forbidden')
+    }
+    done()
+  }
+
+  /** A guard or selector that throws something other than a HandshakeError is a 500, logged. */
+  private refuse(err: unknown, gateway: GatewayRuntime, what: string): never {
+    if (err instanceof HandshakeError) throw err
+    this.logger.error(`gatewire: ${gateway.name} ${what} failed:`, err)
+    throw new HandshakeError(500, 'internal error')
+  }
+
+  private readonly onConnection = (conn: Connection): void => {
+    const request = conn.request
+    const handshake = request === undefined ? undefined : this.handshakes.get(request)
+    if (handshake === undefined) {
+      // Only possible if the transport skipped verifyRequest: refuse rather than guess a gateway.
+      this.logger.error('gatewire: a connection arrived without a routed handshake')
+      conn.close(1011, 'unrouted')
+      return
+    }
+    this.handshakes.delete(request!)
+    const gateway = handshake.gateway
+    const protocol = conn.protocol ?? handshake.protocol
+    const compiled = gateway.compiled
+    const table = protocol === undefined ? compiled.fallback : (compiled.byProtocol.get(protocol) ?? compiled.fallback)
+    const session = new ConnectionSession(conn, table, gateway, handshake.params, protocol)
+    gateway.open.set(conn, session)
+    session.start()
+  }
+
+  private startHeartbeats(): void {
+    for (const gateway of this.gateways) {
+      const interval = gateway.options.heartbeatInterval
+      if (interval <= 0) continue
+      gateway.heartbeat = setInterval(() => {
+        for (const [conn, session] of gateway.open) {
+          // No pong since the last ping: the peer is gone without a close (RFC 6455 §5.5.2).
+          if (!session.alive) {
+            conn.terminate()
+            continue
+          }
+          session.alive = false
+          conn.sendPing()
+        }
+      }, interval)
+      gateway.heartbeat.unref()
+    }
+  }
+
+  private stopHeartbeats(): void {
+    for (const gateway of this.gateways) {
+      if (gateway.heartbeat !== undefined) clearInterval(gateway.heartbeat)
+      gateway.heartbeat = undefined
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
+}
+
+/** The options that are set (`undefined` does not override a default). */
+function defined<T extends object>(options: T): Partial<T> {
+  const result: Partial<T> = {}
+  for (const key of Object.keys(options) as (keyof T)[]) if (options[key] !== undefined) result[key] = options[key]
+  return result
+}
+
+/** Origins compare case-insensitively and without a trailing slash (RFC 6454 §6.1 serialisation). */
+function compileOrigins(origins: GatewayDefaults['origins']): ((origin: string) => boolean) | undefined {
+  if (origins === undefined) return undefined
+  if (typeof origins === 'function') return origins
+  if (origins.includes('*')) return undefined
+  const allowed = new Set(origins.map(normalizeOrigin))
+  return (origin) => allowed.has(normalizeOrigin(origin))
+}
+
+function normalizeOrigin(origin: string): string {
+  const lower = origin.toLowerCase()
+  return lower.endsWith('/') ? lower.slice(0, -1) : lower
+}

@@ -1,0 +1,365 @@
+import type { Readable } from 'node:stream'
+import type { Connection, UpgradeRequest } from '../transport'
+import { bufferStream, collectStream, type CompiledHandler, type HandlerContext, type HandlerTable } from './handler-compiler'
+import { InvalidMessageError } from './invalid-message-error'
+import type { InvalidMessagePolicy } from './decorators/gateway'
+import type { Logger } from './logger'
+import { WsException } from './ws-exception'
+
+/** What a session needs from its gateway, shared by all its connections. */
+export interface SessionGateway {
+  readonly name: string
+  readonly invalidMessage: InvalidMessagePolicy
+  /** Messages bigger than this (bytes) close with 1009; Infinity when the transport enforces it. */
+  readonly maxMessageSize: number
+  readonly logger: Logger
+  /** Whether the transport delivers binary messages as streams (else whole Buffers). */
+  readonly streamingTransport: boolean
+  /** The gateway's open connections; a session removes its own on close. */
+  readonly open: Map<Connection, unknown>
+}
+
+const TEXT = 0
+const BINARY = 1
+const CLOSE = 2
+const ERROR = 3
+const PING = 4
+const PONG = 5
+
+// RFC 6455 §7.4.1
+const UNSUPPORTED_DATA = 1003
+const POLICY_VIOLATION = 1008
+const MESSAGE_TOO_BIG = 1009
+
+/**
+ * The framework's side of one connection: dispatches its events to the gateway's compiled
+ * handlers, sends what they return, and keeps its messages in order. A synchronous handler is
+ * called directly from the transport's event (one closure call, no promise). When a handler
+ * returns a promise or an async iterable, the session is busy until it settles: messages that
+ * arrive meanwhile wait in a queue and are handled, in order, afterwards.
+ */
+export class ConnectionSession implements HandlerContext {
+  readonly request: UpgradeRequest | undefined
+  /** An async handler (or iterable) is in flight; new events queue. */
+  private busy = false
+  private readonly queue: unknown[] = []
+  private head = 0
+  /** Async iterables being sent, each with the function that ends its sending. */
+  private iterators: Map<AsyncIterator<unknown>, () => void> | undefined
+  /** Heartbeat bookkeeping: a pong (or any message) since the last ping. */
+  alive = true
+
+  constructor(
+    readonly conn: Connection,
+    private readonly table: HandlerTable,
+    private readonly gateway: SessionGateway,
+    readonly params: Readonly<Record<string, string>>,
+    readonly protocol: string | undefined,
+  ) {
+    this.request = conn.request
+  }
+
+  /** Subscribes to the connection and runs `@OnConnect`. */
+  start(): void {
+    const conn = this.conn
+    conn.on('text', this.onText)
+    conn.on('binary', this.onBinary)
+    conn.on('close', this.onClose)
+    conn.on('error', this.onError)
+    conn.on('pong', this.onPong)
+    if (this.table.ping !== undefined) conn.on('ping', this.onPing)
+    if (this.table.connect !== undefined) this.run(this.table.connect, undefined, undefined, null)
+  }
+
+  private readonly onText = (text: string): void => {
+    if (this.busy) return this.enqueue(TEXT, text, undefined)
+    this.handleText(text)
+  }
+
+  private readonly onBinary = (data: Buffer | Readable): void => {
+    if (this.busy) return this.enqueue(BINARY, data, undefined)
+    this.handleBinary(data)
+  }
+
+  private readonly onClose = (code: number, reason: string): void => {
+    this.gateway.open.delete(this.conn)
+    // Nobody reads what an iterable would still send: stop it, so later events (and @OnClose)
+    // do not wait for a generator that may never yield again.
+    if (this.iterators !== undefined) {
+      for (const [iterator, finish] of [...this.iterators]) {
+        stop(iterator)
+        finish()
+      }
+    }
+    if (this.table.close === undefined) return
+    if (this.busy) return this.enqueue(CLOSE, code, reason)
+    this.run(this.table.close, code, reason, null)
+  }
+
+  private readonly onError = (err: Error): void => {
+    // Transport errors (a ProtocolError, a reset socket) are followed by 'close' with the code.
+    if (this.table.error === undefined) {
+      this.gateway.logger.debug?.(`gatewire: ${this.gateway.name} connection error`, err)
+      return
+    }
+    if (this.busy) return this.enqueue(ERROR, err, undefined)
+    this.run(this.table.error, err, undefined, null, true)
+  }
+
+  private readonly onPing = (payload: Buffer): void => {
+    if (this.busy) return this.enqueue(PING, payload, undefined)
+    this.run(this.table.ping!, payload, undefined, null)
+  }
+
+  private readonly onPong = (payload: Buffer): void => {
+    this.alive = true
+    if (this.table.pong === undefined) return
+    if (this.busy) return this.enqueue(PONG, payload, undefined)
+    this.run(this.table.pong, payload, undefined, null)
+  }
+
+  private handleText(text: string): void {
+    const table = this.table
+    // Bytes ≥ UTF-16 length ≥ bytes / 3: measure only when the length cannot decide.
+    const limit = this.gateway.maxMessageSize
+    if (text.length * 3 > limit && (text.length > limit || Buffer.byteLength(text) > limit)) return this.tooBig()
+    if (table.messages !== undefined) return this.route(text, table.messages)
+    if (table.text !== undefined) return this.run(table.text, text, undefined, null)
+    this.unsupported('text')
+  }
+
+  private handleBinary(data: Buffer | Readable): void {
+    const table = this.table
+    const binary = table.binary
+    if (binary === undefined) {
+      if (this.gateway.streamingTransport) (data as Readable).resume()
+      return this.unsupported('binary')
+    }
+    if (!this.gateway.streamingTransport) {
+      if ((data as Buffer).length > this.gateway.maxMessageSize) return this.tooBig()
+      return this.run(binary, table.binaryStream ? bufferStream(data as Buffer) : data, undefined, null)
+    }
+    if (table.binaryStream) return this.run(binary, data, undefined, null)
+    // A whole-Buffer handler on a streaming transport: collect first, in order.
+    this.run(
+      {
+        label: binary.label,
+        invoke: (ctx) => collectStream(data as Readable).then((buffer) => {
+          if (buffer.length > this.gateway.maxMessageSize) return this.tooBig()
+          return binary.invoke(ctx, buffer, undefined)
+        }),
+      },
+      undefined,
+      undefined,
+      null,
+    )
+  }
+
+  /** `@OnMessage` routing: `{"event": name, "data": ...}`. */
+  private route(text: string, messages: ReadonlyMap<string, CompiledHandler>): void {
+    let message: unknown
+    try {
+      message = JSON.parse(text)
+    } catch {
+      return this.invalid(text, new InvalidMessageError(null, 'invalid JSON'))
+    }
+    const event = message !== null && typeof message === 'object' ? (message as { event?: unknown }).event : undefined
+    if (typeof event !== 'string') {
+      return this.invalid(text, new InvalidMessageError(null, 'a message must be a JSON object with a string "event"'))
+    }
+    const handler = messages.get(event)
+    if (handler === undefined) return this.invalid(text, new InvalidMessageError(event, `unknown event "${event}"`))
+    this.run(handler, (message as { data?: unknown }).data, undefined, event)
+  }
+
+  /** A message no `@OnMessage` routes goes to `@OnText` when there is one. */
+  private invalid(text: string, error: InvalidMessageError): void {
+    if (this.table.text !== undefined) return this.run(this.table.text, text, undefined, null)
+    this.fail(error, error.event, false, undefined)
+  }
+
+  private run(handler: CompiledHandler, a: unknown, b: unknown, event: string | null, isErrorHandler = false): void {
+    let result: unknown
+    try {
+      result = handler.invoke(this, a, b)
+    } catch (err) {
+      return this.fail(err, event, isErrorHandler, handler)
+    }
+    if (result === undefined) return
+    if (typeof result === 'string') {
+      this.conn.sendText(result)
+      return
+    }
+    this.deliver(result, event, isErrorHandler, handler)
+  }
+
+  /** Sends a handler's result: string → text, bytes → binary, promise/iterable → later, else JSON. */
+  private deliver(result: unknown, event: string | null, isErrorHandler: boolean, handler: CompiledHandler): void {
+    if (result === undefined || result === null) return
+    if (typeof result === 'object') {
+      if (typeof (result as PromiseLike<unknown>).then === 'function') {
+        this.busy = true
+        ;(result as PromiseLike<unknown>).then(
+          (value) => {
+            this.busy = false
+            this.deliver(value, event, isErrorHandler, handler)
+            this.resume()
+          },
+          (err: unknown) => {
+            this.busy = false
+            this.fail(err, event, isErrorHandler, handler)
+            this.resume()
+          },
+        )
+        return
+      }
+      if (typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+        return this.iterate(result as AsyncIterable<unknown>, event, isErrorHandler, handler)
+      }
+    }
+    try {
+      this.send(result)
+    } catch (err) {
+      this.fail(err, event, isErrorHandler, handler)
+    }
+  }
+
+  /** Returns false when the transport asks the sender to wait for 'drain'. */
+  private send(value: unknown): boolean {
+    if (typeof value === 'string') return this.conn.sendText(value)
+    if (value instanceof Uint8Array) return this.conn.sendBinary(value)
+    const json = JSON.stringify(value)
+    if (json === undefined) throw new TypeError(`cannot send ${typeof value} as JSON`)
+    return this.conn.sendText(json)
+  }
+
+  /** Sends each item of an async iterable, waiting for the transport to drain when it must. */
+  private iterate(iterable: AsyncIterable<unknown>, event: string | null, isErrorHandler: boolean, handler: CompiledHandler): void {
+    this.busy = true
+    let iterator: AsyncIterator<unknown>
+    try {
+      iterator = iterable[Symbol.asyncIterator]()
+    } catch (err) {
+      this.busy = false
+      return this.fail(err, event, isErrorHandler, handler)
+    }
+    let finished = false
+    const finish = (): void => {
+      if (finished) return
+      finished = true
+      this.iterators!.delete(iterator)
+      this.busy = false
+      this.resume()
+    }
+    ;(this.iterators ??= new Map()).set(iterator, finish)
+    const step = (): void => {
+      iterator.next().then(
+        (item) => {
+          if (finished) return
+          if (item.done === true) return finish()
+          let wait = false
+          try {
+            if (item.value !== undefined && item.value !== null) wait = !this.send(item.value)
+          } catch (err) {
+            stop(iterator)
+            this.fail(err, event, isErrorHandler, handler)
+            return finish()
+          }
+          if (wait) this.conn.drain().then(step, finish)
+          else step()
+        },
+        (err: unknown) => {
+          if (finished) return
+          this.fail(err, event, isErrorHandler, handler)
+          finish()
+        },
+      )
+    }
+    step()
+  }
+
+  private fail(err: unknown, event: string | null, isErrorHandler: boolean, handler: CompiledHandler | undefined): void {
+    if (err instanceof WsException) {
+      if (err.closeCode !== undefined) return this.conn.close(err.closeCode, err.reason)
+      return this.replyError(event, err.reason || err.message, err.errors)
+    }
+    if (err instanceof InvalidMessageError) {
+      if (this.gateway.invalidMessage === 'close') return this.conn.close(POLICY_VIOLATION, closeReason(err.message))
+      return this.replyError(err.event, err.message, err.errors)
+    }
+    const where = handler?.label ?? this.gateway.name
+    if (isErrorHandler || this.table.error === undefined) {
+      this.gateway.logger.error(`gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed:`, err)
+      return
+    }
+    this.run(this.table.error, err, undefined, event, true)
+  }
+
+  /** The error event of RFC-less JSON routing: `{"event":"error","data":{"event","message","errors"}}`. */
+  private replyError(event: string | null, message: string, errors: readonly unknown[]): void {
+    this.conn.sendText(JSON.stringify({ event: 'error', data: { event, message, errors } }))
+  }
+
+  private unsupported(kind: 'text' | 'binary'): void {
+    this.conn.close(UNSUPPORTED_DATA, `${kind} messages are not supported`)
+  }
+
+  private tooBig(): void {
+    this.conn.close(MESSAGE_TOO_BIG, 'message too big')
+  }
+
+  private enqueue(kind: number, a: unknown, b: unknown): void {
+    this.queue.push(kind, a, b)
+  }
+
+  /** Handles queued events until one goes async again or the queue is empty. */
+  private resume(): void {
+    const queue = this.queue
+    while (!this.busy && this.head < queue.length) {
+      const kind = queue[this.head] as number
+      const a = queue[this.head + 1]
+      const b = queue[this.head + 2]
+      queue[this.head + 1] = queue[this.head + 2] = undefined
+      this.head += 3
+      this.dispatch(kind, a, b)
+    }
+    if (this.head === queue.length) {
+      queue.length = 0
+      this.head = 0
+    }
+  }
+
+  private dispatch(kind: number, a: unknown, b: unknown): void {
+    switch (kind) {
+      case TEXT:
+        return this.handleText(a as string)
+      case BINARY:
+        return this.handleBinary(a as Buffer | Readable)
+      case CLOSE:
+        return this.run(this.table.close!, a, b, null)
+      case ERROR:
+        return this.run(this.table.error!, a, undefined, null, true)
+      case PING:
+        return this.run(this.table.ping!, a, undefined, null)
+      case PONG:
+        return this.run(this.table.pong!, a, undefined, null)
+    }
+  }
+}
+
+/** Asks an iterator to clean up (`finally` blocks of a generator), ignoring how it answers. */
+function stop(iterator: AsyncIterator<unknown>): void {
+  try {
+    iterator.return?.()?.then(undefined, () => {})
+  } catch {
+    // an iterator that throws on return() has nothing left to clean up
+  }
+}
+
+/** RFC 6455 §5.5: a close reason fits in 123 bytes. */
+function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= 123) return message
+  let cut = message.slice(0, 120)
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1)
+  return cut + '...'
+}

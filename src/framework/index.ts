@@ -1,0 +1,32 @@
+// The framework's entry: the only `reflect-metadata` import, then the public API.
+import 'reflect-metadata'
+
+export { Gateway, type GatewayOptions, type GatewayDefaults, type InvalidMessagePolicy } from './decorators/gateway'
+export { Module, type ModuleOptions } from './decorators/module'
+export {
+  OnConnect,
+  OnText,
+  OnBinary,
+  OnClose,
+  OnError,
+  OnPing,
+  OnPong,
+  OnMessage,
+  type HandlerOptions,
+  type BinaryHandlerOptions,
+} from './decorators/handler-decorators'
+export { Conn, Payload, Param, Query, Header, Protocol, Req, ConnData, Code, Reason, type PayloadOptions } from './decorators/param-decorators'
+export { UseGuards } from './decorators/use-guards'
+export { SelectProtocol } from './decorators/select-protocol'
+export { Injectable, Inject } from './decorators/injectable'
+export { InjectionToken } from './injection-token'
+export type { Provider, Token } from './provider'
+export { GuardContext } from './guard-context'
+export type { CanActivate, GuardFunction, GuardLike, GuardResult } from './guard'
+export { GatewayConnections, connectionsOf, type TypedConnection, type Outgoing } from './gateway-connections'
+export { WsException } from './ws-exception'
+export { InvalidMessageError, type MessageFieldError } from './invalid-message-error'
+export { DefinitionError } from './definition-error'
+export type { Logger } from './logger'
+export { Application, GATEWAY_DEFAULTS, type BootstrapOptions, type TransportOptions } from './application'
+export { bootstrap } from './bootstrap'
