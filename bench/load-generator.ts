@@ -1,0 +1,402 @@
+import { connect, type Socket } from 'node:net'
+import { parseArgs } from 'node:util'
+import { ownCpuSeconds, processCpuSeconds, processStatusKiB } from './lib/proc'
+import {
+  OP_BINARY,
+  OP_PONG,
+  OP_TEXT,
+  RawMessageCounter,
+  WsMessageCounter,
+  maskedFrame,
+  rawMessage,
+  wsHandshake,
+  type MessageCounter,
+} from './lib/wire'
+
+// The load generator: one process, the same for every server. It speaks just enough of
+// RFC 6455 (or of the raw length-prefixed protocol) to drive an echo server, builds its
+// masked frames once, and counts echoes by reading headers only. It reads the server's CPU
+// time from /proc around the measurement window so results can be given per server
+// CPU-second, and reports its own CPU next to it. The last stdout line is `RESULT <json>`.
+
+export type Protocol = 'ws' | 'raw'
+export type Mode = 'throughput' | 'latency' | 'large' | 'idle'
+
+export interface ThroughputResult {
+  mode: 'throughput' | 'latency'
+  messages: number
+  seconds: number
+  messagesPerSecond: number
+  serverCpuSeconds: number
+  generatorCpuSeconds: number
+  /** Kernel share of the generator's CPU (loopback TCP work is charged to the sending side). */
+  generatorSystemSeconds: number
+  messagesPerServerCpuSecond: number
+  unexpected: number
+  latencyMs?: { p50: number; p90: number; p99: number; p999: number; max: number; samples: number }
+}
+export interface LargeResult {
+  mode: 'large'
+  bytes: number
+  seconds: number
+  serverCpuSeconds: number
+  rssBeforeKiB: number | undefined
+  peakRssKiB: number | undefined
+  unexpected: number
+}
+export interface IdleResult {
+  mode: 'idle'
+  connections: number
+  rssBeforeKiB: number
+  rssAfterKiB: number
+  kibPerConnection: number
+  gc: boolean
+  openAtEnd: number
+}
+export type GeneratorResult = ThroughputResult | LargeResult | IdleResult
+export interface GeneratorFailure {
+  mode: Mode
+  error: string
+}
+
+const HOST = '127.0.0.1'
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'throughput' },
+    protocol: { type: 'string', default: 'ws' },
+    port: { type: 'string' },
+    path: { type: 'string', default: '/' },
+    'server-pid': { type: 'string' },
+    connections: { type: 'string', default: '1' },
+    size: { type: 'string', default: '16' },
+    kind: { type: 'string', default: 'text' },
+    window: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '3' },
+    timeout: { type: 'string', default: '60' },
+    'gc-signal': { type: 'boolean', default: false },
+    'open-concurrency': { type: 'string', default: '200' },
+    interval: { type: 'string', default: '0' },
+  },
+  strict: true,
+})
+
+function num(name: keyof typeof values): number {
+  const value = Number(values[name])
+  if (!Number.isFinite(value)) throw new Error(`--${name} must be a number (got ${String(values[name])})`)
+  return value
+}
+
+const mode = values.mode as Mode
+const protocol = values.protocol as Protocol
+const port = num('port')
+const serverPid = num('server-pid')
+const sockets = new Set<Socket>()
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function emit(result: GeneratorResult | GeneratorFailure): void {
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+}
+
+function closeAll(): void {
+  for (const socket of sockets) socket.destroy()
+  sockets.clear()
+}
+
+/** Opens a TCP connection (and performs the WebSocket handshake for `ws`). */
+async function open(onFirstBytes: (rest: Buffer, socket: Socket) => void): Promise<Socket> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect({ host: HOST, port })
+    s.once('connect', () => {
+      s.removeListener('error', reject)
+      resolve(s)
+    })
+    s.once('error', reject)
+  })
+  socket.setNoDelay(true)
+  sockets.add(socket)
+  socket.on('close', () => sockets.delete(socket))
+  const rest = protocol === 'ws' ? await wsHandshake(socket, HOST, port, values.path ?? '/', 10_000) : Buffer.alloc(0)
+  socket.on('error', () => undefined)
+  onFirstBytes(rest, socket)
+  return socket
+}
+
+function payloadFor(size: number): Buffer {
+  // Printable ASCII: valid UTF-8 for text messages, and not all zeros for binary ones.
+  const payload = Buffer.allocUnsafe(size)
+  for (let i = 0; i < size; i++) payload[i] = 0x61 + (i % 26)
+  return payload
+}
+
+function oneMessage(size: number, kind: string): Buffer {
+  const payload = payloadFor(size)
+  return protocol === 'ws' ? maskedFrame(kind === 'text' ? OP_TEXT : OP_BINARY, payload) : rawMessage(payload)
+}
+
+function newCounter(expectLength: number, expectOpcode: number, socket?: () => Socket | undefined): MessageCounter {
+  if (protocol === 'raw') return new RawMessageCounter(expectLength)
+  return new WsMessageCounter({
+    expectOpcode,
+    expectLength,
+    onPing: (payload) => socket?.()?.write(maskedFrame(OP_PONG, payload)),
+  })
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[index]
+}
+
+/** Pipelined echo (window W per connection) or ping-pong latency (window 1, RTT recorded). */
+async function throughput(latency: boolean): Promise<ThroughputResult> {
+  const connections = num('connections')
+  const size = num('size')
+  const kind = values.kind ?? 'text'
+  const window = latency ? 1 : Math.max(1, num('window'))
+  // Latency mode: 0 = send the next message as soon as the echo is back (closed loop, as fast
+  // as both sides go); > 0 = one message per connection every `interval` ms (a fixed rate).
+  const interval = latency ? num('interval') : 0
+  const one = oneMessage(size, kind)
+  const frameLength = one.length
+  // The whole window pre-built once: a batch of n echoes is answered with one write of n frames.
+  const batch = Buffer.allocUnsafe(frameLength * window)
+  for (let i = 0; i < window; i++) one.copy(batch, i * frameLength)
+  const expectOpcode = kind === 'text' ? OP_TEXT : OP_BINARY
+
+  let total = 0
+  let running = true
+  let measuring = false
+  const rtts: number[] = []
+  const counters: MessageCounter[] = []
+  const sentAt: bigint[] = []
+
+  const opened = await Promise.all(
+    Array.from({ length: connections }, (_, index) => {
+      let self: Socket | undefined
+      const counter = newCounter(size, expectOpcode, () => self)
+      counters.push(counter)
+      sentAt.push(0n)
+      const onData = (chunk: Buffer): void => {
+        const n = counter.push(chunk)
+        if (n === 0) return
+        total += n
+        if (!running || self === undefined) return
+        if (latency) {
+          const now = process.hrtime.bigint()
+          const rtt = Number(now - sentAt[index]) / 1e6
+          if (measuring) rtts.push(rtt)
+          if (interval > 0) {
+            const socket = self
+            setTimeout(() => {
+              if (!running) return
+              sentAt[index] = process.hrtime.bigint()
+              socket.write(one)
+            }, Math.max(0, interval - rtt))
+          } else {
+            sentAt[index] = now
+            self.write(one)
+          }
+        } else {
+          let left = n
+          while (left > 0) {
+            const k = Math.min(left, window)
+            self.write(k === window ? batch : batch.subarray(0, k * frameLength))
+            left -= k
+          }
+        }
+      }
+      return open((rest, socket) => {
+        self = socket
+        socket.on('data', onData)
+        if (rest.length > 0) onData(rest)
+      })
+    }),
+  )
+  // Start all connections only once every one is open (paced ones spread over the interval).
+  for (let i = 0; i < opened.length; i++) {
+    const socket = opened[i]
+    const start = (): void => {
+      sentAt[i] = process.hrtime.bigint()
+      socket.write(latency ? one : batch)
+    }
+    if (interval > 0) setTimeout(start, (interval * i) / opened.length)
+    else start()
+  }
+
+  await sleep(num('warmup') * 1000)
+  measuring = true
+  const t0 = process.hrtime.bigint()
+  const m0 = total
+  const s0 = processCpuSeconds(serverPid)
+  const g0 = ownCpuSeconds()
+  const k0 = process.cpuUsage().system
+  await sleep(num('duration') * 1000)
+  const t1 = process.hrtime.bigint()
+  const m1 = total
+  const s1 = processCpuSeconds(serverPid)
+  const g1 = ownCpuSeconds()
+  const k1 = process.cpuUsage().system
+  measuring = false
+  running = false
+  if (sockets.size < connections) throw new Error(`${connections - sockets.size} connection(s) closed during the run`)
+  closeAll()
+
+  const seconds = Number(t1 - t0) / 1e9
+  const messages = m1 - m0
+  const serverCpuSeconds = s1 - s0
+  const result: ThroughputResult = {
+    mode: latency ? 'latency' : 'throughput',
+    messages,
+    seconds,
+    messagesPerSecond: messages / seconds,
+    serverCpuSeconds,
+    generatorCpuSeconds: g1 - g0,
+    generatorSystemSeconds: (k1 - k0) / 1e6,
+    messagesPerServerCpuSecond: serverCpuSeconds > 0 ? messages / serverCpuSeconds : Number.NaN,
+    unexpected: counters.reduce((sum, c) => sum + c.unexpected, 0),
+  }
+  if (latency) {
+    const sorted = Float64Array.from(rtts).sort()
+    result.latencyMs = {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      max: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+      samples: sorted.length,
+    }
+  }
+  if (messages === 0) throw new Error('no echoes received in the measurement window')
+  return result
+}
+
+/** One large binary message: time until the whole echo is back, and the server's peak RSS. */
+async function large(): Promise<LargeResult> {
+  const size = num('size')
+  const frame = oneMessage(size, 'binary')
+  let done: (() => void) | undefined
+  let failed: ((error: Error) => void) | undefined
+  const finished = new Promise<void>((resolve, reject) => {
+    done = resolve
+    failed = reject
+  })
+  let self: Socket | undefined
+  const counter =
+    protocol === 'raw'
+      ? new RawMessageCounter(size)
+      : new WsMessageCounter({
+          expectOpcode: OP_BINARY,
+          expectLength: size,
+          onPing: (payload) => self?.write(maskedFrame(OP_PONG, payload)),
+          onClose: (code) => failed?.(new Error(`server closed the connection with ${code}`)),
+        })
+  await open((rest, socket) => {
+    self = socket
+    const onData = (chunk: Buffer): void => {
+      if (counter.push(chunk) > 0) done?.()
+    }
+    socket.on('data', onData)
+    socket.on('close', () => failed?.(new Error('connection closed before the echo completed')))
+    if (rest.length > 0) onData(rest)
+  })
+  if (self === undefined) throw new Error('no socket')
+  await sleep(200)
+  const rssBeforeKiB = processStatusKiB(serverPid, 'VmRSS')
+  const s0 = processCpuSeconds(serverPid)
+  const t0 = process.hrtime.bigint()
+  self.write(frame)
+  const timeout = setTimeout(() => failed?.(new Error(`echo not complete after ${values.timeout} s (${counter.partialBytes} bytes back)`)), num('timeout') * 1000)
+  try {
+    await finished
+  } finally {
+    clearTimeout(timeout)
+  }
+  const t1 = process.hrtime.bigint()
+  const s1 = processCpuSeconds(serverPid)
+  const peakRssKiB = processStatusKiB(serverPid, 'VmHWM')
+  closeAll()
+  return {
+    mode: 'large',
+    bytes: size,
+    seconds: Number(t1 - t0) / 1e9,
+    serverCpuSeconds: s1 - s0,
+    rssBeforeKiB,
+    peakRssKiB,
+    unexpected: counter.unexpected,
+  }
+}
+
+/** N idle connections: the server's RSS growth per connection (after a GC when available). */
+async function idle(): Promise<IdleResult> {
+  const connections = num('connections')
+  const concurrency = Math.max(1, num('open-concurrency'))
+  const gc = values['gc-signal'] === true
+  const settle = async (): Promise<number> => {
+    await sleep(1000)
+    if (gc) {
+      process.kill(serverPid, 'SIGUSR2')
+      await sleep(700)
+    }
+    const rss = processStatusKiB(serverPid, 'VmRSS')
+    if (rss === undefined) throw new Error('server process is gone')
+    return rss
+  }
+  const rssBeforeKiB = await settle()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < connections) {
+      next++
+      let self: Socket | undefined
+      const counter = newCounter(-1, 0, () => self)
+      await open((rest, socket) => {
+        self = socket
+        socket.on('data', (chunk: Buffer) => counter.push(chunk))
+        if (rest.length > 0) counter.push(rest)
+      })
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const rssAfterKiB = await settle()
+  const openAtEnd = sockets.size
+  closeAll()
+  if (openAtEnd < connections) throw new Error(`only ${openAtEnd} of ${connections} connections still open`)
+  return {
+    mode: 'idle',
+    connections,
+    rssBeforeKiB,
+    rssAfterKiB,
+    kibPerConnection: (rssAfterKiB - rssBeforeKiB) / connections,
+    gc,
+    openAtEnd,
+  }
+}
+
+async function main(): Promise<void> {
+  // Everything is bounded: a run that hangs is reported as a failure, not waited on forever.
+  const limit = setTimeout(() => {
+    emit({ mode, error: `load generator timed out after ${values.timeout} s` })
+    process.exit(2)
+  }, (num('timeout') + 5) * 1000)
+  limit.unref()
+  let result: GeneratorResult
+  if (mode === 'throughput' || mode === 'latency') result = await throughput(mode === 'latency')
+  else if (mode === 'large') result = await large()
+  else if (mode === 'idle') result = await idle()
+  else throw new Error(`unknown --mode ${String(mode)}`)
+  emit(result)
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    closeAll()
+    emit({ mode, error: error instanceof Error ? error.message : String(error) })
+    process.exit(1)
+  },
+)

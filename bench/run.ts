@@ -1,0 +1,917 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { cpus, loadavg, release, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
+
+// The benchmark runner (`npm run bench`, `npm run bench -- --quick`). It starts every echo
+// server as its own Node process pinned to core 0, drives each with the same load generator
+// pinned to core 1, alternates servers A B A B across repetitions, takes medians, and writes
+// a markdown report to bench/results/. Every process it starts is killed when it ends, also
+// on failure and on SIGINT/SIGTERM.
+
+const ROOT = resolve(__dirname, '..', '..')
+const DIST = join(ROOT, 'dist')
+const MiB = 1024 * 1024
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: cli } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    micro: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    warmup: { type: 'string' },
+    duration: { type: 'string' },
+    modes: { type: 'string' },
+    servers: { type: 'string' },
+    idle: { type: 'string' },
+    window: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
+    'no-save': { type: 'boolean', default: false },
+  },
+  strict: true,
+})
+
+type ModeName = 'throughput' | 'latency' | 'large' | 'idle'
+const ALL_MODES: readonly ModeName[] = ['throughput', 'latency', 'large', 'idle']
+
+const quick = cli.quick === true
+const options = {
+  quick,
+  reps: cli.reps !== undefined ? Number(cli.reps) : quick ? 1 : 3,
+  warmup: cli.warmup !== undefined ? Number(cli.warmup) : quick ? 0.25 : 1,
+  duration: cli.duration !== undefined ? Number(cli.duration) : quick ? 0.5 : 2.5,
+  modes: new Set<ModeName>(
+    cli.modes !== undefined ? (cli.modes.split(',').filter((m) => (ALL_MODES as readonly string[]).includes(m)) as ModeName[]) : ALL_MODES,
+  ),
+  serverFilter: cli.servers !== undefined ? new Set(cli.servers.split(',')) : undefined,
+  idleConnections: cli.idle !== undefined ? Number(cli.idle) : quick ? 1000 : 10_000,
+  largeSizes: quick ? [1 * MiB, 16 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB],
+  pin: cli['no-pin'] !== true && hasTaskset(),
+  window: cli.window !== undefined ? Number(cli.window) : undefined,
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface ServerSpec {
+  id: string
+  label: string
+  protocol: Protocol
+  script: string
+  args: string[]
+  env: Record<string, string | undefined>
+  /** Largest message this server is given in the large-message mode, with the reason. */
+  maxLarge?: { bytes: number; why: string }
+}
+
+const NO_NATIVE = { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' }
+const WITH_NATIVE = { WS_NO_BUFFER_UTIL: undefined, WS_NO_UTF_8_VALIDATE: undefined }
+
+const SERVERS: ServerSpec[] = [
+  {
+    id: 'raw-batched',
+    label: 'raw TCP echo, writes batched per read (ceiling)',
+    protocol: 'raw',
+    script: join(DIST, 'bench/servers/raw-echo.js'),
+    args: ['--mode', 'batched'],
+    env: {},
+  },
+  {
+    id: 'raw-per-message',
+    label: 'raw TCP echo, one write per message',
+    protocol: 'raw',
+    script: join(DIST, 'bench/servers/raw-echo.js'),
+    args: ['--mode', 'per-message'],
+    env: {},
+  },
+  { id: 'ws', label: '`ws` without native addons', protocol: 'ws', script: join(DIST, 'bench/servers/ws-echo.js'), args: [], env: NO_NATIVE },
+  {
+    id: 'ws-bufferutil',
+    label: '`ws` with `bufferutil`',
+    protocol: 'ws',
+    script: join(DIST, 'bench/servers/ws-echo.js'),
+    args: [],
+    env: WITH_NATIVE,
+  },
+  {
+    id: 'nodejs-websocket',
+    label: '`nodejs-websocket`',
+    protocol: 'ws',
+    script: join(DIST, 'bench/servers/nodejs-websocket-echo.js'),
+    args: [],
+    env: {},
+    maxLarge: quick
+      ? { bytes: 1 * MiB, why: 'capped at 1 MiB in --quick (its receive buffer is re-concatenated on every read: quadratic)' }
+      : { bytes: 16 * MiB, why: 'capped at 16 MiB (quadratic receive path: ~10 s at 16 MiB, minutes at 64 MiB)' },
+  },
+  {
+    id: 'gatewire',
+    label: 'gatewire core (`npm run echo`)',
+    protocol: 'ws',
+    script: join(DIST, 'test/fixtures/echo-server.js'),
+    args: [],
+    env: {},
+  },
+  {
+    id: 'gatewire-framework',
+    label: 'gatewire framework (`npm run echo:framework`)',
+    protocol: 'ws',
+    script: join(DIST, 'test/fixtures/echo-framework.js'),
+    args: [],
+    env: {},
+  },
+]
+
+/** Servers that cannot run here, with the reason; they appear in the report as such. */
+const UNAVAILABLE: { label: string; why: string }[] = [
+  {
+    label: 'uWebSockets.js (C++)',
+    why:
+      'not measured: it is not published on the npm registry (only as GitHub release binaries/source) ' +
+      'and this machine reaches only the npm registry and Debian packages, so it can be neither downloaded nor built here.',
+  },
+]
+
+const ceilingId = 'raw-batched'
+const wsId = 'ws'
+
+// ---------------------------------------------------------------------------------------------
+// Process bookkeeping: everything started is killed on the way out.
+
+const children = new Set<ChildProcess>()
+
+function killAll(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  children.clear()
+}
+
+process.on('exit', killAll)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, stopping every process it started\n`)
+    killAll()
+    process.exit(130)
+  })
+}
+
+/**
+ * Spawns `node <args>` through `sh -c 'ulimit -n <hard>; exec ...'` (raising the descriptor
+ * limit for the idle mode) and `taskset -c <core>`; both exec, so the child's pid is node's.
+ */
+function spawnNode(nodeArgs: string[], core: number, env: Record<string, string | undefined>): ChildProcess {
+  const command = options.pin ? ['taskset', '-c', String(core), process.execPath, ...nodeArgs] : [process.execPath, ...nodeArgs]
+  const childEnv: NodeJS.ProcessEnv = { ...process.env }
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key]
+    else childEnv[key] = value
+  }
+  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...command], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return child
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      probe.close(() => resolvePort(port))
+    })
+  })
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      done(true)
+    })
+    socket.once('error', () => done(false))
+  })
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+interface RunningServer {
+  spec: ServerSpec
+  pid: number
+  port: number
+  child: ChildProcess
+  output: () => string
+  alive: () => boolean
+  stop: () => Promise<void>
+}
+
+async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningServer> {
+  if (!existsSync(spec.script)) throw new Error(`not available: ${spec.script.slice(ROOT.length + 1)} does not exist`)
+  const port = await freePort()
+  const flags = gcHook ? ['--expose-gc', '-r', join(DIST, 'bench/servers/gc-hook.js')] : []
+  const child = spawnNode([...flags, spec.script, '--port', String(port), ...spec.args], 0, spec.env)
+  let tail = ''
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-2000)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null
+  const deadline = Date.now() + 15_000
+  while (!(await canConnect(port))) {
+    if (!alive()) throw new Error(`exited (${String(child.exitCode ?? child.signalCode)}) before listening: ${tail.trim().slice(-400)}`)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`not listening on ${port} after 15 s: ${tail.trim().slice(-400)}`)
+    }
+    await sleep(50)
+  }
+  if (child.pid === undefined) throw new Error('no pid')
+  const pid = child.pid
+  return {
+    spec,
+    pid,
+    port,
+    child,
+    output: () => tail,
+    alive,
+    stop: async () => {
+      if (!alive()) return
+      const exited = new Promise<void>((r) => child.once('exit', () => r()))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: string }
+
+async function runGenerator<T extends GeneratorResult>(args: string[], timeoutSeconds: number): Promise<Outcome<T>> {
+  const child = spawnNode([join(DIST, 'bench/load-generator.js'), ...args, '--timeout', String(timeoutSeconds)], 1, {})
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)))
+  const killer = setTimeout(() => child.kill('SIGKILL'), (timeoutSeconds + 15) * 1000)
+  await new Promise<void>((r) => child.once('exit', () => r()))
+  clearTimeout(killer)
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
+  if (line === undefined) return { ok: false, error: `load generator gave no result: ${stderr.trim().slice(-300) || 'killed'}` }
+  const parsed = JSON.parse(line.slice('RESULT '.length)) as T | GeneratorFailure
+  if ('error' in parsed) return { ok: false, error: parsed.error }
+  return { ok: true, value: parsed }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface ThroughputConfig {
+  key: string
+  title: string
+  size: number
+  kind: 'text' | 'binary'
+  connections: number
+}
+
+const THROUGHPUT: ThroughputConfig[] = [
+  { key: '16-x1', title: '16 B text ×1', size: 16, kind: 'text', connections: 1 },
+  { key: '16-x50', title: '16 B text ×50', size: 16, kind: 'text', connections: 50 },
+  { key: '1k-x1', title: '1 KiB text ×1', size: 1024, kind: 'text', connections: 1 },
+  { key: '1k-x50', title: '1 KiB text ×50', size: 1024, kind: 'text', connections: 50 },
+  { key: '64k-x1', title: '64 KiB binary ×1', size: 65536, kind: 'binary', connections: 1 },
+  { key: '64k-x50', title: '64 KiB binary ×50', size: 65536, kind: 'binary', connections: 50 },
+]
+
+/**
+ * Messages in flight per connection: as many as fit in 256 KiB, between 4 and 1000 (16 B: 1000,
+ * 1 KiB: 254, 64 KiB: 4), unless --window is given. A deep window is what lets a server that
+ * batches show it, and keeps the generator's per-read overhead well below the server's.
+ */
+function windowFor(size: number): number {
+  if (options.window !== undefined) return options.window
+  return Math.max(4, Math.min(1000, Math.floor((256 * 1024) / (size + 14))))
+}
+
+const LATENCY_CONNECTIONS = 50
+/** The paced latency run: each connection sends one message every this many ms (50 conns: 10k msg/s). */
+const PACED_INTERVAL_MS = 5
+
+/** samples[configKey][serverId] = outcomes, one per repetition. */
+const samples = new Map<string, Map<string, Outcome<GeneratorResult>[]>>()
+/** Servers that could not be started, with the reason. */
+const notAvailable = new Map<string, string>()
+
+function record(configKey: string, serverId: string, outcome: Outcome<GeneratorResult>): void {
+  let byServer = samples.get(configKey)
+  if (byServer === undefined) samples.set(configKey, (byServer = new Map()))
+  const list = byServer.get(serverId) ?? []
+  list.push(outcome)
+  byServer.set(serverId, list)
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`)
+}
+
+function baseArgs(server: RunningServer): string[] {
+  return ['--protocol', server.spec.protocol, '--port', String(server.port), '--server-pid', String(server.pid)]
+}
+
+async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
+  // All servers stay up side by side (idle ones cost nothing), so each configuration can
+  // alternate servers A B A B close together in time.
+  const running = new Map<string, RunningServer>()
+  for (const spec of specs) {
+    try {
+      running.set(spec.id, await startServer(spec))
+    } catch (error) {
+      notAvailable.set(spec.id, (error as Error).message)
+      log(`  ${spec.id}: ${(error as Error).message}`)
+    }
+  }
+  const ensure = async (spec: ServerSpec): Promise<RunningServer | undefined> => {
+    const current = running.get(spec.id)
+    if (current !== undefined && current.alive()) return current
+    if (current !== undefined) log(`  ${spec.id} died (${current.output().trim().slice(-200)}); restarting`)
+    try {
+      const restarted = await startServer(spec)
+      running.set(spec.id, restarted)
+      return restarted
+    } catch {
+      return undefined
+    }
+  }
+  const configs: { key: string; title: string; args: (s: RunningServer) => string[]; timeout: number }[] = []
+  if (options.modes.has('throughput')) {
+    for (const c of THROUGHPUT) {
+      configs.push({
+        key: `throughput:${c.key}`,
+        title: c.title,
+        timeout: options.warmup + options.duration + 30,
+        args: (s) => [
+          ...baseArgs(s),
+          '--mode', 'throughput',
+          '--connections', String(c.connections),
+          '--size', String(c.size),
+          '--kind', c.kind,
+          '--window', String(windowFor(c.size)),
+          '--warmup', String(options.warmup),
+          '--duration', String(options.duration),
+        ],
+      })
+    }
+  }
+  if (options.modes.has('latency')) {
+    configs.push({
+      key: 'latency',
+      title: `latency, 16 B text ×${LATENCY_CONNECTIONS}, one in flight each`,
+      timeout: options.warmup + options.duration + 30,
+      args: (s) => [
+        ...baseArgs(s),
+        '--mode', 'latency',
+        '--connections', String(LATENCY_CONNECTIONS),
+        '--size', '16',
+        '--kind', 'text',
+        '--warmup', String(options.warmup),
+        '--duration', String(options.duration),
+      ],
+    })
+    configs.push({
+      key: 'latency-paced',
+      title: `latency, 16 B ×${LATENCY_CONNECTIONS}, every ${PACED_INTERVAL_MS} ms each`,
+      timeout: options.warmup + options.duration + 30,
+      args: (s) => [
+        ...baseArgs(s),
+        '--mode', 'latency',
+        '--connections', String(LATENCY_CONNECTIONS),
+        '--size', '16',
+        '--kind', 'text',
+        '--interval', String(PACED_INTERVAL_MS),
+        '--warmup', String(options.warmup),
+        '--duration', String(options.duration),
+      ],
+    })
+  }
+  try {
+    for (const config of configs) {
+      for (let rep = 0; rep < options.reps; rep++) {
+        for (const spec of specs) {
+          if (!running.has(spec.id)) continue
+          const server = await ensure(spec)
+          if (server === undefined) {
+            record(config.key, spec.id, { ok: false, error: 'server could not be restarted' })
+            continue
+          }
+          const outcome = await runGenerator<ThroughputResult>(config.args(server), config.timeout)
+          record(config.key, spec.id, outcome)
+          log(`  ${config.title.padEnd(42)} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
+        }
+      }
+    }
+  } finally {
+    for (const server of running.values()) await server.stop()
+  }
+}
+
+function describe(outcome: Outcome<GeneratorResult>): string {
+  if (!outcome.ok) return `FAILED: ${outcome.error}`
+  const r = outcome.value
+  if (r.mode === 'large') return `${r.seconds.toFixed(3)} s, peak RSS ${fmtMiB(r.peakRssKiB)}`
+  if (r.mode === 'idle') return `${r.kibPerConnection.toFixed(2)} KiB/conn (${r.connections} conns)`
+  {
+    const lat = r.latencyMs !== undefined ? ` p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms` : ''
+    return `${fmtCount(r.messagesPerServerCpuSecond)}/server-CPU-s (${fmtCount(r.messagesPerSecond)}/s, server ${pct(r.serverCpuSeconds / r.seconds)}, gen ${pct(r.generatorCpuSeconds / r.seconds)})${lat}`
+  }
+}
+
+async function largeMessages(specs: ServerSpec[]): Promise<void> {
+  // A fresh server per message: VmHWM (peak RSS) covers the life of the process.
+  for (const size of options.largeSizes) {
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const spec of specs) {
+        if (notAvailable.has(spec.id)) continue
+        const key = `large:${size}`
+        if (spec.maxLarge !== undefined && size > spec.maxLarge.bytes) continue
+        let server: RunningServer
+        try {
+          server = await startServer(spec)
+        } catch (error) {
+          notAvailable.set(spec.id, (error as Error).message)
+          continue
+        }
+        try {
+          const timeout = size >= 64 * MiB ? 180 : 90
+          const outcome = await runGenerator<LargeResult>([...baseArgs(server), '--mode', 'large', '--size', String(size)], timeout)
+          record(key, spec.id, outcome)
+          log(`  large ${fmtBytes(size).padEnd(8)} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
+        } finally {
+          await server.stop()
+        }
+      }
+    }
+  }
+}
+
+function hardFdLimit(): number {
+  const out = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()
+  return out === 'unlimited' ? Number.POSITIVE_INFINITY : Number(out) || 1024
+}
+
+let idleNote = ''
+
+async function idleConnections(specs: ServerSpec[]): Promise<void> {
+  let connections = options.idleConnections
+  const limit = hardFdLimit()
+  if (connections + 200 > limit) {
+    idleNote = `reduced from ${connections} to ${limit - 200} connections: the hard descriptor limit (ulimit -Hn) is ${limit}. `
+    connections = limit - 200
+  }
+  for (let rep = 0; rep < options.reps; rep++) {
+    for (const spec of specs) {
+      if (notAvailable.has(spec.id)) continue
+      let server: RunningServer
+      try {
+        server = await startServer(spec, true)
+      } catch (error) {
+        notAvailable.set(spec.id, (error as Error).message)
+        continue
+      }
+      try {
+        const outcome = await runGenerator<IdleResult>(
+          [...baseArgs(server), '--mode', 'idle', '--connections', String(connections), '--gc-signal'],
+          120,
+        )
+        record('idle', spec.id, outcome)
+        log(`  idle ${connections} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
+      } finally {
+        await server.stop()
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function median(values: number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (finite.length === 0) return Number.NaN
+  const mid = finite.length >> 1
+  return finite.length % 2 === 1 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2
+}
+
+function successes<T extends GeneratorResult>(configKey: string, serverId: string): { values: T[]; errors: string[] } {
+  const list = samples.get(configKey)?.get(serverId) ?? []
+  const values: T[] = []
+  const errors: string[] = []
+  for (const o of list) {
+    if (o.ok) values.push(o.value as T)
+    else errors.push(o.error)
+  }
+  return { values, errors }
+}
+
+function fmtCount(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a'
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`
+  if (n >= 1e4) return `${Math.round(n / 1e3)}k`
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`
+  return n.toFixed(0)
+}
+function fmtRatio(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a'
+  return n >= 10 ? n.toFixed(0) : n >= 0.1 ? n.toFixed(2) : n.toFixed(3)
+}
+function pct(n: number): string {
+  return Number.isFinite(n) ? `${Math.round(n * 100)}%` : 'n/a'
+}
+function fmtBytes(n: number): string {
+  return n >= MiB ? `${n / MiB} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`
+}
+function fmtMiB(kib: number | undefined): string {
+  return kib === undefined || !Number.isFinite(kib) ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`
+}
+
+interface Aggregate {
+  rate: number
+  perCpu: number
+  serverCpu: number
+  generatorCpu: number
+  unexpected: number
+  n: number
+  errors: string[]
+}
+
+function aggregateThroughput(configKey: string, serverId: string): Aggregate {
+  const { values, errors } = successes<ThroughputResult>(configKey, serverId)
+  return {
+    rate: median(values.map((v) => v.messagesPerSecond)),
+    perCpu: median(values.map((v) => v.messagesPerServerCpuSecond)),
+    serverCpu: median(values.map((v) => v.serverCpuSeconds / v.seconds)),
+    generatorCpu: median(values.map((v) => v.generatorCpuSeconds / v.seconds)),
+    unexpected: values.reduce((sum, v) => sum + v.unexpected, 0),
+    n: values.length,
+    errors,
+  }
+}
+
+function unavailableCell(serverId: string): string | undefined {
+  return notAvailable.has(serverId) ? 'not available' : undefined
+}
+
+function firstError(errors: string[]): string {
+  return errors.length > 0 ? `failed: ${errors[0].replace(/\|/g, '/').slice(0, 80)}` : 'not measured'
+}
+
+function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): string {
+  const lines: string[] = []
+  const cpu = cpus()
+  lines.push(`# gatewire benchmarks — ${options.quick ? 'quick' : 'full'} run, ${startedAt.toISOString()}`)
+  lines.push('')
+  lines.push(
+    `Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, ` +
+      `Linux ${release()}, Node ${process.version}; load average at start ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}. ` +
+      (options.pin ? 'Servers pinned to core 0, load generator to core 1 (`taskset`).' : 'No CPU pinning (taskset unavailable or --no-pin).'),
+  )
+  lines.push(
+    `Repetitions: ${options.reps} (servers alternate A B A B; medians shown), warm-up ${options.warmup} s, ` +
+      `measured window ${options.duration} s per run. Run took ${Math.round(elapsedSeconds)} s. ` +
+      `Reproduce: \`npm run bench${options.quick ? ' -- --quick' : ''}\`.`,
+  )
+  lines.push('')
+  lines.push(
+    'The main figure is **messages echoed per server CPU-second** (server CPU = utime+stime from /proc/<pid>/stat over the ' +
+      'measured window): it stays comparable on a noisy shared machine, where messages per wall-clock second do not. ' +
+      'Ratios are to the raw batched echo (the ceiling) and to `ws` without native addons, both from the same run.',
+  )
+  lines.push('')
+
+  // Summary in the shape of issue 5's table.
+  const summaryCols = ['16-x50', '1k-x50', '64k-x50']
+  lines.push('## Summary')
+  lines.push('')
+  lines.push('| server | 16 B ×50 | 1 KiB ×50 | 64 KiB ×50 | one 16 MiB message | p99 latency ×50 (closed loop / paced) | idle memory |')
+  lines.push('|---|---|---|---|---|---|---|')
+  for (const spec of specs) {
+    const cells: string[] = []
+    for (const col of summaryCols) {
+      const key = `throughput:${col}`
+      if (!options.modes.has('throughput')) cells.push('—')
+      else {
+        const a = aggregateThroughput(key, spec.id)
+        const ceiling = aggregateThroughput(key, ceilingId).perCpu
+        cells.push(a.n > 0 ? `${fmtCount(a.perCpu)} (${fmtRatio(a.perCpu / ceiling)})` : (unavailableCell(spec.id) ?? firstError(a.errors)))
+      }
+    }
+    cells.push(largeCell(spec, 16 * MiB))
+    if (options.modes.has('latency')) {
+      const lat = successes<ThroughputResult>('latency', spec.id)
+      const paced = successes<ThroughputResult>('latency-paced', spec.id)
+      const p99 = (list: ThroughputResult[]): string => {
+        const v = median(list.map((r) => r.latencyMs?.p99 ?? Number.NaN))
+        return Number.isFinite(v) ? `${v.toFixed(2)} ms` : 'n/a'
+      }
+      cells.push(
+        lat.values.length + paced.values.length > 0
+          ? `${p99(lat.values)} / ${p99(paced.values)}`
+          : (unavailableCell(spec.id) ?? firstError(lat.errors)),
+      )
+    } else cells.push('—')
+    cells.push(idleCell(spec))
+    lines.push(`| ${spec.label} | ${cells.join(' | ')} |`)
+  }
+  for (const u of UNAVAILABLE) lines.push(`| ${u.label} | not measured | not measured | not measured | not measured | not measured | not measured |`)
+  lines.push('')
+  lines.push('Throughput cells: messages per server CPU-second (ratio to the raw batched ceiling).')
+  for (const u of UNAVAILABLE) lines.push(`${u.label}: ${u.why}`)
+  for (const [id, why] of notAvailable) lines.push(`\`${id}\`: not available — ${why}`)
+  lines.push('')
+
+  lines.push(...targets())
+
+  if (options.modes.has('throughput')) {
+    lines.push('## Pipelined throughput')
+    lines.push('')
+    lines.push(
+      'Each connection keeps a window of messages in flight (up to 256 KiB: 1000 × 16 B, 254 × 1 KiB, 4 × 64 KiB), and the generator answers each ' +
+        'batch of echoes with one write. `server CPU` and `gen CPU` are the share of one core each process used during the ' +
+        'window; a generator near 100% (marked †) may be limiting the wall-clock rate, though not the per-CPU-second figure ' +
+        'so much (the server then just sees larger batches).',
+    )
+    lines.push('')
+    for (const config of THROUGHPUT) {
+      const key = `throughput:${config.key}`
+      const ceiling = aggregateThroughput(key, ceilingId).perCpu
+      const ws = aggregateThroughput(key, wsId).perCpu
+      lines.push(`### ${config.title} (window ${windowFor(config.size)})`)
+      lines.push('')
+      lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | runs |')
+      lines.push('|---|---|---|---|---|---|---|---|')
+      for (const spec of specs) {
+        const a = aggregateThroughput(key, spec.id)
+        if (a.n === 0) {
+          const why = unavailableCell(spec.id) ?? firstError(a.errors)
+          lines.push(`| ${spec.id} | ${why} | | | | | | 0/${options.reps} |`)
+          continue
+        }
+        const flag = a.generatorCpu >= 0.9 ? ' †' : ''
+        const bad = a.unexpected > 0 ? ` (${a.unexpected} wrong echoes!)` : ''
+        lines.push(
+          `| ${spec.id} | ${fmtCount(a.perCpu)}${bad} | ${fmtRatio(a.perCpu / ceiling)} | ${fmtRatio(a.perCpu / ws)} | ${fmtCount(a.rate)} | ` +
+            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)}${flag} | ${a.n}/${options.reps} |`,
+        )
+      }
+      lines.push('')
+    }
+  }
+
+  if (options.modes.has('latency')) {
+    lines.push(`## Latency (${LATENCY_CONNECTIONS} connections, 16 B text, one message in flight per connection)`)
+    lines.push('')
+    lines.push(
+      'Round-trip time of every echo in the window, measured in the generator with `process.hrtime.bigint()`; medians over runs. ' +
+        '*Closed loop*: each connection sends its next message as soon as the echo is back, so both processes run flat out and ' +
+        'the figures include queueing in the generator too. *Paced*: each connection sends one message every ' +
+        `${PACED_INTERVAL_MS} ms (${(LATENCY_CONNECTIONS * 1000) / PACED_INTERVAL_MS} msg/s in all), far below saturation: ` +
+        'the latency a server adds when it is not busy (batching must not hold a reply back).',
+    )
+    lines.push('')
+    lines.push('| server | run | p50 | p90 | p99 | p99.9 | max | msgs/s | × ws p99 | server CPU | gen CPU |')
+    lines.push('|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const [key, name] of [
+      ['latency', 'closed loop'],
+      ['latency-paced', 'paced'],
+    ] as const) {
+      const wsP99 = median(successes<ThroughputResult>(key, wsId).values.map((v) => v.latencyMs?.p99 ?? Number.NaN))
+      for (const spec of specs) {
+        const { values, errors } = successes<ThroughputResult>(key, spec.id)
+        if (values.length === 0) {
+          lines.push(`| ${spec.id} | ${name} | ${unavailableCell(spec.id) ?? firstError(errors)} | | | | | | | | |`)
+          continue
+        }
+        const m = (f: (v: NonNullable<ThroughputResult['latencyMs']>) => number): number =>
+          median(values.map((v) => (v.latencyMs !== undefined ? f(v.latencyMs) : Number.NaN)))
+        const a = aggregateThroughput(key, spec.id)
+        lines.push(
+          `| ${spec.id} | ${name} | ${m((l) => l.p50).toFixed(3)} ms | ${m((l) => l.p90).toFixed(3)} ms | ${m((l) => l.p99).toFixed(3)} ms | ` +
+            `${m((l) => l.p999).toFixed(3)} ms | ${m((l) => l.max).toFixed(2)} ms | ${fmtCount(a.rate)} | ${fmtRatio(m((l) => l.p99) / wsP99)} | ` +
+            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)} |`,
+        )
+      }
+    }
+    lines.push('')
+  }
+
+  if (options.modes.has('large')) {
+    lines.push('## One large binary message')
+    lines.push('')
+    lines.push(
+      'One masked binary frame of the given size, written at once; time from the write until the whole echo is back. ' +
+        'Fresh server process per message; peak RSS is its VmHWM from /proc/<pid>/status (the whole process, baseline included). ' +
+        '`s/MiB` shows whether the cost is linear in size.',
+    )
+    lines.push('')
+    const header = options.largeSizes.map((s) => `${fmtBytes(s)}: time | peak RSS`).join(' | ')
+    lines.push(`| server | ${header} | s/MiB at ${options.largeSizes.map(fmtBytes).join(', ')} |`)
+    lines.push(`|---|${options.largeSizes.map(() => '---|---|').join('')}---|`)
+    for (const spec of specs) {
+      const cells: string[] = []
+      const perMiB: string[] = []
+      for (const size of options.largeSizes) {
+        const { values, errors } = successes<LargeResult>(`large:${size}`, spec.id)
+        if (values.length === 0) {
+          const why =
+            spec.maxLarge !== undefined && size > spec.maxLarge.bytes ? 'skipped' : (unavailableCell(spec.id) ?? firstError(errors))
+          cells.push(why, '')
+          perMiB.push('—')
+          continue
+        }
+        const t = median(values.map((v) => v.seconds))
+        cells.push(`${t.toFixed(3)} s`, fmtMiB(median(values.map((v) => v.peakRssKiB ?? Number.NaN))))
+        perMiB.push((t / (size / MiB)).toFixed(4))
+      }
+      lines.push(`| ${spec.id} | ${cells.join(' | ')} | ${perMiB.join(', ')} |`)
+    }
+    lines.push('')
+    for (const spec of specs) if (spec.maxLarge !== undefined) lines.push(`\`${spec.id}\`: ${spec.maxLarge.why}.`)
+    lines.push('')
+  }
+
+  if (options.modes.has('idle')) {
+    lines.push('## Idle connections')
+    lines.push('')
+    const n = successes<IdleResult>('idle', wsId).values[0]?.connections ?? options.idleConnections
+    lines.push(
+      `${idleNote}${n} connections opened (handshake done, then silent); server RSS (VmRSS) before and after, each read after a ` +
+        'full GC (servers run with `--expose-gc -r gc-hook.js`, SIGUSR2 triggers `gc()`), divided by the number of connections. ' +
+        'Kernel socket buffers are not part of RSS, so this is the user-space (JS heap + native) cost of a connection.',
+    )
+    lines.push('')
+    lines.push('| server | KiB per connection | × ws | RSS before | RSS after |')
+    lines.push('|---|---|---|---|---|')
+    const wsIdle = median(successes<IdleResult>('idle', wsId).values.map((v) => v.kibPerConnection))
+    for (const spec of specs) {
+      const { values, errors } = successes<IdleResult>('idle', spec.id)
+      if (values.length === 0) {
+        lines.push(`| ${spec.id} | ${unavailableCell(spec.id) ?? firstError(errors)} | | | |`)
+        continue
+      }
+      const k = median(values.map((v) => v.kibPerConnection))
+      lines.push(
+        `| ${spec.id} | ${k.toFixed(2)} KiB | ${fmtRatio(k / wsIdle)} | ${fmtMiB(median(values.map((v) => v.rssBeforeKiB)))} | ` +
+          `${fmtMiB(median(values.map((v) => v.rssAfterKiB)))} |`,
+      )
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+function largeCell(spec: ServerSpec, size: number): string {
+  if (!options.modes.has('large') || !options.largeSizes.includes(size)) return '—'
+  if (spec.maxLarge !== undefined && size > spec.maxLarge.bytes) return 'skipped (see below)'
+  const { values, errors } = successes<LargeResult>(`large:${size}`, spec.id)
+  if (values.length === 0) return unavailableCell(spec.id) ?? firstError(errors)
+  return `${median(values.map((v) => v.seconds)).toFixed(3)} s, ${fmtMiB(median(values.map((v) => v.peakRssKiB ?? Number.NaN)))} peak`
+}
+
+function idleCell(spec: ServerSpec): string {
+  if (!options.modes.has('idle')) return '—'
+  const { values, errors } = successes<IdleResult>('idle', spec.id)
+  if (values.length === 0) return unavailableCell(spec.id) ?? firstError(errors)
+  return `${median(values.map((v) => v.kibPerConnection)).toFixed(1)} KiB/conn`
+}
+
+/** Issue 5's targets, checked against this run's medians where both sides were measured. */
+function targets(): string[] {
+  const lines = ['## Issue 5 targets in this run', '', '| target | measured | verdict |', '|---|---|---|']
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**')
+  const perCpu = (col: string, id: string): number => aggregateThroughput(`throughput:${col}`, id).perCpu
+  for (const [col, min, label] of [
+    ['16-x50', 0.3, '16 B ×50'],
+    ['1k-x50', 0.7, '1 KiB ×50'],
+    ['64k-x50', 0.8, '64 KiB ×50'],
+  ] as const) {
+    const r = perCpu(col, 'gatewire') / perCpu(col, ceilingId)
+    lines.push(`| core ≥ ${min}× ceiling at ${label} | ${fmtRatio(r)}× | ${verdict(Number.isFinite(r) ? r >= min : undefined)} |`)
+  }
+  for (const [col, label] of [
+    ['16-x50', '16 B ×50'],
+    ['1k-x50', '1 KiB ×50'],
+    ['64k-x50', '64 KiB ×50'],
+  ] as const) {
+    const r = perCpu(col, 'gatewire-framework') / perCpu(col, 'gatewire')
+    lines.push(`| framework ≥ 0.90× core at ${label} | ${fmtRatio(r)}× | ${verdict(Number.isFinite(r) ? r >= 0.9 : undefined)} |`)
+  }
+  const big = 64 * MiB
+  const lt = (id: string): LargeResult[] => successes<LargeResult>(`large:${big}`, id).values
+  const gwTime = median(lt('gatewire').map((v) => v.seconds))
+  const wsTime = median(lt(wsId).map((v) => v.seconds))
+  const gwRss = median(lt('gatewire').map((v) => v.peakRssKiB ?? Number.NaN))
+  const wsRss = median(lt(wsId).map((v) => v.peakRssKiB ?? Number.NaN))
+  const both = (a: number, b: number): boolean => Number.isFinite(a) && Number.isFinite(b)
+  lines.push(
+    `| 64 MiB echo no slower than ws | ${both(gwTime, wsTime) ? `${gwTime.toFixed(3)} s vs ${wsTime.toFixed(3)} s` : 'n/a'} | ${verdict(both(gwTime, wsTime) ? gwTime <= wsTime : undefined)} |`,
+  )
+  lines.push(
+    `| 64 MiB peak RSS ≤ ws | ${both(gwRss, wsRss) ? `${fmtMiB(gwRss)} vs ${fmtMiB(wsRss)}` : 'n/a'} | ${verdict(both(gwRss, wsRss) ? gwRss <= wsRss : undefined)} |`,
+  )
+  const idleKiB = median(successes<IdleResult>('idle', 'gatewire').values.map((v) => v.kibPerConnection))
+  const idleN = successes<IdleResult>('idle', 'gatewire').values[0]?.connections
+  lines.push(
+    `| ≤ 4 KiB per idle connection (at 10,000) | ${Number.isFinite(idleKiB) ? `${idleKiB.toFixed(2)} KiB at ${String(idleN)}` : 'n/a'} | ${verdict(Number.isFinite(idleKiB) ? idleKiB <= 4 : undefined)} |`,
+  )
+  for (const [key, name] of [
+    ['latency', 'closed loop'],
+    ['latency-paced', 'paced'],
+  ] as const) {
+    const p99 = (id: string): number => median(successes<ThroughputResult>(key, id).values.map((v) => v.latencyMs?.p99 ?? Number.NaN))
+    const gwP99 = p99('gatewire')
+    const wsP99 = p99(wsId)
+    lines.push(
+      `| p99 latency ×50 ≤ ws (${name}) | ${both(gwP99, wsP99) ? `${gwP99.toFixed(3)} ms vs ${wsP99.toFixed(3)} ms` : 'n/a'} | ${verdict(both(gwP99, wsP99) ? gwP99 <= wsP99 : undefined)} |`,
+    )
+  }
+  lines.push('', 'Latency and the 64 MiB figures move with machine noise from run to run; a verdict near the line is a tie, not a result.', '')
+  return lines
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function runMicro(): Promise<void> {
+  const child = spawnNode([join(DIST, 'bench/micro.js'), ...(quick ? ['--quick'] : [])], 0, {})
+  child.stdout?.pipe(process.stdout)
+  child.stderr?.pipe(process.stderr)
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)))
+  process.exitCode = code ?? 1
+}
+
+async function main(): Promise<void> {
+  if (cli.micro === true) return runMicro()
+  const startedAt = new Date()
+  const specs = SERVERS.filter((s) => options.serverFilter === undefined || options.serverFilter.has(s.id))
+  log(
+    `bench: ${options.quick ? 'quick' : 'full'} run, ${options.reps} rep(s), modes ${[...options.modes].join(', ')}, ` +
+      `servers ${specs.map((s) => s.id).join(', ')}; pinning ${options.pin ? 'on' : 'off'}`,
+  )
+  for (const spec of specs) {
+    if (!existsSync(spec.script)) notAvailable.set(spec.id, `${spec.script.slice(ROOT.length + 1)} does not exist (not built yet?)`)
+  }
+  if (options.modes.has('throughput') || options.modes.has('latency')) {
+    log('throughput / latency')
+    await throughputAndLatency(specs)
+  }
+  if (options.modes.has('large')) {
+    log('large messages')
+    await largeMessages(specs)
+  }
+  if (options.modes.has('idle')) {
+    log('idle connections')
+    await idleConnections(specs)
+  }
+  const markdown = report(specs, startedAt, (Date.now() - startedAt.getTime()) / 1000)
+  process.stdout.write(`\n${markdown}\n`)
+  if (cli['no-save'] !== true) {
+    const dir = join(ROOT, 'bench', 'results')
+    mkdirSync(dir, { recursive: true })
+    const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')
+    const file = join(dir, `${stamp}-${options.quick ? 'quick' : 'full'}.md`)
+    writeFileSync(file, `${markdown}\n`)
+    writeFileSync(join(dir, 'latest.md'), `${markdown}\n`)
+    log(`saved ${file.slice(ROOT.length + 1)} and bench/results/latest.md`)
+  }
+}
+
+main().then(
+  () => killAll(),
+  (error: unknown) => {
+    killAll()
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 1
+  },
+)
