@@ -1,0 +1,59 @@
+import { expect } from 'chai'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+const ROOT = join(__dirname, '..', '..')
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : []
+  })
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  return [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\s+'([^']+)'/g)].map((m) => m[1] ?? m[2])
+}
+
+describe('framework layering', () => {
+  const framework = sources(join(ROOT, 'src', 'framework'))
+
+  it('reaches the core only through its public entries, never frame-level modules', () => {
+    for (const file of framework) {
+      for (const spec of imports(file)) {
+        if (!spec.startsWith('.')) continue
+        const target = relative(join(ROOT, 'src'), join(file, '..', spec))
+        if (target.startsWith('protocol') || target.startsWith('transport')) {
+          expect(['protocol', 'transport'], `${relative(ROOT, file)} imports ${spec}`).to.include(target)
+        }
+      }
+    }
+  })
+
+  it('imports no runtime packages but reflect-metadata, class-validator and class-transformer', () => {
+    for (const file of framework) {
+      for (const spec of imports(file)) {
+        if (spec.startsWith('.') || spec.startsWith('node:')) continue
+        expect(['reflect-metadata', 'class-validator', 'class-transformer'], `${relative(ROOT, file)} imports ${spec}`).to.include(spec)
+      }
+    }
+  })
+
+  it('reads and writes metadata only in store.ts, and imports reflect-metadata only in the entry', () => {
+    for (const file of framework) {
+      const text = readFileSync(file, 'utf8')
+      const name = relative(join(ROOT, 'src', 'framework'), file)
+      if (name !== 'store.ts') expect(text, name).to.not.match(/Reflect\.\w*Metadata/)
+      if (name !== 'index.ts') expect(imports(file), name).to.not.include('reflect-metadata')
+    }
+  })
+
+  it('keeps the core free of framework imports', () => {
+    for (const dir of ['protocol', 'transport']) {
+      for (const file of sources(join(ROOT, 'src', dir))) {
+        for (const spec of imports(file)) expect(spec, relative(ROOT, file)).to.not.match(/framework|testing/)
+      }
+    }
+  })
+})
