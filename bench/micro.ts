@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, release } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { maskedFrame, OP_BINARY, OP_TEXT } from './lib/wire'
 
 // Codec micro-benchmarks (`npm run bench:micro`, or `npm run bench -- --micro`): gatewire's
@@ -16,6 +17,9 @@ const ROOT = resolve(__dirname, '..', '..')
 const quick = process.argv.includes('--quick')
 const SAMPLE_MS = quick ? 60 : 300
 const SAMPLES = quick ? 3 : 7
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))
+/** `--only=mask,utf8,parse,build` runs a subset. */
+const only = new Set((onlyArg?.slice('--only='.length) ?? 'mask,utf8,parse,build').split(','))
 
 // ---------------------------------------------------------------------------------------------
 // What is compared, as loaded at run time.
@@ -101,9 +105,12 @@ interface WsSenderClass {
   frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[]
 }
 
+// ws's internals are not in its package exports; load them by file path.
+const WS_LIB = join(dirname(require.resolve('ws/package.json')), 'lib')
+
 /** ws's buffer-util as ws itself would pick it: with bufferutil, or (env set) its JS loops. */
 function loadWsBufferUtil(native: boolean): BufferUtil {
-  const id = require.resolve('ws/lib/buffer-util')
+  const id = join(WS_LIB, 'buffer-util.js')
   const saved = process.env.WS_NO_BUFFER_UTIL
   delete require.cache[id]
   if (native) delete process.env.WS_NO_BUFFER_UTIL
@@ -205,13 +212,18 @@ function utf8(gw: Gatewire, wsIsValidUtf8: (buf: Buffer) => boolean): void {
   ] as const) {
     for (const size of [16, 1024, 64 * 1024, 1024 * 1024]) {
       // Whole characters only, so every input is valid UTF-8 of about `size` bytes.
-      let text = ''
-      while (Buffer.byteLength(text) < size) text += unit
+      const units = [...unit]
+      let text = unit.repeat(Math.ceil(size / Buffer.byteLength(unit)) + 1)
       let data = Buffer.from(text)
+      // Trim whole characters (code points) until it fits.
+      let chars = [...text]
       while (data.length > size) {
-        text = text.slice(0, -1)
+        const excess = data.length - size
+        chars = chars.slice(0, Math.max(0, chars.length - Math.max(1, Math.floor(excess / 4))))
+        text = chars.join('')
         data = Buffer.from(text)
       }
+      if (units.length === 0) throw new Error('empty unit')
       if (!isUtf8(data)) throw new Error('test input is not UTF-8')
       const input = `${label} ${fmtSize(size)}`
       const n = data.length
@@ -229,7 +241,7 @@ function utf8(gw: Gatewire, wsIsValidUtf8: (buf: Buffer) => boolean): void {
   }
 }
 
-function parsing(gw: Gatewire, Receiver: WsReceiverClass): void {
+function parsing(gw: Gatewire | undefined, Receiver: WsReceiverClass, wsLabel: string): void {
   const cases = [
     { label: '16 B text', opcode: OP_TEXT, size: 16, frames: 4000 },
     { label: '1 KiB text', opcode: OP_TEXT, size: 1024, frames: 1000 },
@@ -245,8 +257,8 @@ function parsing(gw: Gatewire, Receiver: WsReceiverClass): void {
     for (let offset = 0; offset < work.length; offset += 65536) chunks.push(work.subarray(offset, Math.min(work.length, offset + 65536)))
     const input = `${c.label}, ${c.frames} masked frames`
     const perFrame = (m: Measurement): Measurement => ({ nsPerOp: m.nsPerOp / c.frames, gbPerSecond: (stream.length / m.nsPerOp) })
-    add('parse', input, 'copy of the input alone (baseline)', 'ns/frame', () => perFrame(measure(() => stream.copy(work))))
-    add('parse', input, 'gatewire FrameParser', 'ns/frame', gw.FrameParser === undefined ? 'not available' : () => {
+    if (gw !== undefined) add('parse', input, 'copy of the input alone (baseline)', 'ns/frame', () => perFrame(measure(() => stream.copy(work))))
+    if (gw !== undefined) add('parse', input, 'gatewire FrameParser', 'ns/frame', gw.FrameParser === undefined ? 'not available' : () => {
       let messages = 0
       const handler: GwFrameHandler = {
         onText: () => void messages++,
@@ -272,7 +284,7 @@ function parsing(gw: Gatewire, Receiver: WsReceiverClass): void {
       if (messages === 0 || messages % c.frames !== 0) throw new Error(`parsed ${messages} messages, not a multiple of ${c.frames}`)
       return result
     })
-    add('parse', input, 'ws Receiver', 'ns/frame', () => {
+    add('parse', input, wsLabel, 'ns/frame', () => {
       let messages = 0
       let failure: Error | undefined
       const receiver = new Receiver({ isServer: true, maxPayload: 64 * 1024 * 1024, binaryType: 'nodebuffer' })
@@ -310,40 +322,92 @@ function building(gw: Gatewire, Sender: WsSenderClass): void {
   }
 }
 
-function main(): void {
-  process.stderr.write(`micro-benchmarks (${quick ? 'quick' : 'full'}): ${SAMPLES} samples of ~${SAMPLE_MS} ms each, median\n`)
-  const gw = loadGatewire()
-  let bufferutil: BufferUtil | undefined
-  try {
-    bufferutil = require('bufferutil') as BufferUtil
-  } catch {
-    bufferutil = undefined
-  }
-  const wsJs = loadWsBufferUtil(false)
-  const wsNative = loadWsBufferUtil(true)
-  const validation = require('ws/lib/validation') as { isValidUTF8: (buf: Buffer) => boolean }
-  const Receiver = require('ws/lib/receiver') as WsReceiverClass
-  const Sender = require('ws/lib/sender') as WsSenderClass
+type Group = 'mask' | 'utf8' | 'parse' | 'build'
+const GROUPS: readonly Group[] = ['mask', 'utf8', 'parse', 'build']
+/** Child runs: a group, and the environment it runs with. */
+const RUNS: readonly { group: Group; id: string; env: Record<string, string> }[] = [
+  { group: 'mask', id: 'mask', env: {} },
+  { group: 'utf8', id: 'utf8', env: {} },
+  { group: 'parse', id: 'parse', env: {} },
+  // ws's Receiver again, with ws told to ignore bufferutil (its pure-JS unmask loop).
+  { group: 'parse', id: 'parse-ws-js', env: { WS_NO_BUFFER_UTIL: '1' } },
+  { group: 'build', id: 'build', env: {} },
+]
 
-  masking(gw, bufferutil, wsJs, wsNative)
-  utf8(gw, validation.isValidUTF8)
-  parsing(gw, Receiver)
-  building(gw, Sender)
+/** Runs one group in this process and prints its rows (the child side). */
+function runGroup(id: string): void {
+  const gw = loadGatewire()
+  const group = RUNS.find((r) => r.id === id)?.group
+  if (group === undefined) throw new Error(`unknown group ${id}`)
+  if (group === 'mask') {
+    let bufferutil: BufferUtil | undefined
+    try {
+      bufferutil = require('bufferutil') as BufferUtil
+    } catch {
+      bufferutil = undefined
+    }
+    masking(gw, bufferutil, loadWsBufferUtil(false), loadWsBufferUtil(true))
+  } else if (group === 'utf8') {
+    utf8(gw, (require(join(WS_LIB, 'validation.js')) as { isValidUTF8: (buf: Buffer) => boolean }).isValidUTF8)
+  } else if (group === 'parse') {
+    const Receiver = require(join(WS_LIB, 'receiver.js')) as WsReceiverClass
+    if (id === 'parse-ws-js') parsing(undefined, Receiver, 'ws Receiver, JS unmask (WS_NO_BUFFER_UTIL=1)')
+    else parsing(gw, Receiver, 'ws Receiver with bufferutil')
+  } else {
+    building(gw, require(join(WS_LIB, 'sender.js')) as WsSenderClass)
+  }
+  process.stdout.write(`ROWS ${JSON.stringify({ rows, problems: gw.problems })}\n`)
+  if (sink === 0.5) process.stderr.write('')
+}
+
+/**
+ * The parent: each group runs in a fresh process, so JIT state and heap left by one group
+ * (a 1 MiB masking loop, say) do not skew the next.
+ */
+function main(): void {
+  const groupArg = process.argv.find((a) => a.startsWith('--group='))
+  if (groupArg !== undefined) {
+    runGroup(groupArg.slice('--group='.length))
+    return
+  }
+  process.stderr.write(`micro-benchmarks (${quick ? 'quick' : 'full'}): ${SAMPLES} samples of ~${SAMPLE_MS} ms each, median; one process per group\n`)
+  const problems = new Set<string>()
+  for (const { group, id, env } of RUNS.filter((r) => only.has(r.group))) {
+    const child = spawnSync(process.execPath, [__filename, `--group=${id}`, ...(quick ? ['--quick'] : [])], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: 600_000,
+    })
+    const line = child.stdout.split('\n').find((l) => l.startsWith('ROWS '))
+    if (line === undefined) {
+      rows.push({ group, input: '—', impl: '—', result: `group failed (exit ${String(child.status ?? child.signal)})`, unit: 'ns/op' })
+      continue
+    }
+    const parsed = JSON.parse(line.slice('ROWS '.length)) as { rows: Row[]; problems: string[] }
+    rows.push(...parsed.rows)
+    for (const problem of parsed.problems) problems.add(problem)
+  }
 
   const lines: string[] = []
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   lines.push(`# gatewire codec micro-benchmarks — ${new Date().toISOString()}${quick ? ' (quick)' : ''}`)
   lines.push('')
-  lines.push(`${cpu}, Linux ${release()}, Node ${process.version}; median of ${SAMPLES} samples of ~${SAMPLE_MS} ms. Reproduce: \`npm run bench:micro\`.`)
-  if (gw.problems.length > 0) lines.push('', `gatewire codec: ${gw.problems.join('; ')}.`)
+  lines.push(
+    `${cpu}, Linux ${release()}, Node ${process.version}; median of ${SAMPLES} samples of ~${SAMPLE_MS} ms, each group in its own process. ` +
+      'Reproduce: `npm run bench:micro` (or `npm run bench -- --micro`).',
+  )
+  if (problems.size > 0) lines.push('', `gatewire codec: ${[...problems].join('; ')}.`)
   lines.push('')
-  const titles: Record<string, string> = {
+  const titles: Record<Group, string> = {
     mask: 'Masking / unmasking in place (GB/s, higher is better)',
     utf8: 'UTF-8 validation of a whole valid message (GB/s, higher is better)',
-    parse: 'Frame parsing, server side (ns per frame, lower is better; input fed in 64 KiB chunks; includes the copy shown as baseline)',
+    parse:
+      'Frame parsing, server side (ns per frame, lower is better). Masked client frames fed in 64 KiB chunks, as a socket ' +
+      'delivers them; each round first copies the pristine input (parsers unmask in place): that copy is the baseline row and is included in the others',
     build: 'Frame header building (ns per header, lower is better)',
   }
-  for (const group of ['mask', 'utf8', 'parse', 'build']) {
+  for (const group of GROUPS.filter((g) => only.has(g))) {
     lines.push(`## ${titles[group]}`, '', '| input | implementation | result |', '|---|---|---|')
     for (const row of rows.filter((r) => r.group === group)) {
       const r = row.result
@@ -368,7 +432,6 @@ function main(): void {
     writeFileSync(join(dir, `${stamp}-micro${quick ? '-quick' : ''}.md`), `${markdown}\n`)
     writeFileSync(join(dir, 'latest-micro.md'), `${markdown}\n`)
   }
-  if (sink === 0.5) process.stderr.write('')
 }
 
 main()

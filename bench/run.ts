@@ -227,7 +227,7 @@ interface RunningServer {
 }
 
 async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningServer> {
-  if (!existsSync(spec.script)) throw new Error(`not available: ${spec.script.slice(ROOT.length + 1)} does not exist`)
+  if (!existsSync(spec.script)) throw new Error(`${spec.script.slice(ROOT.length + 1)} does not exist`)
   const port = await freePort()
   const flags = gcHook ? ['--expose-gc', '-r', join(DIST, 'bench/servers/gc-hook.js')] : []
   const child = spawnNode([...flags, spec.script, '--port', String(port), ...spec.args], 0, spec.env)
@@ -240,10 +240,10 @@ async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningSer
   const alive = (): boolean => child.exitCode === null && child.signalCode === null
   const deadline = Date.now() + 15_000
   while (!(await canConnect(port))) {
-    if (!alive()) throw new Error(`exited (${String(child.exitCode ?? child.signalCode)}) before listening: ${tail.trim().slice(-400)}`)
+    if (!alive()) throw new Error(`exited (${String(child.exitCode ?? child.signalCode)}) before listening: ${essence(tail)}`)
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`not listening on ${port} after 15 s: ${tail.trim().slice(-400)}`)
+      throw new Error(`not listening on ${port} after 15 s: ${essence(tail)}`)
     }
     await sleep(50)
   }
@@ -267,6 +267,16 @@ async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningSer
   }
 }
 
+/** The line of a process's output that says what went wrong (its first error line, else its last line). */
+function essence(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+  const error = lines.find((l) => /^[A-Za-z]*Error\b|Error:|\[ERR_/.test(l))
+  return (error ?? lines[lines.length - 1] ?? '(no output)').slice(0, 300)
+}
+
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: string }
 
 async function runGenerator<T extends GeneratorResult>(args: string[], timeoutSeconds: number): Promise<Outcome<T>> {
@@ -279,7 +289,7 @@ async function runGenerator<T extends GeneratorResult>(args: string[], timeoutSe
   await new Promise<void>((r) => child.once('exit', () => r()))
   clearTimeout(killer)
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
-  if (line === undefined) return { ok: false, error: `load generator gave no result: ${stderr.trim().slice(-300) || 'killed'}` }
+  if (line === undefined) return { ok: false, error: `load generator gave no result: ${stderr.trim() === '' ? 'killed' : essence(stderr)}` }
   const parsed = JSON.parse(line.slice('RESULT '.length)) as T | GeneratorFailure
   if ('error' in parsed) return { ok: false, error: parsed.error }
   return { ok: true, value: parsed }
@@ -355,7 +365,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
   const ensure = async (spec: ServerSpec): Promise<RunningServer | undefined> => {
     const current = running.get(spec.id)
     if (current !== undefined && current.alive()) return current
-    if (current !== undefined) log(`  ${spec.id} died (${current.output().trim().slice(-200)}); restarting`)
+    if (current !== undefined) log(`  ${spec.id} died (${essence(current.output())}); restarting`)
     try {
       const restarted = await startServer(spec)
       running.set(spec.id, restarted)
