@@ -170,6 +170,8 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
   const expectOpcode = kind === 'text' ? OP_TEXT : OP_BINARY
 
   let total = 0
+  /** Messages sent and not yet echoed, across connections. */
+  let inFlight = 0
   let running = true
   let measuring = false
   const rtts: number[] = []
@@ -186,7 +188,9 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
         const n = counter.push(chunk)
         if (n === 0) return
         total += n
+        inFlight -= n
         if (!running || self === undefined) return
+        inFlight += n
         if (latency) {
           const now = process.hrtime.bigint()
           const rtt = Number(now - sentAt[index]) / 1e6
@@ -223,6 +227,7 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
     const socket = opened[i]
     const start = (): void => {
       sentAt[i] = process.hrtime.bigint()
+      inFlight += window
       socket.write(latency ? one : batch)
     }
     if (interval > 0) setTimeout(start, (interval * i) / opened.length)
@@ -245,6 +250,11 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
   measuring = false
   running = false
   if (sockets.size < connections) throw new Error(`${connections - sockets.size} connection(s) closed during the run`)
+  // Let the echoes in flight come back, then close with FIN: a server is not left writing into
+  // reset sockets (which costs it an error per pending write and clutters its CPU profile).
+  for (let waited = 0; inFlight > 0 && waited < 2000; waited += 10) await sleep(10)
+  for (const socket of sockets) socket.end()
+  await sleep(50)
   closeAll()
 
   const seconds = Number(t1 - t0) / 1e9

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { summariseProfile } from './profile-summary'
 import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
 
 // The benchmark runner (`npm run bench`, `npm run bench -- --quick`). It starts every echo
@@ -30,6 +31,8 @@ const { values: cli } = parseArgs({
     servers: { type: 'string' },
     idle: { type: 'string' },
     window: { type: 'string' },
+    configs: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'no-save': { type: 'boolean', default: false },
   },
@@ -53,6 +56,10 @@ const options = {
   largeSizes: quick ? [1 * MiB, 16 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB],
   pin: cli['no-pin'] !== true && hasTaskset(),
   window: cli.window !== undefined ? Number(cli.window) : undefined,
+  /** Throughput configurations to run (keys such as 16-x50), default all. */
+  configs: cli.configs !== undefined ? new Set(cli.configs.split(',')) : undefined,
+  /** Run throughput/latency servers under `--cpu-prof`; profiles go to bench/profiles/<stamp>/. */
+  profileDir: cli.profile === true ? join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')) : undefined,
 }
 
 function hasTaskset(): boolean {
@@ -226,10 +233,14 @@ interface RunningServer {
   stop: () => Promise<void>
 }
 
-async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningServer> {
+async function startServer(spec: ServerSpec, gcHook = false, profile = false): Promise<RunningServer> {
   if (!existsSync(spec.script)) throw new Error(`${spec.script.slice(ROOT.length + 1)} does not exist`)
   const port = await freePort()
   const flags = gcHook ? ['--expose-gc', '-r', join(DIST, 'bench/servers/gc-hook.js')] : []
+  if (profile && options.profileDir !== undefined) {
+    mkdirSync(options.profileDir, { recursive: true })
+    flags.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${spec.id}-${Date.now()}.cpuprofile`)
+  }
   const child = spawnNode([...flags, spec.script, '--port', String(port), ...spec.args], 0, spec.env)
   let tail = ''
   const keep = (chunk: Buffer): void => {
@@ -260,7 +271,8 @@ async function startServer(spec: ServerSpec, gcHook = false): Promise<RunningSer
       if (!alive()) return
       const exited = new Promise<void>((r) => child.once('exit', () => r()))
       child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+      // A graceful close (and writing a CPU profile) may take a moment; then it is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), profile ? 15_000 : 2000)
       await exited
       clearTimeout(timer)
     },
@@ -356,7 +368,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
   const running = new Map<string, RunningServer>()
   for (const spec of specs) {
     try {
-      running.set(spec.id, await startServer(spec))
+      running.set(spec.id, await startServer(spec, false, true))
     } catch (error) {
       notAvailable.set(spec.id, (error as Error).message)
       log(`  ${spec.id}: ${(error as Error).message}`)
@@ -367,7 +379,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
     if (current !== undefined && current.alive()) return current
     if (current !== undefined) log(`  ${spec.id} died (${essence(current.output())}); restarting`)
     try {
-      const restarted = await startServer(spec)
+      const restarted = await startServer(spec, false, true)
       running.set(spec.id, restarted)
       return restarted
     } catch {
@@ -376,7 +388,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
   }
   const configs: { key: string; title: string; args: (s: RunningServer) => string[]; timeout: number }[] = []
   if (options.modes.has('throughput')) {
-    for (const c of THROUGHPUT) {
+    for (const c of THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key))) {
       configs.push({
         key: `throughput:${c.key}`,
         title: c.title,
@@ -674,7 +686,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
         'so much (the server then just sees larger batches).',
     )
     lines.push('')
-    for (const config of THROUGHPUT) {
+    for (const config of THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key))) {
       const key = `throughput:${config.key}`
       const ceiling = aggregateThroughput(key, ceilingId).perCpu
       const ws = aggregateThroughput(key, wsId).perCpu
@@ -904,9 +916,16 @@ async function main(): Promise<void> {
     log('idle connections')
     await idleConnections(specs)
   }
+  if (options.profileDir !== undefined && existsSync(options.profileDir)) {
+    for (const file of readdirSync(options.profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+      process.stderr.write(`\n${summariseProfile(join(options.profileDir, file), 20)}\n`)
+    }
+    log(`profiles in ${options.profileDir.slice(ROOT.length + 1)} (open in Chrome DevTools or summarise with dist/bench/profile-summary.js)`)
+  }
   const markdown = report(specs, startedAt, (Date.now() - startedAt.getTime()) / 1000)
   process.stdout.write(`\n${markdown}\n`)
-  if (cli['no-save'] !== true) {
+  // Profiled runs carry the profiler's overhead: never saved as results.
+  if (cli['no-save'] !== true && options.profileDir === undefined) {
     const dir = join(ROOT, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
     const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')

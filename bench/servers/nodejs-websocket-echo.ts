@@ -44,3 +44,6 @@ server.on('error', (error) => {
 server.listen(portArg(), '127.0.0.1', () => {
   process.stdout.write(`nodejs-websocket echo listening on 127.0.0.1:${portArg()}\n`)
 })
+
+// Exit normally on SIGTERM, so `--cpu-prof` (npm run bench -- --profile) writes its profile.
+process.once('SIGTERM', () => process.exit(0))

@@ -69,3 +69,6 @@ const server = createServer(handle)
 server.listen(portArg(), '127.0.0.1', () => {
   process.stdout.write(`raw-echo (${mode}) listening on 127.0.0.1:${portArg()}\n`)
 })
+
+// Exit normally on SIGTERM, so `--cpu-prof` (npm run bench -- --profile) writes its profile.
+process.once('SIGTERM', () => process.exit(0))

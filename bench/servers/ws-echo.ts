@@ -32,3 +32,6 @@ wss.on('connection', (ws) => {
 wss.on('listening', () => {
   process.stdout.write(`ws echo listening on 127.0.0.1:${portArg()} (bufferutil: ${nativeMask ? 'yes' : 'no'})\n`)
 })
+
+// Exit normally on SIGTERM, so `--cpu-prof` (npm run bench -- --profile) writes its profile.
+process.once('SIGTERM', () => process.exit(0))
