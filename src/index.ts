@@ -1,0 +1,8 @@
+// Public API of gatewire: re-exports only.
+
+// --- protocol + transport (the core) ---
+export * from './protocol'
+export * from './transport'
+
+// --- framework ---
+export * from './framework'

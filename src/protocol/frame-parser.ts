@@ -1,0 +1,384 @@
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants'
+import { isValidCloseCode } from './close-code'
+import { applyMask } from './mask'
+import { ProtocolError } from './protocol-error'
+import { Utf8Validator } from './utf8-validator'
+
+/** What the parser reports. Callbacks run synchronously inside `push()`. */
+export interface FrameHandler {
+  /** A whole, UTF-8-validated text message. */
+  onText(text: string): void
+  /** A whole binary message (when binary messages are not streamed). */
+  onBinary(data: Buffer): void
+  /** Streamed binary messages: start, each payload piece as it arrives, end. */
+  onBinaryStart(): void
+  onBinaryChunk(chunk: Buffer): void
+  onBinaryEnd(): void
+  onPing(payload: Buffer): void
+  onPong(payload: Buffer): void
+  /** A close frame: code 1005 (NoStatus) when it carried none. The parser stops after it. */
+  onClose(code: number, reason: string): void
+  /** The peer broke the protocol; reported once, after which the parser ignores input. */
+  onError(error: ProtocolError): void
+}
+
+export interface FrameParserOptions {
+  /** True on a server: client frames MUST be masked, and server frames MUST NOT (RFC 6455 §5.1). */
+  expectMasked: boolean
+  /** Largest message accepted, in bytes (its cost, see `fragmentOverhead`); larger fails with 1009. */
+  maxMessageSize: number
+  /** Deliver binary messages as onBinaryStart/Chunk/End instead of one onBinary. */
+  streamBinary?: boolean
+  /** RSV bits (0x40 | 0x20 | 0x10) a negotiated extension allows; default none (RFC 6455 §5.2). */
+  allowedRsv?: number
+  /**
+   * Bytes each fragment after the first adds to a message's cost, so floods of tiny
+   * fragments are bounded by maxMessageSize like the payload is. Default 64.
+   */
+  fragmentOverhead?: number
+}
+
+const enum State {
+  Header,
+  Payload,
+  /** After a close frame or an error: input is ignored. */
+  Done,
+}
+
+/**
+ * An incremental RFC 6455 frame parser. Fed whatever chunks the socket delivers (a single byte
+ * works), it never concatenates a backlog: a header that spans chunks is assembled in a
+ * 14-byte scratch buffer, payload bytes are taken as views of the chunks, unmasked in place,
+ * and copied at most once, when a message made of several pieces is completed. All checks that
+ * can be made on a header are made before its payload is buffered.
+ *
+ * The chunks pushed are modified (unmasked in place) and views of them are handed out.
+ */
+export class FrameParser {
+  streamBinary: boolean
+  private readonly handler: FrameHandler
+  private readonly expectMasked: boolean
+  private readonly maxMessageSize: number
+  private readonly allowedRsv: number
+  private readonly fragmentOverhead: number
+
+  private state = State.Header
+  private readonly scratch = Buffer.allocUnsafe(14)
+  private scratchLength = 0
+
+  // Current frame.
+  private fin = false
+  private opcode = 0
+  private payloadLength = 0
+  private remaining = 0
+  private masked = false
+  private readonly maskKey = Buffer.allocUnsafe(4)
+
+  // Current data message (possibly fragmented).
+  private messageOpcode = 0
+  private messageCost = 0
+  private messageStreamed = false
+  private pieces: Buffer[] = []
+  private piecesLength = 0
+  private readonly utf8 = new Utf8Validator()
+
+  // A control frame whose payload spans chunks.
+  private control: Buffer | null = null
+  private controlLength = 0
+
+  constructor(handler: FrameHandler, options: FrameParserOptions) {
+    this.handler = handler
+    this.expectMasked = options.expectMasked
+    this.maxMessageSize = options.maxMessageSize
+    this.streamBinary = options.streamBinary ?? false
+    this.allowedRsv = options.allowedRsv ?? 0
+    this.fragmentOverhead = options.fragmentOverhead ?? 64
+  }
+
+  /** True once a close frame was received or an error reported. */
+  get done(): boolean {
+    return this.state === State.Done
+  }
+
+  /** Feeds the next chunk of bytes from the peer. */
+  push(chunk: Buffer): void {
+    const length = chunk.length
+    let pos = 0
+    while (pos < length) {
+      if (this.state === State.Payload) {
+        pos = this.readPayload(chunk, pos)
+      } else if (this.state === State.Header) {
+        pos = this.readHeader(chunk, pos)
+      } else {
+        return
+      }
+    }
+  }
+
+  /** Stops parsing: later input is ignored (used when the connection is being torn down). */
+  stop(): void {
+    this.state = State.Done
+    this.pieces = []
+    this.control = null
+  }
+
+  private readHeader(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos
+    let source: Buffer
+    let at: number
+    if (this.scratchLength === 0 && available >= 2) {
+      const size = headerSize(chunk[pos + 1])
+      if (available >= size) {
+        source = chunk
+        at = pos
+        pos += size
+      } else {
+        chunk.copy(this.scratch, 0, pos, chunk.length)
+        this.scratchLength = available
+        return chunk.length
+      }
+    } else {
+      // Assemble the header in the scratch buffer, byte count known once the second byte is in.
+      let need = this.scratchLength < 2 ? 2 : headerSize(this.scratch[1])
+      while (pos < chunk.length && this.scratchLength < need) {
+        this.scratch[this.scratchLength++] = chunk[pos++]
+        if (this.scratchLength === 2) need = headerSize(this.scratch[1])
+      }
+      if (this.scratchLength < need) return pos
+      this.scratchLength = 0
+      source = this.scratch
+      at = 0
+    }
+    this.startFrame(source, at)
+    return pos
+  }
+
+  /** Validates a complete header at source[at] and sets up the payload state. */
+  private startFrame(source: Buffer, at: number): void {
+    const b0 = source[at]
+    const b1 = source[at + 1]
+    const fin = (b0 & 0x80) !== 0
+    const rsv = b0 & 0x70
+    const opcode = b0 & 0x0f
+    const masked = (b1 & 0x80) !== 0
+    let length = b1 & 0x7f
+    let next = at + 2
+
+    if ((rsv & ~this.allowedRsv) !== 0) {
+      return this.fail(CloseCode.ProtocolError, 'RSV bits set without a negotiated extension')
+    }
+    if (masked !== this.expectMasked) {
+      return this.fail(
+        CloseCode.ProtocolError,
+        masked ? 'a server must not mask its frames' : 'a client must mask its frames',
+      )
+    }
+    if (length === 126) {
+      length = (source[next] << 8) | source[next + 1]
+      next += 2
+    } else if (length === 127) {
+      const high = source.readUInt32BE(next)
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
+      if (high & 0x80000000) {
+        return this.fail(CloseCode.ProtocolError, '64-bit payload length with the top bit set')
+      }
+      length = high * 0x100000000 + source.readUInt32BE(next + 4)
+      next += 8
+    }
+
+    if (opcode >= 0x8) {
+      if (opcode !== Opcode.Close && opcode !== Opcode.Ping && opcode !== Opcode.Pong) {
+        return this.fail(CloseCode.ProtocolError, `reserved opcode 0x${opcode.toString(16)}`)
+      }
+      // RFC 6455 §5.5: control frames MUST NOT be fragmented and carry at most 125 bytes.
+      if (!fin) return this.fail(CloseCode.ProtocolError, 'fragmented control frame')
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return this.fail(CloseCode.ProtocolError, 'control frame payload over 125 bytes')
+      }
+    } else if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) {
+        return this.fail(CloseCode.ProtocolError, 'continuation frame without a message to continue')
+      }
+      this.messageCost += length + this.fragmentOverhead
+      if (this.messageCost > this.maxMessageSize) {
+        return this.fail(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`)
+      }
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      if (this.messageOpcode !== 0) {
+        return this.fail(CloseCode.ProtocolError, 'new data frame inside a fragmented message')
+      }
+      if (length > this.maxMessageSize) {
+        return this.fail(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`)
+      }
+      this.messageOpcode = opcode
+      this.messageCost = length
+      if (opcode === Opcode.Binary && this.streamBinary) {
+        this.messageStreamed = true
+        this.handler.onBinaryStart()
+        if (this.state === State.Done) return
+      }
+    } else {
+      return this.fail(CloseCode.ProtocolError, `reserved opcode 0x${opcode.toString(16)}`)
+    }
+
+    this.fin = fin
+    this.opcode = opcode
+    this.payloadLength = length
+    this.remaining = length
+    this.masked = masked
+    if (masked) {
+      this.maskKey[0] = source[next]
+      this.maskKey[1] = source[next + 1]
+      this.maskKey[2] = source[next + 2]
+      this.maskKey[3] = source[next + 3]
+    }
+    if (length === 0) {
+      this.endFrame(EMPTY)
+    } else {
+      this.state = State.Payload
+    }
+  }
+
+  private readPayload(chunk: Buffer, pos: number): number {
+    const take = Math.min(this.remaining, chunk.length - pos)
+    const end = pos + take
+    if (this.masked) {
+      applyMask(chunk, this.maskKey, this.payloadLength - this.remaining, pos, end)
+    }
+    this.remaining -= take
+    const opcode = this.opcode
+    if (opcode >= 0x8) {
+      if (this.remaining === 0 && this.control === null) {
+        this.endFrame(chunk.subarray(pos, end))
+      } else {
+        if (this.control === null) {
+          this.control = Buffer.allocUnsafe(this.payloadLength)
+          this.controlLength = 0
+        }
+        chunk.copy(this.control, this.controlLength, pos, end)
+        this.controlLength += take
+        if (this.remaining === 0) {
+          const payload = this.control
+          this.control = null
+          this.endFrame(payload)
+        }
+      }
+      return end
+    }
+    const piece = chunk.subarray(pos, end)
+    if (this.messageOpcode === Opcode.Text) {
+      // Fail fast: the bytes seen so far must already be a valid UTF-8 prefix.
+      if (!this.utf8.push(chunk, pos, end)) {
+        this.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message')
+        return end
+      }
+    }
+    if (this.messageStreamed) {
+      this.handler.onBinaryChunk(piece)
+      if (this.state === State.Done) return end
+    } else if (this.remaining === 0 && this.fin && this.pieces.length === 0) {
+      // Fast path: a whole message in one piece is delivered as a view, never copied.
+      const messageOpcode = this.messageOpcode
+      this.state = State.Header
+      this.messageOpcode = 0
+      this.deliver(messageOpcode, piece)
+      return end
+    } else {
+      this.addPiece(piece)
+    }
+    if (this.remaining === 0) this.endFrame(EMPTY)
+    return end
+  }
+
+  /**
+   * Keeps a payload piece until its message is complete. A piece that is a small part of
+   * the chunk it views is copied, so tiny fragments cannot pin large socket buffers.
+   */
+  private addPiece(piece: Buffer): void {
+    if (piece.length * 2 < piece.buffer.byteLength) {
+      piece = Buffer.from(piece)
+    }
+    this.pieces.push(piece)
+    this.piecesLength += piece.length
+  }
+
+  private endFrame(controlPayload: Buffer): void {
+    const opcode = this.opcode
+    this.state = State.Header
+    if (opcode >= 0x8) {
+      if (opcode === Opcode.Ping) this.handler.onPing(controlPayload)
+      else if (opcode === Opcode.Pong) this.handler.onPong(controlPayload)
+      else this.endClose(controlPayload)
+      return
+    }
+    if (!this.fin) return
+    const messageOpcode = this.messageOpcode
+    this.messageOpcode = 0
+    if (this.messageStreamed) {
+      this.messageStreamed = false
+      this.handler.onBinaryEnd()
+      return
+    }
+    const pieces = this.pieces
+    const data =
+      pieces.length === 1 ? pieces[0] : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.piecesLength)
+    if (pieces.length !== 0) {
+      this.pieces = []
+      this.piecesLength = 0
+    }
+    this.deliver(messageOpcode, data)
+  }
+
+  private deliver(messageOpcode: number, data: Buffer): void {
+    if (messageOpcode === Opcode.Text) {
+      if (!this.utf8.end()) {
+        this.utf8.reset()
+        return this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
+      }
+      this.handler.onText(data.toString('utf8'))
+    } else {
+      this.handler.onBinary(data)
+    }
+  }
+
+  private endClose(payload: Buffer): void {
+    let code: number = CloseCode.NoStatus
+    let reason = ''
+    if (payload.length === 1) {
+      return this.fail(CloseCode.ProtocolError, 'close frame with a 1-byte payload')
+    }
+    if (payload.length >= 2) {
+      code = payload.readUInt16BE(0)
+      if (!isValidCloseCode(code)) {
+        return this.fail(CloseCode.ProtocolError, `invalid close code ${code}`)
+      }
+      const reasonBytes = payload.subarray(2)
+      if (!isWholeUtf8(reasonBytes)) {
+        return this.fail(CloseCode.ProtocolError, 'close reason is not valid UTF-8')
+      }
+      reason = reasonBytes.toString('utf8')
+    }
+    this.stop()
+    this.handler.onClose(code, reason)
+  }
+
+  private fail(closeCode: number, message: string): void {
+    this.stop()
+    this.messageOpcode = 0
+    this.messageStreamed = false
+    this.handler.onError(new ProtocolError(closeCode, message))
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+function isWholeUtf8(bytes: Buffer): boolean {
+  const validator = new Utf8Validator()
+  return validator.push(bytes) && validator.end()
+}
+
+/** Header size from the second header byte: 2, + 2 or 8 for an extended length, + 4 if masked. */
+function headerSize(b1: number): number {
+  const length = b1 & 0x7f
+  return 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0)
+}
