@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { HandshakeError } from '../../src/protocol/handshake-error'
+import { HandshakeError } from '../../src/protocol'
 import { GuardContext, parseCookies } from '../../src/framework/guard-context'
 import { isGuardClass } from '../../src/framework/guard'
 
