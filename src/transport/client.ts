@@ -1,0 +1,88 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import type { Socket } from 'node:net'
+import { createClientKey, HandshakeError, isToken, validateServerResponse } from '../protocol'
+import { Connection } from './connection'
+import { resolveConnectionOptions, type ClientOptions } from './options'
+
+/**
+ * Opens a client connection to a `ws://` or `wss://` URL. The returned Connection is
+ * CONNECTING until the server's 101 has been verified (Sec-WebSocket-Accept, and a subprotocol
+ * we offered); then it emits 'connect' (and `onConnect` runs). A failed handshake emits 'error'
+ * (a HandshakeError with the server's status, when someone listens) and 'close' with 1006.
+ */
+export function connect(url: string | URL, options: ClientOptions = {}, onConnect?: () => void): Connection {
+  const target = new URL(url)
+  const secure = target.protocol === 'wss:' || target.protocol === 'https:'
+  if (!secure && target.protocol !== 'ws:' && target.protocol !== 'http:') {
+    throw new SyntaxError(`unsupported URL scheme ${target.protocol}: use ws:// or wss://`)
+  }
+  if (target.hash !== '') throw new SyntaxError('a WebSocket URL must not have a fragment (RFC 6455 §3)')
+  const protocols = [...(options.protocols ?? [])]
+  for (const protocol of protocols) {
+    if (!isToken(protocol)) throw new SyntaxError(`invalid subprotocol name ${JSON.stringify(protocol)}`)
+  }
+  if (new Set(protocols).size !== protocols.length) throw new SyntaxError('a subprotocol is offered twice')
+  const resolved = resolveConnectionOptions(options)
+  const path = target.pathname + target.search
+  const connection = new Connection({ role: 'client', options: resolved, path, headers: {}, protocols })
+  if (onConnect !== undefined) connection.once('connect', onConnect)
+
+  const key = createClientKey()
+  const headers: Record<string, string> = {
+    ...(options.extraHeaders ?? {}),
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+    'Sec-WebSocket-Key': key,
+    'Sec-WebSocket-Version': '13',
+  }
+  if (protocols.length !== 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ')
+  const requestOptions: https.RequestOptions = {
+    host: target.hostname.replace(/^\[|\]$/g, ''),
+    port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
+    path,
+    headers,
+    agent: false,
+    ...(secure ? options.tls : {}),
+    ...(secure ? { servername: options.tls?.servername ?? target.hostname } : {}),
+  }
+  const request = secure ? https.request(requestOptions) : http.request(requestOptions)
+  const timeout = setTimeout(() => {
+    request.destroy()
+    connection.failHandshake(new HandshakeError(0, 'opening handshake timed out'))
+  }, options.handshakeTimeout ?? 10_000)
+  timeout.unref()
+  const fail = (error: Error): void => {
+    clearTimeout(timeout)
+    connection.failHandshake(error)
+  }
+  connection.onAbort = () => {
+    clearTimeout(timeout)
+    request.destroy()
+  }
+  request.on('error', fail)
+  request.on('response', (response) => {
+    response.resume()
+    request.destroy()
+    fail(new HandshakeError(response.statusCode ?? 0, `server refused the upgrade with HTTP ${response.statusCode}`))
+  })
+  request.on('upgrade', (response: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    clearTimeout(timeout)
+    connection.onAbort = null
+    if (connection.readyState !== Connection.CONNECTING) {
+      socket.destroy()
+      return
+    }
+    try {
+      connection.protocol = validateServerResponse(response.statusCode, response.headers, key, protocols)
+    } catch (error) {
+      socket.destroy()
+      fail(error as Error)
+      return
+    }
+    connection.headers = response.headers
+    connection.attach(socket, head)
+  })
+  request.end()
+  return connection
+}

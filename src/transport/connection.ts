@@ -1,0 +1,580 @@
+import { EventEmitter } from 'node:events'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Socket } from 'node:net'
+import { Readable, Writable } from 'node:stream'
+import {
+  CloseCode,
+  encodeClosePayload,
+  FrameParser,
+  MaskKeyPool,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  type FrameHandler,
+  type ProtocolError,
+} from '../protocol'
+import { ConnectionStateError } from './connection-state-error'
+import type { ResolvedConnectionOptions } from './options'
+import { Sender, type WriteCallback } from './sender'
+import type { UpgradeRequest } from './upgrade-request'
+
+export type ReadyState = 0 | 1 | 2 | 3
+
+/** Clients of the whole process share one pool of random masking keys. */
+const clientMaskKeys = new MaskKeyPool()
+const EMPTY = Buffer.alloc(0)
+/** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
+const READ_PAUSE_BYTES = 1024 * 1024
+
+/** @internal How a Connection is set up by the server or the client. */
+export interface ConnectionInit {
+  role: 'server' | 'client'
+  options: ResolvedConnectionOptions
+  path: string
+  headers: IncomingHttpHeaders
+  protocols: readonly string[]
+  protocol?: string
+  request?: UpgradeRequest
+}
+
+export interface Connection {
+  on(event: 'connect' | 'drain', listener: () => void): this
+  on(event: 'text', listener: (text: string) => void): this
+  /** A Readable of the message's fragments (binaryMode 'stream', the default), or a Buffer ('buffer'). */
+  on(event: 'binary', listener: (data: Readable & Buffer) => void): this
+  on(event: 'message', listener: (data: string | Buffer) => void): this
+  on(event: 'ping' | 'pong', listener: (payload: Buffer) => void): this
+  on(event: 'close', listener: (code: number, reason: string) => void): this
+  on(event: 'error', listener: (error: Error) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+  once(event: 'connect' | 'drain', listener: () => void): this
+  once(event: 'text', listener: (text: string) => void): this
+  once(event: 'binary', listener: (data: Readable & Buffer) => void): this
+  once(event: 'message', listener: (data: string | Buffer) => void): this
+  once(event: 'ping' | 'pong', listener: (payload: Buffer) => void): this
+  once(event: 'close', listener: (code: number, reason: string) => void): this
+  once(event: 'error', listener: (error: Error) => void): this
+  once(event: string | symbol, listener: (...args: any[]) => void): this
+}
+
+/**
+ * One WebSocket connection, server or client side.
+ *
+ * Events: `connect`, `text` (string), `binary` (a Readable, or a Buffer with binaryMode
+ * 'buffer'), `message` (every text message, and binary messages in 'buffer' mode), `ping`,
+ * `pong`, `drain`, `error` (emitted only when someone listens, so a peer's misbehaviour never
+ * crashes the process), and `close` (code, reason) exactly once — 1006 when the connection
+ * ended without a closing handshake.
+ *
+ * Send calls never throw on a closed connection: they return false and pass a
+ * ConnectionStateError to the callback. While CONNECTING (client) they throw.
+ */
+export class Connection extends EventEmitter {
+  static readonly CONNECTING = 0
+  static readonly OPEN = 1
+  static readonly CLOSING = 2
+  static readonly CLOSED = 3
+
+  readyState: ReadyState = 0
+  /** The request path, with its query string, as the client sent it. */
+  readonly path: string
+  /** Server: the request headers. Client: the response headers (once open). */
+  headers: IncomingHttpHeaders
+  /** The negotiated subprotocol, or undefined. */
+  protocol: string | undefined
+  /** Subprotocols the client offered, most preferred first. */
+  readonly protocols: readonly string[]
+  /** The TCP (or TLS) socket, once the handshake is done. */
+  socket!: Socket
+  /** Server side: the upgrade request as the hooks saw it. */
+  readonly request: UpgradeRequest | undefined
+  /** Per-connection data for the application (from `verifyRequest`, guards ...). */
+  data: Record<string, unknown>
+
+  private readonly role: 'server' | 'client'
+  private readonly options: ResolvedConnectionOptions
+  private sender!: Sender
+  private parser!: FrameParser
+  private closeReceived: { code: number; reason: string } | null = null
+  private closeSent = false
+  private closed = false
+  private closeTimer: NodeJS.Timeout | null = null
+  private inbound: Readable | null = null
+  private pausedForStream = false
+  private pausedForOutput = false
+  private outbound: Writable | null = null
+  private afterOutbound: Array<() => void> = []
+  /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
+  alive = true
+
+  /** @internal */
+  constructor(init: ConnectionInit) {
+    super()
+    this.role = init.role
+    this.options = init.options
+    this.path = init.path
+    this.headers = init.headers
+    this.protocols = init.protocols
+    this.protocol = init.protocol
+    this.request = init.request
+    this.data = init.request?.data ?? {}
+  }
+
+  /** Bytes queued by send calls and not yet written to the kernel. */
+  get bufferedAmount(): number {
+    return this.sender === undefined ? 0 : this.sender.bufferedAmount
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket?.remoteAddress
+  }
+
+  /**
+   * @internal Takes over the upgraded socket: the connection is OPEN, 'connect' is emitted,
+   * then the bytes that came with the handshake (`head`) are parsed.
+   */
+  attach(socket: Socket, head: Buffer): void {
+    this.socket = socket
+    this.sender = new Sender(socket, this.role === 'client' ? clientMaskKeys : null)
+    this.parser = new FrameParser(this.frameHandler(), {
+      expectMasked: this.role === 'server',
+      maxMessageSize: this.options.maxMessageSize,
+      streamBinary: this.options.binaryMode === 'stream',
+    })
+    socket.setNoDelay(true)
+    socket.setTimeout(this.options.idleTimeout)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('end', () => this.onEnd())
+    socket.on('close', () => this.finish())
+    socket.on('error', (error: Error) => this.emitError(error))
+    socket.on('drain', () => this.onDrain())
+    socket.on('timeout', () => this.close(CloseCode.GoingAway, 'idle timeout'))
+    this.readyState = Connection.OPEN
+    this.guard(() => this.emit('connect'))
+    if (head.length !== 0 && !this.closed) this.onData(head)
+  }
+
+  /** Sends a text message. Returns false when the caller should wait for 'drain'. */
+  sendText(text: string, callback?: WriteCallback): boolean {
+    if (this.readyState !== Connection.OPEN) return this.refuse(callback)
+    if (typeof text !== 'string') throw new TypeError('sendText expects a string')
+    if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
+    if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
+    this.sender.text(text, true, callback)
+    return this.sender.bufferedAmount < this.options.highWaterMark
+  }
+
+  /** Sends a binary message (one frame; use beginBinary() to stream fragments). */
+  sendBinary(data: Uint8Array, callback?: WriteCallback): boolean {
+    if (this.readyState !== Connection.OPEN) return this.refuse(callback)
+    if (!(data instanceof Uint8Array)) throw new TypeError('sendBinary expects a Buffer or Uint8Array')
+    if (this.outbound !== null) return this.defer(() => this.sendBinary(data, callback))
+    if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
+    this.sender.frame(Opcode.Binary, data, true, callback)
+    return this.sender.bufferedAmount < this.options.highWaterMark
+  }
+
+  /** Sends a string as text, a Buffer/Uint8Array as binary. */
+  send(data: string | Uint8Array, callback?: WriteCallback): boolean {
+    return typeof data === 'string' ? this.sendText(data, callback) : this.sendBinary(data, callback)
+  }
+
+  /** Sends a ping (payload ≤ 125 bytes). The peer's pong is emitted as 'pong'. */
+  sendPing(data: string | Uint8Array = EMPTY, callback?: WriteCallback): boolean {
+    const payload = typeof data === 'string' ? Buffer.from(data) : data
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload must be at most 125 bytes')
+    if (this.readyState !== Connection.OPEN) return this.refuse(callback)
+    this.sender.frame(Opcode.Ping, payload, true, callback)
+    return this.sender.bufferedAmount < this.options.highWaterMark
+  }
+
+  /**
+   * Starts a binary message sent as a stream: each `fragmentSize` bytes written leave as one
+   * fragment; `end()` sends the final one. Other messages sent meanwhile wait for it to end.
+   */
+  beginBinary(): Writable {
+    if (this.readyState !== Connection.OPEN) {
+      throw new ConnectionStateError(this.readyState, 'beginBinary() needs an open connection')
+    }
+    if (this.outbound !== null) throw new ConnectionStateError(this.readyState, 'a binary stream is already open')
+    const fragmentSize = this.options.fragmentSize
+    let pending: Buffer[] = []
+    let pendingLength = 0
+    let first = true
+    const take = (n: number): Buffer => {
+      let out: Buffer
+      if (pending[0].length >= n) {
+        out = pending[0].subarray(0, n)
+        pending[0] = pending[0].subarray(n)
+        if (pending[0].length === 0) pending.shift()
+      } else {
+        const all = Buffer.concat(pending, pendingLength)
+        out = all.subarray(0, n)
+        pending = all.length > n ? [all.subarray(n)] : []
+      }
+      pendingLength -= n
+      return out
+    }
+    const fragment = (data: Buffer, fin: boolean, callback?: WriteCallback): void => {
+      this.sender.frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
+      first = false
+    }
+    const stream = new Writable({
+      highWaterMark: fragmentSize,
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.readyState !== Connection.OPEN) {
+          callback(new ConnectionStateError(this.readyState, 'the connection closed during beginBinary()'))
+          return
+        }
+        pending.push(chunk)
+        pendingLength += chunk.length
+        // Keep the last bytes back so the final fragment (sent on end) is never empty.
+        while (pendingLength > fragmentSize) fragment(take(fragmentSize), false)
+        if (this.sender.bufferedAmount < this.options.highWaterMark) callback()
+        else this.whenDrained(callback)
+      },
+      final: (callback) => {
+        if (this.readyState !== Connection.OPEN) {
+          callback(new ConnectionStateError(this.readyState, 'the connection closed during beginBinary()'))
+          return
+        }
+        fragment(pendingLength === 0 ? EMPTY : take(pendingLength), true, (error) => callback(error))
+        this.endOutbound()
+      },
+      destroy: (error, callback) => {
+        if (this.outbound === stream) {
+          // The message cannot be completed: the peer would wait for its end forever.
+          this.outbound = null
+          this.afterOutbound = []
+          if (this.readyState === Connection.OPEN) this.close(CloseCode.InternalError, 'binary stream aborted')
+        }
+        callback(error)
+      },
+    })
+    this.outbound = stream
+    return stream
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame and waits up to
+   * closeTimeout for the peer's, then destroys the socket. Without a code, 1000 is sent.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.readyState === Connection.CONNECTING) {
+      this.abortHandshake()
+      return
+    }
+    if (this.readyState !== Connection.OPEN) return
+    const payload = encodeClosePayload(code, reason) // throws RangeError on a code that may not be sent
+    this.sendClose(payload)
+    this.armCloseTimer()
+  }
+
+  /** Destroys the connection at once, without a closing handshake ('close' reports 1006). */
+  terminate(): void {
+    if (this.readyState === Connection.CONNECTING) {
+      this.abortHandshake()
+      return
+    }
+    if (this.socket !== undefined) this.socket.destroy()
+    else this.finish()
+  }
+
+  /** Resolves once everything sent so far has been written to the kernel. */
+  flush(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.socket === undefined || this.socket.destroyed || this.closed) {
+        reject(new ConnectionStateError(this.readyState, 'the connection is closed'))
+        return
+      }
+      this.sender.flush()
+      this.socket.write(EMPTY, (error) => (error ? reject(error) : resolve()))
+    })
+  }
+
+  /** Resolves when bufferedAmount is below the high-water mark; rejects if the connection closes first. */
+  drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.whenDrained((error) => (error ? reject(error) : resolve()))
+    })
+  }
+
+  /** @internal Heartbeat tick from the server: false when the previous ping went unanswered. */
+  heartbeat(): boolean {
+    if (!this.alive) return false
+    this.alive = false
+    if (this.readyState === Connection.OPEN) this.sendPing()
+    return true
+  }
+
+  /** @internal Client side: the handshake failed before the connection opened. */
+  failHandshake(error: Error): void {
+    if (this.closed) return
+    this.emitError(error)
+    this.finish()
+  }
+
+  /** @internal Client side: abort hook installed while CONNECTING. */
+  onAbort: (() => void) | null = null
+
+  private abortHandshake(): void {
+    const abort = this.onAbort
+    this.onAbort = null
+    if (abort !== null) abort()
+    this.finish()
+  }
+
+  private frameHandler(): FrameHandler {
+    return {
+      onText: (text) => {
+        this.emit('text', text)
+        this.emit('message', text)
+      },
+      onBinary: (data) => {
+        this.emit('binary', data)
+        this.emit('message', data)
+      },
+      onBinaryStart: () => {
+        const stream = new Readable({ read: () => this.resumeFor('stream') })
+        this.inbound = stream
+        if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
+        this.emit('binary', stream)
+      },
+      onBinaryChunk: (chunk) => {
+        if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
+      },
+      onBinaryEnd: () => {
+        const stream = this.inbound
+        this.inbound = null
+        if (stream !== null) stream.push(null)
+        this.resumeFor('stream')
+      },
+      onPing: (payload) => {
+        if (this.readyState === Connection.OPEN) {
+          // A peer that pings while never reading our pongs is flooding us (RFC 6455 §5.5.2 still
+          // asks for a pong, but not at the cost of unbounded memory).
+          if (this.sender.bufferedAmount > this.options.maxBufferedAmount) {
+            this.fail(CloseCode.PolicyViolation, 'ping flood')
+            return
+          }
+          this.sender.frame(Opcode.Pong, payload, true)
+        }
+        this.emit('ping', payload)
+      },
+      onPong: (payload) => {
+        this.alive = true
+        this.emit('pong', payload)
+      },
+      onClose: (code, reason) => this.onCloseFrame(code, reason),
+      onError: (error) => this.onProtocolError(error),
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    const sender = this.sender
+    sender.cork()
+    try {
+      this.parser.push(chunk)
+    } catch (error) {
+      this.onListenerError(error)
+    } finally {
+      sender.uncork()
+    }
+    if (!this.pausedForOutput && sender.bufferedAmount > this.readPauseBytes()) {
+      // The peer sends faster than it reads: stop reading until our output drains (TCP backpressure).
+      this.pauseFor('output')
+    }
+  }
+
+  private readPauseBytes(): number {
+    return Math.min(READ_PAUSE_BYTES, this.options.maxBufferedAmount / 2)
+  }
+
+  private onDrain(): void {
+    if (this.pausedForOutput && this.sender.bufferedAmount <= this.readPauseBytes()) this.resumeFor('output')
+    if (this.bufferedAmount < this.options.highWaterMark) this.emit('drain')
+  }
+
+  private pauseFor(reason: 'stream' | 'output'): void {
+    if (reason === 'stream') this.pausedForStream = true
+    else this.pausedForOutput = true
+    this.socket.pause()
+  }
+
+  private resumeFor(reason: 'stream' | 'output'): void {
+    if (reason === 'stream') this.pausedForStream = false
+    else this.pausedForOutput = false
+    if (!this.pausedForStream && !this.pausedForOutput && !this.closed) this.socket.resume()
+  }
+
+  private onCloseFrame(code: number, reason: string): void {
+    this.closeReceived = { code, reason }
+    if (!this.closeSent) {
+      // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
+      this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code))
+    }
+    this.readyState = Connection.CLOSING
+    this.endInbound(new ConnectionStateError(Connection.CLOSING, 'the peer closed the connection mid-message'))
+    if (this.role === 'server') {
+      // RFC 6455 §7.1.1: the server closes the TCP connection first.
+      this.sender.flush()
+      this.socket.end()
+    }
+    this.armCloseTimer()
+  }
+
+  private onProtocolError(error: ProtocolError): void {
+    this.emitError(error)
+    this.fail(error.closeCode, error.message)
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): sends a close frame with `code`, then closes the
+   * TCP connection without waiting for the peer.
+   */
+  private fail(code: number, reason: string): void {
+    this.parser.stop()
+    if (this.readyState === Connection.OPEN) {
+      this.sendClose(encodeClosePayload(code, truncateReason(reason)))
+    }
+    this.readyState = Connection.CLOSING
+    this.sender.flush()
+    this.socket.end()
+    this.armCloseTimer()
+  }
+
+  private sendClose(payload: Buffer): void {
+    this.closeSent = true
+    this.readyState = Connection.CLOSING
+    // Pending fragments of a streamed message can no longer be completed.
+    this.outbound = null
+    this.afterOutbound = []
+    this.sender.frame(Opcode.Close, payload, true)
+    this.sender.flush()
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.closed) return
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout)
+    this.closeTimer.unref()
+  }
+
+  private onEnd(): void {
+    // The peer half-closed. allowHalfOpen is off on upgraded sockets, so Node ends ours too;
+    // make sure the socket goes away even if our output is stuck.
+    this.parser.stop()
+    if (this.readyState === Connection.OPEN) this.readyState = Connection.CLOSING
+    this.armCloseTimer()
+  }
+
+  private finish(): void {
+    if (this.closed) return
+    this.closed = true
+    this.readyState = Connection.CLOSED
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer)
+    this.closeTimer = null
+    const error = new ConnectionStateError(Connection.CLOSED, 'the connection is closed')
+    this.parser?.stop()
+    this.sender?.discard(error)
+    this.endInbound(error)
+    this.outbound = null
+    this.afterOutbound = []
+    const received = this.closeReceived
+    this.guard(() =>
+      this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
+    )
+  }
+
+  private endInbound(error: Error): void {
+    const stream = this.inbound
+    this.inbound = null
+    if (stream !== null && !stream.destroyed) {
+      if (stream.listenerCount('error') > 0) stream.destroy(error)
+      else stream.destroy()
+    }
+  }
+
+  private endOutbound(): void {
+    this.outbound = null
+    const deferred = this.afterOutbound
+    this.afterOutbound = []
+    for (const send of deferred) send()
+  }
+
+  private defer(send: () => void): boolean {
+    this.afterOutbound.push(send)
+    return false
+  }
+
+  private refuse(callback: WriteCallback | undefined): boolean {
+    if (this.readyState === Connection.CONNECTING) {
+      throw new ConnectionStateError(this.readyState, "the connection is not open yet: wait for 'connect'")
+    }
+    if (callback !== undefined) {
+      process.nextTick(callback, new ConnectionStateError(this.readyState, 'the connection is closing or closed'))
+    }
+    return false
+  }
+
+  /** A send while more than maxBufferedAmount is unsent: the slow-consumer policy decides. */
+  private overflow(callback: WriteCallback | undefined): boolean {
+    const error = new ConnectionStateError(this.readyState, 'slow consumer: maxBufferedAmount exceeded')
+    if (this.options.slowConsumer === 'close') this.fail(CloseCode.PolicyViolation, 'slow consumer')
+    if (callback !== undefined) process.nextTick(callback, error)
+    return false
+  }
+
+  private whenDrained(callback: (error?: Error) => void): void {
+    if (this.closed) {
+      callback(new ConnectionStateError(Connection.CLOSED, 'the connection is closed'))
+      return
+    }
+    if (this.bufferedAmount < this.options.highWaterMark) {
+      callback()
+      return
+    }
+    const onDrain = (): void => {
+      this.off('close', onClose)
+      callback()
+    }
+    const onClose = (): void => {
+      this.off('drain', onDrain)
+      callback(new ConnectionStateError(Connection.CLOSED, 'the connection closed before draining'))
+    }
+    this.once('drain', onDrain)
+    this.once('close', onClose)
+  }
+
+  /** Runs application listeners; an exception there must not take the process down. */
+  private guard(run: () => void): void {
+    try {
+      run()
+    } catch (error) {
+      this.onListenerError(error)
+    }
+  }
+
+  private onListenerError(error: unknown): void {
+    const wrapped = error instanceof Error ? error : new Error(String(error))
+    if (this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', wrapped)
+      } catch (again) {
+        console.error('gatewire: an error listener threw', again)
+      }
+    } else {
+      console.error('gatewire: uncaught error in a connection listener; closing with 1011', wrapped)
+    }
+    if (this.readyState === Connection.OPEN) this.close(CloseCode.InternalError, 'internal error')
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+}
+
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason
+  let out = reason.slice(0, 123)
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1)
+  return out
+}

@@ -1,0 +1,8 @@
+export { Server, createServer } from './server'
+export { connect } from './client'
+export { Connection } from './connection'
+export type { ReadyState } from './connection'
+export { ConnectionStateError } from './connection-state-error'
+export type { ConnectionOptions, ServerOptions, ClientOptions } from './options'
+export type { UpgradeRequest } from './upgrade-request'
+export type { WriteCallback } from './sender'

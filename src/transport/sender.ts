@@ -1,0 +1,194 @@
+import type { Socket } from 'node:net'
+import { applyMask, MaskKeyPool, MAX_HEADER_SIZE, writeFrameHeader } from '../protocol'
+
+export type WriteCallback = (error?: Error) => void
+
+/** Payloads up to this size are copied next to their header in the shared slab. */
+const COPY_THRESHOLD = 4096
+/** Strings up to this many UTF-16 units are encoded straight into the slab. */
+const STRING_COPY_THRESHOLD = 1365
+const SLAB_SIZE = 128 * 1024
+
+/**
+ * One slab shared by every sender in the process, like Node's own Buffer pool: frames are
+ * written into it back to back, and each sender hands contiguous regions of it to its socket.
+ * Regions handed out are never written again; a full slab is replaced, not reused, so idle
+ * connections hold no output memory of their own.
+ */
+let slab = Buffer.allocUnsafe(SLAB_SIZE)
+let slabUsed = 0
+
+
+/**
+ * Frames a connection's outgoing messages and writes them to its socket in batches: what is
+ * sent while the connection processes one socket read (echoes, replies, pongs), or within one
+ * tick, leaves in a single write. Small frames are gathered in the shared slab; large payloads
+ * are queued as they are (never copied when unmasked) and go out with writev.
+ */
+export class Sender {
+  /** Bytes framed but not yet handed to the socket. */
+  private queuedBytes = 0
+  private segments: Buffer[] = []
+  private callbacks: WriteCallback[] | null = null
+  /** The region of the shared slab this sender is filling: [segmentSlab, segmentStart, segmentEnd). */
+  private segmentSlab: Buffer | null = null
+  private segmentStart = 0
+  private segmentEnd = 0
+  private corked = 0
+  private flushScheduled = false
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false
+    if (this.corked === 0) this.flush()
+  }
+
+  constructor(
+    private readonly socket: Socket,
+    /** Clients mask every frame (RFC 6455 §5.3); servers pass null. */
+    private readonly maskKeys: MaskKeyPool | null,
+  ) {}
+
+  /** Bytes accepted but not yet written to the kernel. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.socket.writableLength
+  }
+
+  /** Holds writes until `uncork()`; used around the processing of one socket read. */
+  cork(): void {
+    this.corked++
+  }
+
+  uncork(): void {
+    if (--this.corked === 0 && this.queuedBytes !== 0) this.flush()
+  }
+
+  /** Queues a frame with a binary payload. The payload is not modified. */
+  frame(opcode: number, payload: Uint8Array, fin: boolean, callback?: WriteCallback, rsv = 0): void {
+    const length = payload.length
+    const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
+    if (length <= COPY_THRESHOLD) {
+      const at = this.claim(MAX_HEADER_SIZE + length)
+      const payloadAt = writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv)
+      slab.set(payload, payloadAt)
+      if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
+      this.commit(payloadAt + length)
+    } else {
+      const at = this.claim(MAX_HEADER_SIZE)
+      this.commit(writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv))
+      let body = payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)
+      if (maskKey !== null) {
+        body = Buffer.from(body)
+        applyMask(body, maskKey, 0, 0, length)
+      }
+      this.closeSegment()
+      this.segments.push(body)
+      this.queuedBytes += length
+    }
+    this.done(callback)
+  }
+
+  /** Queues a text frame, encoding the string straight into the slab when it is small. */
+  text(text: string, fin: boolean, callback?: WriteCallback): void {
+    if (text.length > STRING_COPY_THRESHOLD) {
+      this.frame(0x1, Buffer.from(text, 'utf8'), fin, callback)
+      return
+    }
+    const length = text.length < 64 && isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8')
+    const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
+    const at = this.claim(MAX_HEADER_SIZE + length)
+    const payloadAt = writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
+    if (length !== 0) slab.write(text, payloadAt, length, 'utf8')
+    if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
+    this.commit(payloadAt + length)
+    this.done(callback)
+  }
+
+  /** Writes everything queued to the socket in one write (or one writev). */
+  flush(): void {
+    this.closeSegment()
+    const segments = this.segments
+    if (segments.length === 0) return
+    const callbacks = this.callbacks
+    this.segments = []
+    this.callbacks = null
+    this.queuedBytes = 0
+    const socket = this.socket
+    if (socket.destroyed) {
+      if (callbacks !== null) failAll(callbacks, new Error('socket is closed'))
+      return
+    }
+    const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
+    if (segments.length === 1) {
+      socket.write(segments[0], onWritten)
+    } else {
+      socket.cork()
+      const last = segments.length - 1
+      for (let i = 0; i < last; i++) socket.write(segments[i])
+      socket.write(segments[last], onWritten)
+      socket.uncork()
+    }
+  }
+
+  /** Drops what is queued (the socket is gone); callbacks receive `error`. */
+  discard(error: Error): void {
+    this.segments = []
+    this.segmentSlab = null
+    this.queuedBytes = 0
+    const callbacks = this.callbacks
+    this.callbacks = null
+    if (callbacks !== null) failAll(callbacks, error)
+  }
+
+  /** Makes room for `bytes` in the slab and returns where this frame starts. */
+  private claim(bytes: number): number {
+    // Callers keep frames far below the slab size (COPY_THRESHOLD, STRING_COPY_THRESHOLD).
+    if (slabUsed + bytes > SLAB_SIZE) {
+      this.closeSegment()
+      slab = Buffer.allocUnsafe(SLAB_SIZE)
+      slabUsed = 0
+    }
+    if (this.segmentSlab !== slab || this.segmentEnd !== slabUsed) {
+      // Another sender wrote in between: start a new region.
+      this.closeSegment()
+      this.segmentSlab = slab
+      this.segmentStart = slabUsed
+      this.segmentEnd = slabUsed
+    }
+    return slabUsed
+  }
+
+  private commit(end: number): void {
+    this.queuedBytes += end - slabUsed
+    slabUsed = end
+    this.segmentEnd = end
+  }
+
+  private closeSegment(): void {
+    if (this.segmentSlab !== null && this.segmentEnd > this.segmentStart) {
+      this.segments.push(this.segmentSlab.subarray(this.segmentStart, this.segmentEnd))
+    }
+    this.segmentSlab = null
+    this.segmentStart = this.segmentEnd = 0
+  }
+
+  private done(callback: WriteCallback | undefined): void {
+    if (callback !== undefined) (this.callbacks ??= []).push(callback)
+    if (this.corked === 0 && !this.flushScheduled) {
+      // Outside a read: gather what this tick sends, then write once.
+      this.flushScheduled = true
+      process.nextTick(this.flushTask)
+    }
+  }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+function runAll(callbacks: WriteCallback[], error: Error | undefined): void {
+  for (const callback of callbacks) callback(error)
+}
+
+function failAll(callbacks: WriteCallback[], error: Error): void {
+  process.nextTick(runAll, callbacks, error)
+}

@@ -1,0 +1,323 @@
+import { EventEmitter } from 'node:events'
+import * as http from 'node:http'
+import type * as https from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  CloseCode,
+  HandshakeError,
+  negotiateProtocol,
+  validateUpgradeRequest,
+} from '../protocol'
+import { Connection } from './connection'
+import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
+import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
+
+type HttpServer = http.Server | https.Server
+
+export interface Server {
+  on(event: 'connection', listener: (connection: Connection) => void): this
+  on(event: 'listening' | 'close', listener: () => void): this
+  on(event: 'error', listener: (error: Error) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+  once(event: 'connection', listener: (connection: Connection) => void): this
+  once(event: 'listening' | 'close', listener: () => void): this
+  once(event: 'error', listener: (error: Error) => void): this
+  once(event: string | symbol, listener: (...args: any[]) => void): this
+}
+
+/**
+ * A WebSocket server on Node's HTTP 'upgrade' event: it listens on its own (`listen`) or shares
+ * a port with an existing HTTP/HTTPS server (`attach`, or the `server` option).
+ *
+ * Events: `connection` (Connection), `listening`, `close`, `error` (server socket errors and
+ * errors thrown by hooks; emitted only when someone listens).
+ */
+export class Server extends EventEmitter {
+  private readonly connectionOptions: ResolvedConnectionOptions
+  private readonly handshakeTimeout: number
+  private readonly maxHeaderSize: number
+  private readonly maxConnections: number
+  private readonly maxPendingHandshakes: number
+  private readonly heartbeatInterval: number
+  private readonly validProtocols: readonly string[] | undefined
+  private readonly selectProtocol: ServerOptions['selectProtocol']
+  private readonly verifyRequest: ServerOptions['verifyRequest']
+  private readonly extraHeaders: Record<string, string>
+
+  private readonly open = new Set<Connection>()
+  private pending = 0
+  private httpServer: HttpServer | null = null
+  private ownsHttpServer = false
+  private heartbeatTimer: NodeJS.Timeout | null = null
+  private closing = false
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.handleUpgrade(req, socket as Socket, head)
+  }
+  private readonly onHttpError = (error: Error): void => this.emitError(error)
+
+  constructor(options: ServerOptions = {}) {
+    super()
+    this.connectionOptions = resolveConnectionOptions(options)
+    this.handshakeTimeout = options.handshakeTimeout ?? 5000
+    this.maxHeaderSize = options.maxHeaderSize ?? 16 * 1024
+    this.maxConnections = options.maxConnections ?? Infinity
+    this.maxPendingHandshakes = options.maxPendingHandshakes ?? 1024
+    this.heartbeatInterval = options.heartbeatInterval ?? 30_000
+    this.validProtocols = options.validProtocols
+    this.selectProtocol = options.selectProtocol
+    this.verifyRequest = options.verifyRequest
+    this.extraHeaders = options.extraHeaders ?? {}
+    if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
+    if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
+    if (options.server !== undefined) this.attach(options.server)
+  }
+
+  /** Open connections (a snapshot). */
+  get connections(): Connection[] {
+    return [...this.open]
+  }
+
+  /** Creates an HTTP server of its own and listens on `port` (0 picks a free port). */
+  listen(port: number, host?: string | (() => void), callback?: () => void): this {
+    if (typeof host === 'function') {
+      callback = host
+      host = undefined
+    }
+    if (this.httpServer !== null) throw new Error('this server is already listening or attached')
+    const server = http.createServer({ maxHeaderSize: this.maxHeaderSize }, (_req, res) => {
+      const body = 'This is a WebSocket endpoint: connect with a WebSocket client.\n'
+      res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' })
+      res.end(body)
+    })
+    // Slowloris bound: a client has handshakeTimeout to send its request head (Node answers 408).
+    server.headersTimeout = this.handshakeTimeout
+    server.requestTimeout = this.handshakeTimeout
+    // Node checks those timeouts on this interval (30 s by default).
+    ;(server as unknown as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+      1000,
+      this.handshakeTimeout,
+    )
+    this.ownsHttpServer = true
+    this.attach(server)
+    server.once('listening', () => this.emit('listening'))
+    if (callback !== undefined) this.once('listening', callback)
+    server.listen(port, host)
+    return this
+  }
+
+  /** Serves upgrades of an existing HTTP or HTTPS server (which keeps serving its other requests). */
+  attach(httpServer: HttpServer): this {
+    if (this.httpServer !== null && this.httpServer !== httpServer) {
+      throw new Error('this server is already listening or attached')
+    }
+    this.httpServer = httpServer
+    httpServer.on('upgrade', this.onUpgrade)
+    httpServer.on('error', this.onHttpError)
+    this.startHeartbeat()
+    return this
+  }
+
+  address(): AddressInfo | string | null {
+    return this.httpServer === null ? null : this.httpServer.address()
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, sends 1001 to every open connection, waits up to
+   * closeTimeout for the closing handshakes, destroys what remains, then calls back.
+   */
+  close(callback?: (error?: Error) => void): void {
+    if (this.closing) {
+      if (callback !== undefined) this.once('close', () => callback())
+      return
+    }
+    this.closing = true
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = null
+    const httpServer = this.httpServer
+    let waiting = 1
+    const done = (): void => {
+      if (--waiting === 0) {
+        this.emit('close')
+        if (callback !== undefined) callback()
+      }
+    }
+    if (httpServer !== null) {
+      httpServer.off('upgrade', this.onUpgrade)
+      if (this.ownsHttpServer) {
+        waiting++
+        httpServer.close(() => {
+          httpServer.off('error', this.onHttpError)
+          done()
+        })
+        httpServer.closeIdleConnections?.()
+      } else {
+        httpServer.off('error', this.onHttpError)
+      }
+    }
+    for (const connection of this.open) {
+      waiting++
+      connection.once('close', done)
+      if (connection.readyState === Connection.OPEN) connection.close(CloseCode.GoingAway, 'server shutting down')
+      else if (connection.readyState !== Connection.CLOSING) connection.terminate()
+    }
+    done()
+  }
+
+  /**
+   * Handles one upgrade request; usable directly from an 'upgrade' listener of your own.
+   * Answers with an HTTP error (400, 426, 503, or a hook's HandshakeError) or 101.
+   */
+  handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', noop) // errors during the handshake end in destroy, not a crash
+    if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
+    if (this.open.size >= this.maxConnections) {
+      return reject(socket, new HandshakeError(503, 'too many connections'))
+    }
+    if (this.pending >= this.maxPendingHandshakes) {
+      return reject(socket, new HandshakeError(503, 'too many pending handshakes'))
+    }
+    let key: string
+    let protocols: string[]
+    try {
+      ;({ key, protocols } = validateUpgradeRequest(req.method, req.httpVersion, req.headers))
+    } catch (error) {
+      return reject(socket, error as HandshakeError)
+    }
+    const request = createUpgradeRequest(req, protocols)
+    this.pending++
+    let settled = false
+    const timer = setTimeout(() => {
+      settle()
+      reject(socket, new HandshakeError(503, 'handshake timed out'))
+    }, this.handshakeTimeout)
+    timer.unref()
+    const settle = (): boolean => {
+      if (settled) return false
+      settled = true
+      this.pending--
+      clearTimeout(timer)
+      return true
+    }
+    socket.once('close', settle)
+    const fail = (error: unknown): void => {
+      if (!settle()) return
+      if (error instanceof HandshakeError) return reject(socket, error)
+      this.emitError(error instanceof Error ? error : new Error(String(error)))
+      reject(socket, new HandshakeError(500, 'internal error'))
+    }
+    const accept = (protocol: string | undefined): void => {
+      if (!settle() || socket.destroyed) return
+      if (protocol !== undefined && !protocols.includes(protocol)) {
+        // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
+        this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
+        return reject(socket, new HandshakeError(500, 'internal error'))
+      }
+      if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
+      this.completeUpgrade(socket, head, key, request, protocol)
+    }
+    const choose = (): void => {
+      if (this.selectProtocol !== undefined) {
+        const chosen = this.selectProtocol(request, protocols)
+        if (isPromise(chosen)) chosen.then(accept, fail)
+        else accept(chosen)
+      } else {
+        accept(this.validProtocols === undefined ? undefined : negotiateProtocol(protocols, this.validProtocols))
+      }
+    }
+    try {
+      const verified = this.verifyRequest?.(request)
+      if (isPromise(verified)) {
+        verified.then(() => {
+          try {
+            choose()
+          } catch (error) {
+            fail(error)
+          }
+        }, fail)
+      } else {
+        choose()
+      }
+    } catch (error) {
+      fail(error)
+    }
+  }
+
+  private completeUpgrade(
+    socket: Socket,
+    head: Buffer,
+    key: string,
+    request: UpgradeRequest,
+    protocol: string | undefined,
+  ): void {
+    socket.off('error', noop)
+    socket.write(buildAcceptResponse(key, protocol, this.extraHeaders))
+    const connection = new Connection({
+      role: 'server',
+      options: this.connectionOptions,
+      path: request.req.url ?? '/',
+      headers: request.headers,
+      protocols: request.protocols,
+      protocol,
+      request,
+    })
+    this.open.add(connection)
+    connection.once('close', () => this.open.delete(connection))
+    try {
+      this.emit('connection', connection)
+    } catch (error) {
+      this.emitError(error instanceof Error ? error : new Error(String(error)))
+    }
+    connection.attach(socket, head)
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeatInterval === 0 || this.heartbeatTimer !== null) return
+    this.heartbeatTimer = setInterval(() => {
+      for (const connection of this.open) {
+        // Missed the previous ping: the peer (or the path to it) is gone.
+        if (!connection.heartbeat()) connection.terminate()
+      }
+    }, this.heartbeatInterval)
+    this.heartbeatTimer.unref()
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+}
+
+/** Creates a server; call `listen(port)` or `attach(httpServer)` on it. */
+export function createServer(options?: ServerOptions, onConnection?: (connection: Connection) => void): Server
+export function createServer(onConnection?: (connection: Connection) => void): Server
+export function createServer(
+  options?: ServerOptions | ((connection: Connection) => void),
+  onConnection?: (connection: Connection) => void,
+): Server {
+  if (typeof options === 'function') {
+    onConnection = options
+    options = undefined
+  }
+  const server = new Server(options)
+  if (onConnection !== undefined) server.on('connection', onConnection)
+  return server
+}
+
+function reject(socket: Socket, error: HandshakeError): void {
+  if (socket.destroyed) return
+  const status = error instanceof HandshakeError ? error.status : 400
+  const headers = error instanceof HandshakeError ? { ...error.headers } : {}
+  socket.end(buildRejectResponse(status, error.message, headers))
+  // Do not wait for the client to close its side.
+  const timer = setTimeout(() => socket.destroy(), 1000)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+function isPromise<T>(value: unknown): value is Promise<T> {
+  return typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function'
+}
+
+function noop(): void {}

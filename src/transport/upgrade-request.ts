@@ -1,0 +1,39 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+
+/** What the server knows about an upgrade request before it answers 101. */
+export interface UpgradeRequest {
+  /** The request as Node's http module parsed it. */
+  readonly req: IncomingMessage
+  /** Pathname, without the query string. */
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly headers: IncomingHttpHeaders
+  /** Subprotocols the client offered, most preferred first. */
+  readonly protocols: readonly string[]
+  readonly remoteAddress: string | undefined
+  readonly origin: string | undefined
+  /** Per-connection data: hooks may set fields; it becomes `connection.data`. */
+  data: Record<string, unknown>
+}
+
+export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  let path = q === -1 ? url : url.slice(0, q)
+  try {
+    path = decodeURI(path)
+  } catch {
+    // Keep the raw path when it is not valid percent-encoding.
+  }
+  const origin = req.headers.origin
+  return {
+    req,
+    path,
+    query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
+    headers: req.headers,
+    protocols,
+    remoteAddress: req.socket.remoteAddress,
+    origin: typeof origin === 'string' ? origin : undefined,
+    data: {},
+  }
+}
