@@ -840,7 +840,7 @@ function targets(): string[] {
     ['64k-x50', 0.8, '64 KiB ×50'],
   ] as const) {
     const r = perCpu(col, 'gatewire') / perCpu(col, ceilingId)
-    lines.push(`| core ≥ ${min}× ceiling at ${label} | ${Number.isFinite(r) ? `${fmtRatio(r)}×` : "n/a"} | ${verdict(Number.isFinite(r) ? r >= min : undefined)} |`)
+    lines.push(`| core ≥ ${min}× ceiling at ${label} | ${Number.isFinite(r) ? `${fmtRatio(r)}×` : 'n/a'} | ${verdict(Number.isFinite(r) ? r >= min : undefined)} |`)
   }
   for (const [col, label] of [
     ['16-x50', '16 B ×50'],
@@ -848,7 +848,7 @@ function targets(): string[] {
     ['64k-x50', '64 KiB ×50'],
   ] as const) {
     const r = perCpu(col, 'gatewire-framework') / perCpu(col, 'gatewire')
-    lines.push(`| framework ≥ 0.90× core at ${label} | ${Number.isFinite(r) ? `${fmtRatio(r)}×` : "n/a"} | ${verdict(Number.isFinite(r) ? r >= 0.9 : undefined)} |`)
+    lines.push(`| framework ≥ 0.90× core at ${label} | ${Number.isFinite(r) ? `${fmtRatio(r)}×` : 'n/a'} | ${verdict(Number.isFinite(r) ? r >= 0.9 : undefined)} |`)
   }
   const big = 64 * MiB
   const lt = (id: string): LargeResult[] => successes<LargeResult>(`large:${big}`, id).values
