@@ -3,6 +3,9 @@ import { randomFillSync } from 'node:crypto'
 // Below this many bytes the byte loop beats setting up a word view.
 const WORD_THRESHOLD = 32
 
+// An Int32Array reads words in the platform's byte order; the key word must match it.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
  * key position `phase` (the number of payload bytes already masked, mod 4). Masking and
@@ -28,9 +31,10 @@ export function applyMask(
     }
     const words = (end - i) >>> 2
     if (words > 0) {
-      // Key rotated to the current phase, as a little-endian word like the view reads.
-      const word =
-        key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
+      // Key rotated to the current phase, as a word in the byte order the view reads.
+      const word = LITTLE_ENDIAN
+        ? key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
+        : (key[k] << 24) | (key[(k + 1) & 3] << 16) | (key[(k + 2) & 3] << 8) | key[(k + 3) & 3]
       const view = new Int32Array(data.buffer, data.byteOffset + i, words)
       for (let w = 0; w < words; w++) view[w] ^= word
       i += words << 2

@@ -1,0 +1,195 @@
+import { expect } from 'chai'
+import { MaskKeyPool, applyMask } from '../../src/protocol/mask'
+
+/** Byte-by-byte masking straight from RFC 6455 §5.3: j = i MOD 4, octet ^ key[j]. */
+function referenceMask(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number): Uint8Array {
+  const out = Uint8Array.from(data)
+  for (let i = start; i < end; i++) out[i] = data[i] ^ key[(phase + i - start) % 4]
+  return out
+}
+
+/** `length` pseudo-random bytes in a fresh ArrayBuffer, starting `offset` bytes into it. */
+function dataAt(offset: number, length: number, seed: number): Uint8Array {
+  const data = new Uint8Array(new ArrayBuffer(offset + length + 8), offset, length)
+  let x = seed * 2654435761 + 1
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0
+    data[i] = x >>> 24
+  }
+  return data
+}
+
+const KEYS = [
+  Uint8Array.from([0x37, 0xfa, 0x21, 0x3d]),
+  Uint8Array.from([0xff, 0x00, 0x80, 0x01]),
+  Uint8Array.from([0x00, 0x00, 0x00, 0x00]),
+]
+
+describe('applyMask', () => {
+  it('masks "Hello" with key 37 fa 21 3d as in RFC 6455 §5.7', () => {
+    const data = Buffer.from('Hello')
+    applyMask(data, KEYS[0])
+    expect(data.toString('hex')).to.equal('7f9f4d5158')
+  })
+
+  it('matches the byte-by-byte reference for every phase, alignment and length 0–200', () => {
+    let checked = 0
+    for (const key of KEYS) {
+      for (let offset = 0; offset < 4; offset++) {
+        for (let phase = 0; phase < 4; phase++) {
+          for (let length = 0; length <= 200; length++) {
+            const data = dataAt(offset, length, length + offset)
+            const expected = referenceMask(data, key, phase, 0, length)
+            applyMask(data, key, phase)
+            if (!Buffer.from(data).equals(Buffer.from(expected))) {
+              expect(Buffer.from(data).toString('hex'), `key ${key} offset ${offset} phase ${phase} length ${length}`).to.equal(
+                Buffer.from(expected).toString('hex'),
+              )
+            }
+            checked++
+          }
+        }
+      }
+    }
+    expect(checked).to.equal(3 * 4 * 4 * 201)
+  })
+
+  it('matches the reference on large payloads (4 KiB, 64 KiB + 1, 1 MiB + 3)', () => {
+    for (const length of [4096, 65537, (1 << 20) + 3]) {
+      for (const offset of [0, 1, 3]) {
+        const data = dataAt(offset, length, length)
+        const expected = referenceMask(data, KEYS[1], offset, 0, length)
+        applyMask(data, KEYS[1], offset)
+        expect(Buffer.from(data).equals(Buffer.from(expected)), `length ${length} offset ${offset}`).to.equal(true)
+      }
+    }
+  })
+
+  it('masks only data[start, end) and leaves the rest untouched', () => {
+    for (const [start, end] of [
+      [0, 0],
+      [3, 3],
+      [1, 40],
+      [5, 101],
+      [7, 8],
+      [13, 200],
+    ]) {
+      for (let phase = 0; phase < 4; phase++) {
+        const data = dataAt(2, 200, start * 7 + end)
+        const expected = referenceMask(data, KEYS[0], phase, start, end)
+        applyMask(data, KEYS[0], phase, start, end)
+        expect(Buffer.from(data).equals(Buffer.from(expected)), `[${start}, ${end}) phase ${phase}`).to.equal(true)
+      }
+    }
+  })
+
+  it('masks a Buffer view that sits at any offset of a pooled buffer', () => {
+    const whole = Buffer.from(dataAt(0, 300, 99))
+    for (let offset = 0; offset < 4; offset++) {
+      const view = Buffer.from(whole).subarray(offset, offset + 150)
+      const expected = referenceMask(view, KEYS[0], 0, 0, view.length)
+      applyMask(view, KEYS[0])
+      expect(Buffer.from(view).equals(Buffer.from(expected)), `offset ${offset}`).to.equal(true)
+    }
+  })
+
+  it('gives the same result masked in pieces with a running phase as masked at once', () => {
+    const original = dataAt(1, 1000, 5)
+    const once = Uint8Array.from(original)
+    applyMask(once, KEYS[0])
+    for (const cuts of [
+      [1, 2, 3],
+      [7, 40, 41, 333],
+      [31, 32, 64, 999],
+    ]) {
+      const pieces = Uint8Array.from(original)
+      let from = 0
+      for (const to of [...cuts, pieces.length]) {
+        applyMask(pieces, KEYS[0], from, from, to)
+        from = to
+      }
+      expect(Buffer.from(pieces).equals(Buffer.from(once)), `cuts ${cuts}`).to.equal(true)
+    }
+  })
+
+  it('unmasks what it masked (masking is its own inverse)', () => {
+    const original = Buffer.from(dataAt(3, 777, 11))
+    const data = Buffer.from(original)
+    applyMask(data, KEYS[1], 2)
+    expect(data.equals(original)).to.equal(false)
+    applyMask(data, KEYS[1], 2)
+    expect(data.equals(original)).to.equal(true)
+  })
+
+  it('does not modify the key', () => {
+    const key = Uint8Array.from(KEYS[0])
+    applyMask(dataAt(1, 100, 1), key, 3)
+    expect(Array.from(key)).to.deep.equal(Array.from(KEYS[0]))
+  })
+})
+
+describe('MaskKeyPool', () => {
+  it('returns 4-byte keys', () => {
+    const pool = new MaskKeyPool()
+    for (let i = 0; i < 10; i++) {
+      const key = pool.next()
+      expect(Buffer.isBuffer(key)).to.equal(true)
+      expect(key.length).to.equal(4)
+    }
+  })
+
+  it('returns keys that differ from one another', () => {
+    const pool = new MaskKeyPool()
+    const keys = new Set<string>()
+    let previous = ''
+    for (let i = 0; i < 5000; i++) {
+      const key = pool.next().toString('hex')
+      // Two equal consecutive random 32-bit keys: probability 2^-32 per pair.
+      expect(key).to.not.equal(previous)
+      previous = key
+      keys.add(key)
+    }
+    // A few birthday collisions among 5000 random 32-bit keys are possible, many are not.
+    expect(keys.size).to.be.greaterThan(4990)
+  })
+
+  it('keeps keys handed out earlier intact when the pool renews (more than 2048 keys)', () => {
+    const pool = new MaskKeyPool()
+    const keys: Buffer[] = []
+    const copies: Buffer[] = []
+    for (let i = 0; i < 5000; i++) {
+      const key = pool.next()
+      keys.push(key)
+      copies.push(Buffer.from(key))
+    }
+    for (let i = 0; i < keys.length; i++) expect(keys[i].equals(copies[i]), `key ${i}`).to.equal(true)
+  })
+
+  it('hands out views that never overlap', () => {
+    const pool = new MaskKeyPool()
+    const first = pool.next()
+    const second = pool.next()
+    first.fill(0)
+    const before = Buffer.from(second)
+    first.fill(0xff)
+    expect(second.equals(before)).to.equal(true)
+  })
+
+  it('draws keys from node:crypto, not Math.random', () => {
+    const random = Math.random
+    Math.random = () => 0
+    try {
+      const pool = new MaskKeyPool()
+      const keys = new Set(Array.from({ length: 100 }, () => pool.next().toString('hex')))
+      expect(keys.size).to.be.greaterThan(95)
+    } finally {
+      Math.random = random
+    }
+  })
+
+  it('gives independent pools different keys', () => {
+    const a = Buffer.concat(Array.from({ length: 8 }, () => new MaskKeyPool().next()))
+    const b = Buffer.concat(Array.from({ length: 8 }, () => new MaskKeyPool().next()))
+    expect(a.equals(b)).to.equal(false)
+  })
+})
