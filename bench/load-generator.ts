@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { ownCpuSeconds, processCpuSeconds, processStatusKiB } from './lib/proc'
@@ -44,12 +45,24 @@ export interface LargeResult {
   peakRssKiB: number | undefined
   unexpected: number
 }
+/** The server's process.memoryUsage() in bytes, as its gc-hook wrote it. */
+export interface MemoryUsage {
+  rss: number
+  heapTotal: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
 export interface IdleResult {
   mode: 'idle'
   connections: number
   rssBeforeKiB: number
   rssAfterKiB: number
   kibPerConnection: number
+  /** JS heap in use, per connection (KiB), when the server reported its memory usage. */
+  heapKiBPerConnection?: number
+  /** Memory outside the JS heap tracked by V8 (Buffers etc.), per connection (KiB). */
+  externalKiBPerConnection?: number
   gc: boolean
   openAtEnd: number
 }
@@ -78,6 +91,8 @@ const { values } = parseArgs({
     'gc-signal': { type: 'boolean', default: false },
     'open-concurrency': { type: 'string', default: '200' },
     interval: { type: 'string', default: '0' },
+    settle: { type: 'string', default: '1000' },
+    'memory-file': { type: 'string' },
   },
   strict: true,
 })
@@ -347,17 +362,28 @@ async function idle(): Promise<IdleResult> {
   const connections = num('connections')
   const concurrency = Math.max(1, num('open-concurrency'))
   const gc = values['gc-signal'] === true
+  const settleMs = num('settle')
   const settle = async (): Promise<number> => {
-    await sleep(1000)
+    await sleep(settleMs)
     if (gc) {
       process.kill(serverPid, 'SIGUSR2')
-      await sleep(700)
+      await sleep(Math.max(300, settleMs * 0.7))
     }
     const rss = processStatusKiB(serverPid, 'VmRSS')
     if (rss === undefined) throw new Error('server process is gone')
     return rss
   }
+  const memoryFile = values['memory-file']
+  const readMemory = (): MemoryUsage | undefined => {
+    if (memoryFile === undefined) return undefined
+    try {
+      return JSON.parse(readFileSync(memoryFile, 'utf8')) as MemoryUsage
+    } catch {
+      return undefined
+    }
+  }
   const rssBeforeKiB = await settle()
+  const memoryBefore = readMemory()
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < connections) {
@@ -373,6 +399,7 @@ async function idle(): Promise<IdleResult> {
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   const rssAfterKiB = await settle()
+  const memoryAfter = readMemory()
   const openAtEnd = sockets.size
   closeAll()
   if (openAtEnd < connections) throw new Error(`only ${openAtEnd} of ${connections} connections still open`)
@@ -382,6 +409,12 @@ async function idle(): Promise<IdleResult> {
     rssBeforeKiB,
     rssAfterKiB,
     kibPerConnection: (rssAfterKiB - rssBeforeKiB) / connections,
+    ...(memoryBefore !== undefined && memoryAfter !== undefined
+      ? {
+          heapKiBPerConnection: (memoryAfter.heapUsed - memoryBefore.heapUsed) / 1024 / connections,
+          externalKiBPerConnection: (memoryAfter.external - memoryBefore.external) / 1024 / connections,
+        }
+      : {}),
     gc,
     openAtEnd,
   }
