@@ -29,7 +29,9 @@ export type TransportOptions = Pick<
   | 'maxPendingHandshakes'
   | 'maxBufferedAmount'
   | 'slowConsumer'
+  | 'highWaterMark'
   | 'idleTimeout'
+  | 'extraHeaders'
 >
 
 /** Options of `bootstrap(module, options)`. */
@@ -275,7 +277,7 @@ export class Application {
   private verify(request: UpgradeRequest): void | Promise<void> {
     let match
     try {
-      match = this.router.match(request.path)
+      match = this.router.match(rawPath(request))
     } catch {
       throw new HandshakeError(400, 'malformed percent-encoding in the request path')
     }
@@ -377,7 +379,8 @@ export class Application {
     }
     this.handshakes.delete(request!)
     const gateway = handshake.gateway
-    const protocol = conn.protocol ?? handshake.protocol
+    // What the client was told is what counts.
+    const protocol = conn.protocol
     const compiled = gateway.compiled
     const table = protocol === undefined ? compiled.fallback : (compiled.byProtocol.get(protocol) ?? compiled.fallback)
     const session = new ConnectionSession(conn, table, gateway, handshake.params, protocol)
@@ -409,6 +412,23 @@ export class Application {
       if (gateway.heartbeat !== undefined) clearInterval(gateway.heartbeat)
       gateway.heartbeat = undefined
     }
+  }
+}
+
+/**
+ * The request path as the client sent it (percent-encoded): the router decodes each segment
+ * once, which a decoded `request.path` would not allow (`%2F`, `%25`).
+ */
+function rawPath(request: UpgradeRequest): string {
+  const url = request.req.url ?? '/'
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  if (path.startsWith('/')) return path
+  // RFC 7230 §5.3.2 absolute-form: GET http://host/path
+  try {
+    return new URL(path).pathname
+  } catch {
+    return request.path
   }
 }
 

@@ -59,7 +59,7 @@ export class ConnectionSession implements HandlerContext {
     this.request = conn.request
   }
 
-  /** Subscribes to the connection and runs `@OnConnect`. */
+  /** Subscribes to the connection and runs `@OnConnect` once it is open. */
   start(): void {
     const conn = this.conn
     conn.on('text', this.onText)
@@ -68,7 +68,12 @@ export class ConnectionSession implements HandlerContext {
     conn.on('error', this.onError)
     conn.on('pong', this.onPong)
     if (this.table.ping !== undefined) conn.on('ping', this.onPing)
-    if (this.table.connect !== undefined) this.run(this.table.connect, undefined, undefined, null)
+    const connect = this.table.connect
+    if (connect === undefined) return
+    // The server announces a connection before it takes over the socket: sends are only
+    // possible from 'connect' on, and the first messages are parsed right after it.
+    if (conn.readyState === 1) this.run(connect, undefined, undefined, null)
+    else conn.once('connect', () => this.run(connect, undefined, undefined, null))
   }
 
   private readonly onText = (text: string): void => {

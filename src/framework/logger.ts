@@ -7,8 +7,14 @@ export interface Logger {
 
 const SILENT: Logger = { error() {}, warn() {} }
 
-/** `undefined` → console, `false` → silent. */
+/** Errors and warnings to the console; `debug` (peers' protocol errors) stays quiet by default. */
+const CONSOLE: Logger = {
+  error: (message, ...details) => console.error(message, ...details),
+  warn: (message, ...details) => console.warn(message, ...details),
+}
+
+/** `undefined` → console (without debug), `false` → silent. */
 export function resolveLogger(logger: Logger | false | undefined): Logger {
   if (logger === false) return SILENT
-  return logger ?? console
+  return logger ?? CONSOLE
 }

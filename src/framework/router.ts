@@ -64,7 +64,7 @@ function newNode<T>(): Node<T> {
  */
 export class Router<T> {
   private readonly root: Node<T> = newNode()
-  /** Paths without parameters, for a single lookup. */
+  /** Paths without parameters, for a single lookup (segments joined by NUL, which no segment holds). */
   private readonly exact = new Map<string, Route<T>>()
   private readonly routes: Route<T>[] = []
 
@@ -94,7 +94,7 @@ export class Router<T> {
     const route: Route<T> = { value, pattern, paramNames }
     if (wildcard) node.wildcard = route
     else node.route = route
-    if (paramNames.length === 0) this.exact.set('/' + segments.join('/'), route)
+    if (paramNames.length === 0) this.exact.set(segments.join('\0'), route)
     this.routes.push(route)
     return undefined
   }
@@ -105,18 +105,22 @@ export class Router<T> {
   }
 
   /**
-   * The route for `path` (a pathname without query), or `undefined`. Throws `URIError` when a
-   * parameter is not valid percent-encoding.
+   * The route for `path`, a raw (percent-encoded) pathname without query, or `undefined`. The
+   * path is split into segments first and each is decoded once, so `%2F` stays inside its
+   * segment and `%25` is a plain `%`. Throws `URIError` on invalid percent-encoding.
    */
   match(path: string): RouteMatch<T> | undefined {
-    const normalized = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path
-    const exact = this.exact.get(normalized)
+    const segments = splitPath(path)
+    for (let i = 0; i < segments.length; i++) {
+      if (segments[i].includes('%')) segments[i] = decodeURIComponent(segments[i])
+    }
+    const exact = this.exact.get(segments.join('\0'))
     if (exact !== undefined) return { value: exact.value, pattern: exact.pattern, params: Object.freeze({}) }
     const values: string[] = []
-    const route = matchNode(this.root, splitPath(normalized), 0, values)
+    const route = matchNode(this.root, segments, 0, values)
     if (route === undefined) return undefined
     const params: Record<string, string> = {}
-    for (let i = 0; i < route.paramNames.length; i++) params[route.paramNames[i]] = decodeURIComponent(values[i])
+    for (let i = 0; i < route.paramNames.length; i++) params[route.paramNames[i]] = values[i]
     return { value: route.value, pattern: route.pattern, params: Object.freeze(params) }
   }
 }

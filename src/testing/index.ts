@@ -111,11 +111,17 @@ export class TestApp {
     throw new Error(`expectRejected(${path}, ${status}): the server accepted the connection${client.protocol ? ` (protocol ${client.protocol})` : ''}`)
   }
 
-  /** Closes every client still open, then the app (gracefully: 1001 to its connections). */
+  /**
+   * Closes the app gracefully (1001 to its connections, which the clients answer), then drops
+   * any client still open.
+   */
   async close(): Promise<void> {
-    for (const client of [...this.clients]) client.connection.terminate()
-    this.clients.clear()
-    await this.app.close()
+    try {
+      await this.app.close()
+    } finally {
+      for (const client of [...this.clients]) client.connection.terminate()
+      this.clients.clear()
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { markInjectable, setInjectToken } from '../store'
+import type { ConnectionsToken } from '../gateway-connections'
 import type { Token } from '../provider'
 
 /**
@@ -24,7 +25,7 @@ export function Injectable(): ClassDecorator {
  * @Injectable()
  * class Motd { constructor(@Inject(CONFIG) private readonly config: Config) {} }
  */
-export function Inject(token: Token): ParameterDecorator {
+export function Inject(token: Token | ConnectionsToken): ParameterDecorator {
   return (target: object, method: string | symbol | undefined, index: number) => {
     if (method !== undefined) throw new TypeError('@Inject() belongs on a constructor parameter')
     setInjectToken(target as Function, index, token)

@@ -60,9 +60,9 @@ describe('framework application', () => {
   let app: Application | undefined
   let http: HttpServer | undefined
   afterEach(async () => {
-    closePeers()
     await t?.close()
     await app?.close()
+    closePeers()
     if (http) await new Promise((resolve) => http!.close(resolve))
     t = app = http = undefined
   })

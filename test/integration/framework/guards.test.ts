@@ -66,8 +66,8 @@ class AppModule {}
 describe('framework guards and origins', () => {
   let t: TestApp
   afterEach(async () => {
-    closePeers()
     await t?.close()
+    closePeers()
   })
 
   it('lets a request through when every guard passes, with the data guards attached', async () => {

@@ -29,8 +29,8 @@ function signal<T>(): { promise: Promise<T>; fire: (value: T) => void } {
 describe('framework handlers', () => {
   let t: TestApp
   afterEach(async () => {
-    closePeers()
     await t?.close()
+    closePeers()
   })
 
   it('runs @OnConnect, @OnText, @OnBinary and @OnClose with their default parameters', async () => {

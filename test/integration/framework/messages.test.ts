@@ -57,8 +57,8 @@ describe('framework @OnMessage routing and validation', () => {
     t = await createTestApp(AppModule)
   })
   afterEach(async () => {
-    closePeers()
     await t.close()
+    closePeers()
   })
 
   it('routes a valid message to its handler with a converted DTO', async () => {

@@ -61,8 +61,8 @@ describe('framework subprotocol selection', () => {
     t = await createTestApp(AppModule)
   })
   afterEach(async () => {
-    closePeers()
     await t.close()
+    closePeers()
   })
 
   it("picks the client's most preferred supported protocol by default", async () => {

@@ -40,8 +40,8 @@ class CatchAllModule {}
 describe('framework routing', () => {
   let t: TestApp
   afterEach(async () => {
-    closePeers()
     await t?.close()
+    closePeers()
   })
 
   it('answers an unknown path with HTTP 404 before the upgrade', async () => {
