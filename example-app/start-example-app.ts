@@ -1,0 +1,95 @@
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { bootstrap, type Application, type Logger } from '../src'
+import { AppModule, appOptions } from './app-module'
+import { RoomService } from './room-service'
+import { StaticFiles } from './static-files'
+
+export interface ExampleAppOptions {
+  /** Port to listen on; 0 picks a free one. Default 8001. */
+  port?: number
+  /** Interface to listen on. Default: every interface, as `net.Server#listen` does. */
+  host?: string
+  /** Where gatewire logs handler errors. Default `console`; `false` silences it. */
+  logger?: Logger | false
+}
+
+/** The running example app. */
+export interface ExampleApp {
+  /** The page to open, e.g. `http://localhost:8001/`. */
+  readonly url: string
+  readonly port: number
+  /** The gatewire application serving the WebSocket gateways. */
+  readonly app: Application
+  readonly http: HttpServer
+  /** Graceful stop: every WebSocket is closed with 1001 (Going Away), then the HTTP server. */
+  close(): Promise<void>
+}
+
+// Pages may only talk to this server; shared images are shown from blob: URLs.
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+}
+
+/**
+ * Starts the example chat: one HTTP server serves the page (`public/`), a small JSON API
+ * (`GET /api/rooms`) and, through `app.attach()`, the WebSocket gateways on the same port.
+ *
+ * @example
+ * const chat = await startExampleApp({ port: 0 })
+ * console.log(chat.url)
+ * await chat.close()
+ */
+export async function startExampleApp(options: ExampleAppOptions = {}): Promise<ExampleApp> {
+  const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
+  const files = new StaticFiles(join(__dirname, 'public'))
+  const rooms = app.get(RoomService)
+
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
+      return
+    }
+    if (req.url === '/api/rooms') {
+      const body = JSON.stringify(rooms.list())
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
+      return
+    }
+    if (files.serve(req, res)) return
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n')
+  })
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(options.port ?? 8001, options.host, () => {
+      http.off('error', reject)
+      resolve()
+    })
+  })
+  // Attached once listening, so a failed listen (port in use) leaves nothing running.
+  app.attach(http)
+  const port = (http.address() as AddressInfo).port
+  const shownHost = options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host
+
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`,
+    port,
+    app,
+    http,
+    close() {
+      return (closing ??= app.close().then(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            http.close((err) => (err ? reject(err) : resolve()))
+            // Idle keep-alive connections of page loads would hold close() open.
+            http.closeIdleConnections()
+          }),
+      ))
+    },
+  }
+}
