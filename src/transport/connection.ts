@@ -129,10 +129,11 @@ export class Connection extends EventEmitter {
   }
 
   /**
-   * @internal Takes over the upgraded socket: the connection is OPEN, 'connect' is emitted,
+   * @internal Takes over the upgraded socket: the connection is OPEN, `onOpen` runs (the
+   * server emits 'connection' there, so its listeners can already send), 'connect' is emitted,
    * then the bytes that came with the handshake (`head`) are parsed.
    */
-  attach(socket: Socket, head: Buffer): void {
+  attach(socket: Socket, head: Buffer, onOpen?: () => void): void {
     this.socket = socket
     this.sender = new Sender(socket, this.role === 'client' ? clientMaskKeys : null)
     this.parser = new FrameParser(this.frameHandler(), {
@@ -149,6 +150,8 @@ export class Connection extends EventEmitter {
     socket.on('drain', () => this.onDrain())
     socket.on('timeout', () => this.close(CloseCode.GoingAway, 'idle timeout'))
     this.readyState = Connection.OPEN
+    if (onOpen !== undefined) onOpen()
+    if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
     if (head.length !== 0 && !this.closed) this.onData(head)
   }

@@ -53,6 +53,7 @@ export class Server extends EventEmitter {
   private ownsHttpServer = false
   private heartbeatTimer: NodeJS.Timeout | null = null
   private closing = false
+  private closed = false
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket as Socket, head)
   }
@@ -129,6 +130,10 @@ export class Server extends EventEmitter {
    * closeTimeout for the closing handshakes, destroys what remains, then calls back.
    */
   close(callback?: (error?: Error) => void): void {
+    if (this.closed) {
+      if (callback !== undefined) process.nextTick(callback)
+      return
+    }
     if (this.closing) {
       if (callback !== undefined) this.once('close', () => callback())
       return
@@ -140,6 +145,7 @@ export class Server extends EventEmitter {
     let waiting = 1
     const done = (): void => {
       if (--waiting === 0) {
+        this.closed = true
         this.emit('close')
         if (callback !== undefined) callback()
       }
@@ -265,12 +271,14 @@ export class Server extends EventEmitter {
     })
     this.open.add(connection)
     connection.once('close', () => this.open.delete(connection))
-    try {
-      this.emit('connection', connection)
-    } catch (error) {
-      this.emitError(error instanceof Error ? error : new Error(String(error)))
-    }
-    connection.attach(socket, head)
+    // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
+    connection.attach(socket, head, () => {
+      try {
+        this.emit('connection', connection)
+      } catch (error) {
+        this.emitError(error instanceof Error ? error : new Error(String(error)))
+      }
+    })
   }
 
   private startHeartbeat(): void {
