@@ -186,7 +186,11 @@ export class Application {
    * const app = await bootstrap(AppModule).listen(8080)
    */
   listen(port: number, host?: string): Promise<this> {
-    this.starting()
+    try {
+      this.starting()
+    } catch (err) {
+      return Promise.reject(err)
+    }
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         this.state = 'idle'

@@ -30,6 +30,14 @@ describe('Router', () => {
     expect(r.match('/rooms/caf%C3%A9%20au%20lait')?.params.room).to.equal('café au lait')
   })
 
+  it('decodes each segment once: static segments match decoded, %2F stays inside its segment, %25 is a plain %', () => {
+    const r = router('/café', '/rooms/:room')
+    expect(r.match('/caf%C3%A9')?.value).to.equal('/café')
+    expect(r.match('/rooms/a%2Fb')?.params.room).to.equal('a/b')
+    expect(r.match('/rooms/100%25')?.params.room).to.equal('100%')
+    expect(r.match('/rooms/a/b')).to.equal(undefined)
+  })
+
   it('throws URIError on malformed percent-encoding in a parameter', () => {
     const r = router('/rooms/:room')
     expect(() => r.match('/rooms/%E0%A4%A')).to.throw(URIError)

@@ -11,6 +11,7 @@ import {
   Module,
   OnClose,
   OnConnect,
+  OnPong,
   OnText,
   bootstrap,
   connectionsOf,
@@ -74,6 +75,16 @@ describe('framework application', () => {
     expect(address.port).to.be.greaterThan(0)
     const peer = await connectPeer(`ws://127.0.0.1:${address.port}/chat`)
     expect(await peer.next()).to.equal('welcome')
+  })
+
+  it('refuses to listen twice, and closes an app that never listened at once', async () => {
+    app = await bootstrap(AppModule, { heartbeatInterval: 0 }).listen(0, '127.0.0.1')
+    let failure: unknown
+    await app.listen(0).catch((err: unknown) => (failure = err))
+    expect((failure as Error).message).to.match(/already started/)
+    const idle = bootstrap(AppModule)
+    await idle.close()
+    expect(idle.address()).to.equal(null)
   })
 
   it('closes every connection with 1001 on close() and stops listening', async () => {
@@ -172,7 +183,13 @@ describe('framework application', () => {
 
   it('terminates a connection that does not answer the heartbeat, per gateway', async () => {
     @Gateway('/beat', { heartbeatInterval: 20 })
-    class Beat {}
+    class Beat {
+      private pongs = 0
+      @OnPong() pong(payload: Buffer, conn: Connection) {
+        // Tell the peer once that its pong reached the gateway.
+        if (++this.pongs === 1) conn.sendText(`pong ${payload.length}`)
+      }
+    }
     @Gateway('/quiet')
     class Quiet {
       @OnText() echo(text: string) {
@@ -187,6 +204,7 @@ describe('framework application', () => {
     expect((await silent.closed).code).to.equal(1006)
     expect(silent.pings.length).to.be.greaterThan(0)
     expect(answering.ws.readyState).to.equal(answering.ws.OPEN)
+    expect(await answering.next()).to.equal('pong 0')
     expect(answering.pings.length).to.be.greaterThan(0)
     const quiet = await connectPeer(`${t.url}/quiet`)
     quiet.send('no pings here')

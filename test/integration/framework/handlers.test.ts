@@ -245,6 +245,25 @@ describe('framework handlers', () => {
       expect(await client.nextText()).to.equal('still open')
     })
 
+    it('gives protocol errors of a connection to @OnError before the close', async () => {
+      const seen = signal<[string, number]>()
+      @Gateway('/proto')
+      class ProtocolErrors {
+        @OnText() onText() {}
+        @OnError() onError(err: Error & { closeCode?: number }) {
+          seen.fire([err.name, err.closeCode ?? 0])
+        }
+      }
+      @Module({ gateways: [ProtocolErrors] })
+      class P {}
+      t = await createTestApp(P)
+      const peer = await connectPeer(`${t.url}/proto`)
+      // Invalid UTF-8 in a text message: RFC 6455 §8.1 requires failing the connection (1007).
+      peer.ws.send(Buffer.from([0x68, 0xff]), { binary: false })
+      expect(await seen.promise).to.deep.equal(['ProtocolError', 1007])
+      expect((await peer.closed).code).to.equal(1007)
+    })
+
     it('closes with 1003 on a message type the gateway does not handle', async () => {
       @Gateway('/text-only')
       class TextOnly {

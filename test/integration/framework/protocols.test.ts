@@ -57,8 +57,10 @@ class AppModule {}
 
 describe('framework subprotocol selection', () => {
   let t: TestApp
+  let warnings: string[]
   beforeEach(async () => {
-    t = await createTestApp(AppModule)
+    warnings = []
+    t = await createTestApp(AppModule, { logger: { error: () => {}, warn: (message: string) => warnings.push(message) } })
   })
   afterEach(async () => {
     await t.close()
@@ -121,6 +123,9 @@ describe('framework subprotocol selection', () => {
 
   it('never answers a protocol the client did not offer, even when the selector returns one', async () => {
     await t.expectRejected('/custom?want=unoffered', 400, { protocols: ['x'] })
+    expect(warnings).to.deep.equal([
+      'gatewire: Custom @SelectProtocol chose "never-offered", which the client did not offer; treating it as no agreement',
+    ])
   })
 
   it('connects without protocol when the client offers none and none is required', async () => {

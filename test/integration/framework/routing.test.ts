@@ -79,6 +79,14 @@ describe('framework routing', () => {
     expect(await b.nextText()).to.equal('catch-all /any/thing?q=1')
   })
 
+  it('keeps an encoded slash or percent sign inside its path parameter', async () => {
+    t = await createTestApp(AppModule)
+    const a = await t.connect('/rooms/a%2Fb')
+    expect(await a.nextJson()).to.deep.include({ room: 'a/b' })
+    const b = await t.connect('/rooms/100%25')
+    expect(await b.nextJson()).to.deep.include({ room: '100%' })
+  })
+
   it('refuses a path parameter with malformed percent-encoding with 400', async () => {
     t = await createTestApp(AppModule)
     expect((await refusal(`${t.url}/rooms/%E0%A4%A`)).status).to.equal(400)
