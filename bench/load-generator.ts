@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
-import { ownCpuSeconds, processCpuSeconds, processStatusKiB } from './lib/proc'
+import { clockTicks, cpuBusyTicks, ownCpuSeconds, processCpuSeconds, processStatusKiB } from './lib/proc'
 import {
   OP_BINARY,
   OP_PONG,
@@ -33,6 +33,12 @@ export interface ThroughputResult {
   /** Kernel share of the generator's CPU (loopback TCP work is charged to the sending side). */
   generatorSystemSeconds: number
   messagesPerServerCpuSecond: number
+  /**
+   * CPU time other processes took during the window, in seconds: on the server's core (busy
+   * time of that core minus the server's own) and on the generator's core, when pinned;
+   * otherwise on the whole machine. The noise indicator of the run.
+   */
+  othersCpuSeconds: { serverCore?: number; generatorCore?: number; machine: number }
   unexpected: number
   latencyMs?: { p50: number; p90: number; p99: number; p999: number; max: number; samples: number }
 }
@@ -93,6 +99,8 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '0' },
     settle: { type: 'string', default: '1000' },
     'memory-file': { type: 'string' },
+    'server-core': { type: 'string' },
+    'generator-core': { type: 'string' },
   },
   strict: true,
 })
@@ -256,12 +264,14 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
   const s0 = processCpuSeconds(serverPid)
   const g0 = ownCpuSeconds()
   const k0 = process.cpuUsage().system
+  const c0 = cpuBusyTicks()
   await sleep(num('duration') * 1000)
   const t1 = process.hrtime.bigint()
   const m1 = total
   const s1 = processCpuSeconds(serverPid)
   const g1 = ownCpuSeconds()
   const k1 = process.cpuUsage().system
+  const c1 = cpuBusyTicks()
   measuring = false
   running = false
   if (sockets.size < connections) throw new Error(`${connections - sockets.size} connection(s) closed during the run`)
@@ -275,6 +285,14 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
   const seconds = Number(t1 - t0) / 1e9
   const messages = m1 - m0
   const serverCpuSeconds = s1 - s0
+  const busy = (name: string): number => ((c1.get(name) ?? 0) - (c0.get(name) ?? 0)) / clockTicks()
+  const serverCore = values['server-core']
+  const generatorCore = values['generator-core']
+  const othersCpuSeconds: ThroughputResult['othersCpuSeconds'] = {
+    machine: Math.max(0, busy('cpu') - serverCpuSeconds - (g1 - g0)),
+  }
+  if (serverCore !== undefined) othersCpuSeconds.serverCore = Math.max(0, busy(`cpu${serverCore}`) - serverCpuSeconds)
+  if (generatorCore !== undefined) othersCpuSeconds.generatorCore = Math.max(0, busy(`cpu${generatorCore}`) - (g1 - g0))
   const result: ThroughputResult = {
     mode: latency ? 'latency' : 'throughput',
     messages,
@@ -284,6 +302,7 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
     generatorCpuSeconds: g1 - g0,
     generatorSystemSeconds: (k1 - k0) / 1e6,
     messagesPerServerCpuSecond: serverCpuSeconds > 0 ? messages / serverCpuSeconds : Number.NaN,
+    othersCpuSeconds,
     unexpected: counters.reduce((sum, c) => sum + c.unexpected, 0),
   }
   if (latency) {

@@ -33,6 +33,7 @@ const { values: cli } = parseArgs({
     window: { type: 'string' },
     configs: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    'max-noise': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-save': { type: 'boolean', default: false },
   },
@@ -56,6 +57,8 @@ const options = {
   largeSizes: quick ? [1 * MiB, 16 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB],
   pin: cli['no-pin'] !== true && hasTaskset(),
   window: cli.window !== undefined ? Number(cli.window) : undefined,
+  /** Repeat a throughput/latency run when other processes took more than this share of the server's core. */
+  maxNoise: cli['max-noise'] !== undefined ? Number(cli['max-noise']) : 0.2,
   /** Throughput configurations to run (keys such as 16-x50), default all. */
   configs: cli.configs !== undefined ? new Set(cli.configs.split(',')) : quick ? new Set(['16-x50', '1k-x50', '64k-x50']) : undefined,
   /** Run throughput/latency servers under `--cpu-prof`; profiles go to bench/profiles/<stamp>/. */
@@ -359,7 +362,12 @@ function log(message: string): void {
 }
 
 function baseArgs(server: RunningServer): string[] {
-  return ['--protocol', server.spec.protocol, '--port', String(server.port), '--server-pid', String(server.pid)]
+  return [
+    '--protocol', server.spec.protocol,
+    '--port', String(server.port),
+    '--server-pid', String(server.pid),
+    ...(options.pin ? ['--server-core', '0', '--generator-core', '1'] : []),
+  ]
 }
 
 async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
@@ -447,7 +455,14 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
             record(config.key, spec.id, { ok: false, error: 'server could not be restarted' })
             continue
           }
-          const outcome = await runGenerator<ThroughputResult>(config.args(server), config.timeout)
+          let outcome = await runGenerator<ThroughputResult>(config.args(server), config.timeout)
+          // A run during which other processes took much of the server's core is repeated
+          // (twice at most); the least disturbed attempt is kept.
+          for (let retry = 0; retry < 2 && outcome.ok && othersShare(outcome.value) > options.maxNoise; retry++) {
+            log(`  ${config.title.padEnd(42)} rep ${rep + 1} ${spec.id.padEnd(19)} others took ${pct(othersShare(outcome.value))} of the server core; again`)
+            const again = await runGenerator<ThroughputResult>(config.args(server), config.timeout)
+            if (again.ok && othersShare(again.value) < othersShare(outcome.value)) outcome = again
+          }
           record(config.key, spec.id, outcome)
           log(`  ${config.title.padEnd(42)} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
         }
@@ -591,6 +606,8 @@ interface Aggregate {
   perCpu: number
   serverCpu: number
   generatorCpu: number
+  /** Share of the server's core (of the machine when not pinned) other processes used. */
+  others: number
   unexpected: number
   n: number
   errors: string[]
@@ -603,10 +620,38 @@ function aggregateThroughput(configKey: string, serverId: string): Aggregate {
     perCpu: median(values.map((v) => v.messagesPerServerCpuSecond)),
     serverCpu: median(values.map((v) => v.serverCpuSeconds / v.seconds)),
     generatorCpu: median(values.map((v) => v.generatorCpuSeconds / v.seconds)),
+    others: median(values.map((v) => othersShare(v))),
     unexpected: values.reduce((sum, v) => sum + v.unexpected, 0),
     n: values.length,
     errors,
   }
+}
+
+function othersShare(v: ThroughputResult): number {
+  const o = v.othersCpuSeconds
+  return (o.serverCore ?? o.machine) / v.seconds
+}
+
+/** Noise over every throughput/latency run: other processes' share of the server's core. */
+function noiseLine(): string {
+  const shares: number[] = []
+  for (const byServer of samples.values()) {
+    for (const list of byServer.values()) {
+      for (const o of list) {
+        if (o.ok && (o.value.mode === 'throughput' || o.value.mode === 'latency')) shares.push(othersShare(o.value))
+      }
+    }
+  }
+  if (shares.length === 0) return ''
+  shares.sort((a, b) => a - b)
+  const med = median(shares)
+  const p90 = shares[Math.min(shares.length - 1, Math.floor(shares.length * 0.9))]
+  const where = options.pin ? "the server's core" : 'the machine'
+  const warning =
+    med > 0.1 || p90 > 0.25
+      ? ' **The machine was busy: other work competed with the server, so treat this run as indicative only.**'
+      : ''
+  return `Noise: during the measured windows other processes used a median ${pct(med)} (90th percentile ${pct(p90)}) of ${where}.${warning}`
 }
 
 function unavailableCell(serverId: string): string | undefined {
@@ -631,13 +676,19 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
   )
   lines.push(
     `Repetitions: ${options.reps} (servers alternate A B A B; medians shown), warm-up ${options.warmup} s, ` +
-      `measured window ${options.duration} s per run. Run took ${Math.round(elapsedSeconds)} s. ` +
-      `Reproduce: \`npm run bench${options.quick ? ' -- --quick' : ''}\`.`,
+      `measured window ${options.duration} s per run. Run took ${Math.round(elapsedSeconds)} s; load average at the end ` +
+      `${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}. Reproduce: \`npm run bench${options.quick ? ' -- --quick' : ''}\`.`,
   )
+  const noise = noiseLine()
+  if (noise !== '') lines.push('', noise)
   lines.push('')
   lines.push(
     'The main figure is **messages echoed per server CPU-second** (server CPU = utime+stime from /proc/<pid>/stat over the ' +
-      'measured window): it stays comparable on a noisy shared machine, where messages per wall-clock second do not. ' +
+      'measured window): on a shared machine it drifts far less than messages per wall-clock second, though a contended core ' +
+        'still costs the server cache misses and context switches — hence the noise line above, and runs in which other ' +
+        "processes took over 20% of the server's core are repeated (at most twice; the least disturbed is kept). " +
       'Ratios are to the raw batched echo (the ceiling) and to `ws` without native addons, both from the same run.',
   )
   lines.push('')
@@ -689,10 +740,10 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     lines.push('## Pipelined throughput')
     lines.push('')
     lines.push(
-      'Each connection keeps a window of messages in flight (up to 256 KiB: 1000 × 16 B, 254 × 1 KiB, 4 × 64 KiB), and the generator answers each ' +
-        'batch of echoes with one write. `server CPU` and `gen CPU` are the share of one core each process used during the ' +
-        'window; a generator near 100% (marked †) may be limiting the wall-clock rate, though not the per-CPU-second figure ' +
-        'so much (the server then just sees larger batches).',
+      'Each connection keeps a window of messages in flight (up to 256 KiB: 1000 × 16 B, 254 × 1 KiB, 4 × 64 KiB), and the ' +
+        'generator answers each batch of echoes with one write. `server CPU` and `gen CPU`: the share of one core each process ' +
+        'used during the window; a generator at ≥ 90% (†) may limit the wall-clock rate (less so the per-CPU-second figure: the ' +
+        "server then sees larger batches). `others`: the share of the server's core other processes took (noise, from /proc/stat).",
     )
     lines.push('')
     for (const config of THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key))) {
@@ -701,20 +752,20 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       const ws = aggregateThroughput(key, wsId).perCpu
       lines.push(`### ${config.title} (window ${windowFor(config.size)})`)
       lines.push('')
-      lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | runs |')
-      lines.push('|---|---|---|---|---|---|---|---|')
+      lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | others | runs |')
+      lines.push('|---|---|---|---|---|---|---|---|---|')
       for (const spec of specs) {
         const a = aggregateThroughput(key, spec.id)
         if (a.n === 0) {
           const why = unavailableCell(spec.id) ?? firstError(a.errors)
-          lines.push(`| ${spec.id} | ${why} | | | | | | 0/${options.reps} |`)
+          lines.push(`| ${spec.id} | ${why} | | | | | | | 0/${options.reps} |`)
           continue
         }
         const flag = a.generatorCpu >= 0.9 ? ' †' : ''
         const bad = a.unexpected > 0 ? ` (${a.unexpected} wrong echoes!)` : ''
         lines.push(
           `| ${spec.id} | ${fmtCount(a.perCpu)}${bad} | ${fmtRatio(a.perCpu / ceiling)} | ${fmtRatio(a.perCpu / ws)} | ${fmtCount(a.rate)} | ` +
-            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)}${flag} | ${a.n}/${options.reps} |`,
+            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)}${flag} | ${pct(a.others)} | ${a.n}/${options.reps} |`,
         )
       }
       lines.push('')

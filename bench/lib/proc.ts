@@ -46,3 +46,16 @@ export function ownCpuSeconds(): number {
   const usage = process.cpuUsage()
   return (usage.user + usage.system) / 1e6
 }
+
+/** Busy clock ticks per CPU (`cpu0`, `cpu1`, ...) and in all (`cpu`) from /proc/stat. */
+export function cpuBusyTicks(): Map<string, number> {
+  const busy = new Map<string, number>()
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    if (!line.startsWith('cpu')) continue
+    const [name, ...fields] = line.trim().split(/\s+/)
+    const n = fields.map(Number)
+    // user nice system idle iowait irq softirq steal (guest time is already inside user).
+    busy.set(name, n[0] + n[1] + n[2] + n[5] + n[6] + (n[7] ?? 0))
+  }
+  return busy
+}
