@@ -265,7 +265,6 @@ export class FrameParser {
       }
       return end
     }
-    const piece = chunk.subarray(pos, end)
     if (this.messageOpcode === Opcode.Text) {
       // Fail fast: the bytes seen so far must already be a valid UTF-8 prefix.
       if (!this.utf8.push(chunk, pos, end)) {
@@ -274,17 +273,27 @@ export class FrameParser {
       }
     }
     if (this.messageStreamed) {
-      this.handler.onBinaryChunk(piece)
+      this.handler.onBinaryChunk(chunk.subarray(pos, end))
       if (this.state === State.Done) return end
     } else if (this.remaining === 0 && this.fin && this.pieces.length === 0) {
       // Fast path: a whole message in one piece is delivered as a view, never copied.
       const messageOpcode = this.messageOpcode
       this.state = State.Header
       this.messageOpcode = 0
-      this.deliver(messageOpcode, piece)
+      if (messageOpcode === Opcode.Text) {
+        if (!this.utf8.end()) {
+          this.utf8.reset()
+          this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
+          return end
+        }
+        // Decode straight from the chunk: no view object for the common small text message.
+        this.handler.onText(chunk.utf8Slice(pos, end))
+      } else {
+        this.handler.onBinary(chunk.subarray(pos, end))
+      }
       return end
     } else {
-      this.addPiece(piece)
+      this.addPiece(chunk.subarray(pos, end))
     }
     if (this.remaining === 0) this.endFrame(EMPTY)
     return end
@@ -335,7 +344,7 @@ export class FrameParser {
         this.utf8.reset()
         return this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
       }
-      this.handler.onText(data.toString('utf8'))
+      this.handler.onText(data.utf8Slice(0, data.length))
     } else {
       this.handler.onBinary(data)
     }

@@ -96,7 +96,7 @@ export class Sender {
     const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
     const at = this.claim(MAX_HEADER_SIZE + length)
     const payloadAt = writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
-    if (length !== 0) slab.write(text, payloadAt, length, 'utf8')
+    if (length !== 0) slab.utf8Write(text, payloadAt, length)
     if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
     this.commit(payloadAt + length)
     this.done(callback)

@@ -1,0 +1,9 @@
+// Buffer methods Node has shipped since v0.x that @types/node does not declare. They skip the
+// argument normalisation of toString()/write(), which shows in per-message profiles.
+declare global {
+  interface Buffer {
+    utf8Slice(start: number, end: number): string
+    utf8Write(text: string, offset: number, length: number): number
+  }
+}
+export {}
