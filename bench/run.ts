@@ -814,7 +814,8 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     lines.push('')
     lines.push(
       'One masked binary frame of the given size, written at once; time from the write until the whole echo is back. ' +
-        'Fresh server process per message; peak RSS is its VmHWM from /proc/<pid>/status (the whole process, baseline included). ' +
+        'Fresh server process per message; peak RSS is its VmHWM from /proc/<pid>/status (the whole process, baseline included), ' +
+        'in brackets its growth over the RSS just before the message (servers start from different baselines). ' +
         '`s/MiB` shows whether the cost is linear in size.',
     )
     lines.push('')
@@ -834,7 +835,9 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
           continue
         }
         const t = median(values.map((v) => v.seconds))
-        cells.push(`${t.toFixed(3)} s`, fmtMiB(median(values.map((v) => v.peakRssKiB ?? Number.NaN))))
+        const peak = median(values.map((v) => v.peakRssKiB ?? Number.NaN))
+        const growth = median(values.map((v) => (v.peakRssKiB ?? Number.NaN) - (v.rssBeforeKiB ?? Number.NaN)))
+        cells.push(`${t.toFixed(3)} s`, `${fmtMiB(peak)} (+${fmtMiB(growth)})`)
         perMiB.push((t / (size / MiB)).toFixed(4))
       }
       lines.push(`| ${spec.id} | ${cells.join(' | ')} | ${perMiB.join(', ')} |`)
@@ -922,12 +925,18 @@ function targets(): string[] {
   const wsTime = median(lt(wsId).map((v) => v.seconds))
   const gwRss = median(lt('gatewire').map((v) => v.peakRssKiB ?? Number.NaN))
   const wsRss = median(lt(wsId).map((v) => v.peakRssKiB ?? Number.NaN))
+  const growth = (v: LargeResult): number => (v.peakRssKiB ?? Number.NaN) - (v.rssBeforeKiB ?? Number.NaN)
+  const gwGrowth = median(lt('gatewire').map(growth))
+  const wsGrowth = median(lt(wsId).map(growth))
   const both = (a: number, b: number): boolean => Number.isFinite(a) && Number.isFinite(b)
   lines.push(
     `| 64 MiB echo no slower than ws | ${both(gwTime, wsTime) ? `${gwTime.toFixed(3)} s vs ${wsTime.toFixed(3)} s` : 'n/a'} | ${verdict(both(gwTime, wsTime) ? gwTime <= wsTime : undefined)} |`,
   )
   lines.push(
     `| 64 MiB peak RSS ≤ ws | ${both(gwRss, wsRss) ? `${fmtMiB(gwRss)} vs ${fmtMiB(wsRss)}` : 'n/a'} | ${verdict(both(gwRss, wsRss) ? gwRss <= wsRss : undefined)} |`,
+  )
+  lines.push(
+    `| 64 MiB peak RSS growth ≤ ws (baseline excluded) | ${both(gwGrowth, wsGrowth) ? `+${fmtMiB(gwGrowth)} vs +${fmtMiB(wsGrowth)}` : 'n/a'} | ${verdict(both(gwGrowth, wsGrowth) ? gwGrowth <= wsGrowth : undefined)} |`,
   )
   const idleKiB = median(successes<IdleResult>('idle', 'gatewire').values.map((v) => v.kibPerConnection))
   const idleN = successes<IdleResult>('idle', 'gatewire').values[0]?.connections
