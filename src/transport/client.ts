@@ -1,6 +1,6 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
-import type { Socket } from 'node:net'
+import { isIP, type Socket } from 'node:net'
 import { createClientKey, HandshakeError, isToken, validateServerResponse } from '../protocol'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ClientOptions } from './options'
@@ -37,14 +37,16 @@ export function connect(url: string | URL, options: ClientOptions = {}, onConnec
     'Sec-WebSocket-Version': '13',
   }
   if (protocols.length !== 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ')
+  const host = target.hostname.replace(/^\[|\]$/g, '')
   const requestOptions: https.RequestOptions = {
-    host: target.hostname.replace(/^\[|\]$/g, ''),
+    host,
     port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
     path,
     headers,
     agent: false,
     ...(secure ? options.tls : {}),
-    ...(secure ? { servername: options.tls?.servername ?? target.hostname } : {}),
+    // RFC 6066 §3: SNI carries host names only, never an IP address literal.
+    ...(secure && !isIP(host) ? { servername: options.tls?.servername ?? host } : {}),
   }
   const request = secure ? https.request(requestOptions) : http.request(requestOptions)
   const timeout = setTimeout(() => {
