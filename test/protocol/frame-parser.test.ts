@@ -181,17 +181,36 @@ describe('FrameParser', () => {
       const frame = Buffer.concat([hex('82 7f 00 00 00 00 00 01 00 00'), payload])
       expect(frame.length).to.equal(65546)
       const expected = [binary(payload)]
-      // The parser leaves unmasked input untouched, so one frame serves every split.
-      const run = (chunks: Buffer[]): FrameEvent[] => {
-        const { parser, recorder } = createParser(CLIENT)
-        for (const chunk of chunks) parser.push(chunk)
-        return recorder.events
+      expectSameEvents(parse(frame, CLIENT), expected, 'whole')
+      expectSameEvents(parse(bytewise(frame), CLIENT), expected, 'one byte at a time')
+      // 65,545 two-chunk splits: the parser leaves unmasked input untouched, so one frame serves
+      // them all, and a handler that does not copy checks the bytes around each cut (all of them
+      // every 64th cut), keeping this at a fraction of a second.
+      let at = 0
+      let messages = 0
+      const parser = (): FrameParser =>
+        new FrameParser(
+          {
+            ...noopHandler(),
+            onBinary: (data) => {
+              messages++
+              const cut = Math.max(0, at - 10)
+              const from = Math.max(0, cut - 8)
+              const window = data.subarray(from, cut + 8).equals(payload.subarray(from, cut + 8))
+              if (data.length !== payload.length || !window || (at % 64 === 0 && !data.equals(payload))) {
+                expect.fail(`split at ${at}: the message differs from the payload`)
+              }
+            },
+            onError: (error) => expect.fail(`split at ${at}: ${error.message}`),
+          },
+          CLIENT,
+        )
+      for (at = 1; at < frame.length; at++) {
+        const p = parser()
+        p.push(frame.subarray(0, at))
+        p.push(frame.subarray(at))
       }
-      expectSameEvents(run([frame]), expected, 'whole')
-      for (let at = 1; at < frame.length; at++) {
-        expectSameEvents(run([frame.subarray(0, at), frame.subarray(at)]), expected, `split at ${at}`)
-      }
-      expectSameEvents(run(bytewise(frame)), expected, 'one byte at a time')
+      expect(messages).to.equal(frame.length - 1)
     })
 
     it('parses a 64 KiB masked binary message at header splits, around the 4-byte mask phases and byte by byte', () => {
@@ -500,6 +519,15 @@ describe('FrameParser', () => {
       expectOneError(recorder.events, CloseCode.MessageTooBig)
       // 64 bytes per fragment after the first (the default): 15 fit in 1000, the 16th crosses it.
       expect(sent).to.equal(16)
+    })
+
+    it('counts a message as its payload plus fragmentOverhead per fragment after the first', () => {
+      // 436 + 500 + 64 = 1000: fits exactly.
+      const fits = parse(Buffer.concat([masked(Opcode.Binary, bytes(436), { fin: false }), masked(Opcode.Continuation, bytes(500))]), small)
+      expect(fits.map((event) => event.type)).to.deep.equal(['binary'])
+      // One byte more crosses the limit on the second header.
+      const over = parse([masked(Opcode.Binary, bytes(437), { fin: false }), masked(Opcode.Continuation, bytes(500)).subarray(0, 8)], small)
+      expectOneError(over, CloseCode.MessageTooBig)
     })
 
     it('uses the configured fragmentOverhead', () => {
