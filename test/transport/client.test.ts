@@ -204,7 +204,7 @@ describe('transport/client', () => {
     it('connects over TLS to a server with a self-signed certificate it trusts', async () => {
       const port = await tlsServer()
       const client = await open(`wss://localhost:${port}/secure`, { tls: { ca: cert } })
-      expect(client.socket.encrypted).to.equal(true)
+      expect((client.socket as import('node:tls').TLSSocket).encrypted).to.equal(true)
       client.sendText('hello')
       expect((await next<[string]>(client, 'text'))[0]).to.equal('tls:hello')
       const closes = closeRecorder(client)
