@@ -136,10 +136,11 @@ export class Connection extends EventEmitter {
   attach(socket: Socket, head: Buffer, onOpen?: () => void): void {
     this.socket = socket
     this.sender = new Sender(socket, this.role === 'client' ? clientMaskKeys : null)
+    const request = this.request
     this.parser = new FrameParser(this.frameHandler(), {
       expectMasked: this.role === 'server',
-      maxMessageSize: this.options.maxMessageSize,
-      streamBinary: this.options.binaryMode === 'stream',
+      maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
+      streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
     })
     socket.setNoDelay(true)
     socket.setTimeout(this.options.idleTimeout)
@@ -462,10 +463,12 @@ export class Connection extends EventEmitter {
   }
 
   private onEnd(): void {
-    // The peer half-closed. allowHalfOpen is off on upgraded sockets, so Node ends ours too;
-    // make sure the socket goes away even if our output is stuck.
+    // The peer half-closed. Sockets from http.Server keep allowHalfOpen, so end our side too
+    // (after what is queued), and make sure the socket goes away even if our output is stuck.
     this.parser.stop()
     if (this.readyState === Connection.OPEN) this.readyState = Connection.CLOSING
+    this.sender.flush()
+    this.socket.end()
     this.armCloseTimer()
   }
 

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 export interface UpgradeRequest {
   /** The request as Node's http module parsed it. */
   readonly req: IncomingMessage
-  /** Pathname, without the query string. */
+  /** Pathname as sent (still percent-encoded), without the query string. */
   readonly path: string
   readonly query: URLSearchParams
   readonly headers: IncomingHttpHeaders
@@ -14,17 +14,17 @@ export interface UpgradeRequest {
   readonly origin: string | undefined
   /** Per-connection data: hooks may set fields; it becomes `connection.data`. */
   data: Record<string, unknown>
+  /** Hooks may lower or raise the server's maxMessageSize for this connection. */
+  maxMessageSize?: number
+  /** Hooks may choose how this connection emits binary messages. */
+  binaryMode?: 'stream' | 'buffer'
 }
 
 export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
   const url = req.url ?? '/'
   const q = url.indexOf('?')
-  let path = q === -1 ? url : url.slice(0, q)
-  try {
-    path = decodeURI(path)
-  } catch {
-    // Keep the raw path when it is not valid percent-encoding.
-  }
+  // Kept percent-encoded: decoding is the router's business, segment by segment.
+  const path = q === -1 ? url : url.slice(0, q)
   const origin = req.headers.origin
   return {
     req,
