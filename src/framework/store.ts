@@ -109,11 +109,18 @@ export function getParamRecords(target: Function): readonly ParamRecord[] {
   return all<ParamRecord>(PARAMS, target)
 }
 
+/**
+ * Class decorators run bottom-up, so each `@UseGuards` puts its guards before those of the
+ * decorators below it: guards run in the order they are written. A parent class's guards run
+ * before its subclass's.
+ */
 export function addGuards(target: Function, guards: readonly GuardLike[]): void {
-  for (const guard of guards) append(GUARDS, target, guard)
+  Reflect.defineMetadata(GUARDS, [...guards, ...(own<GuardLike[]>(GUARDS, target) ?? [])], target)
 }
 export function getGuards(target: Function): readonly GuardLike[] {
-  return all<GuardLike>(GUARDS, target)
+  const parent = Object.getPrototypeOf(target) as Function | null
+  const inherited = parent !== null && parent !== Function.prototype ? getGuards(parent) : []
+  return [...inherited, ...(own<GuardLike[]>(GUARDS, target) ?? [])]
 }
 
 export function addSelectProtocolMethod(target: Function, method: MemberKey): void {

@@ -40,11 +40,14 @@ describe('metadata store', () => {
     expect(getGatewayRecord(Derived)).to.equal(undefined)
   })
 
-  it('runs guards of one @UseGuards in their order', () => {
-    const a = () => true
-    const b = () => true
-    @UseGuards(a, b)
-    class G {}
-    expect(getGuards(G)).to.deep.equal([a, b])
+  it('keeps guards in the order they are written, across @UseGuards decorators and after a parent class', () => {
+    const [a, b, c, d] = [() => true, () => true, () => true, () => true]
+    @UseGuards(a)
+    class Parent {}
+    @UseGuards(b, c)
+    @UseGuards(d)
+    class Child extends Parent {}
+    expect(getGuards(Child)).to.deep.equal([a, b, c, d])
+    expect(getGuards(Parent)).to.deep.equal([a])
   })
 })

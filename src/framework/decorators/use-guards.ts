@@ -2,8 +2,8 @@ import { addGuards } from '../store'
 import type { GuardLike } from '../guard'
 
 /**
- * Runs guards, in order, on every upgrade request routed to this gateway, before the 101
- * answer. A guard is a function `(ctx) => boolean | void | Promise<...>` or a class with
+ * Runs guards, in the order written (a parent class's first), on every upgrade request routed
+ * to this gateway, before the 101 answer; the first refusal stops the others. A guard is a function `(ctx) => boolean | void | Promise<...>` or a class with
  * `canActivate(ctx)` (built by the injector). `false` refuses with 403, `ctx.reject(status)`
  * with any status; what a guard writes to `ctx.data` becomes `conn.data`.
  *
