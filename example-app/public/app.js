@@ -246,7 +246,7 @@ function renderMembers(members) {
         'li',
         { className: 'member' },
         avatar(nick),
-        el('span', { textContent: nick }),
+        el('span', { className: 'name', textContent: nick }),
         nick === state.nick ? el('span', { className: 'you', textContent: 'you' }) : '',
       ),
     ),
@@ -256,7 +256,7 @@ function renderMembers(members) {
 function addMessage({ nick, text, at, via }) {
   const meta = el('div', { className: 'meta' }, el('span', { className: 'author', textContent: nick }), el('time', { textContent: clock(at) }))
   if (via === 'chat.v1') meta.append(el('span', { className: 'badge small', textContent: 'chat.v1', title: 'sent over the older protocol' }))
-  append(el('li', { className: nick === state.nick ? 'message mine' : 'message' }, avatar(nick), el('div', { className: 'body' }, meta, el('p', { className: 'text', textContent: text }))))
+  append(messageItem(nick, at, meta, el('p', { className: 'text', textContent: text })))
 }
 
 function addFile({ nick, name, type, size, at }, blob) {
@@ -268,7 +268,19 @@ function addFile({ nick, name, type, size, at }, blob) {
   const content = el('div', { className: 'file' })
   if (inline) content.append(el('img', { src: url, alt: name, className: 'shared-image' }))
   content.append(link)
-  append(el('li', { className: nick === state.nick ? 'message mine' : 'message' }, avatar(nick), el('div', { className: 'body' }, meta, content)))
+  append(messageItem(nick, at, meta, content))
+}
+
+/** A message row; one that follows its author's previous one closely is drawn as its continuation. */
+function messageItem(nick, at, meta, content) {
+  const item = el('li', { className: nick === state.nick ? 'message mine' : 'message' }, avatar(nick), el('div', { className: 'body' }, meta, content))
+  item.dataset.nick = nick
+  item.dataset.at = String(at)
+  const previous = ui.messages.lastElementChild
+  if (previous?.classList.contains('message') && previous.dataset.nick === nick && at - Number(previous.dataset.at) < 5 * 60_000) {
+    item.classList.add('continued')
+  }
+  return item
 }
 
 function addNotice(text) {

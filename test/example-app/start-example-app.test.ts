@@ -1,0 +1,165 @@
+import { expect } from 'chai'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
+import { WsClient } from './ws-client'
+
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+function fetchText(url: string, method = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.setTimeout(2000, () => req.destroy(new Error(`${method} ${url}: no answer within 2 s`)))
+    req.once('error', reject)
+    req.end()
+  })
+}
+
+describe('example-app startExampleApp', () => {
+  let chat: ExampleApp
+  const clients: WsClient[] = []
+  beforeEach(async () => {
+    chat = await startExampleApp({ port: 0, host: '127.0.0.1' })
+  })
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate()
+    await chat.close()
+  })
+  const wsUrl = (path: string) => `ws://127.0.0.1:${chat.port}${path}`
+
+  it('listens on the port it was given (0: a free one) and reports the URL to open', () => {
+    expect(chat.port).to.be.greaterThan(0)
+    expect(chat.url).to.equal(`http://127.0.0.1:${chat.port}/`)
+  })
+
+  it('serves the page and its assets, with a content security policy', async () => {
+    const page = await fetchText(chat.url)
+    expect(page.status).to.equal(200)
+    expect(page.headers['content-type']).to.equal('text/html; charset=utf-8')
+    expect(page.headers['content-security-policy']).to.include("default-src 'self'")
+    expect(page.body).to.include('<script type="module" src="/app.js"></script>')
+    const script = await fetchText(`${chat.url}app.js`)
+    expect(script.headers['content-type']).to.equal('text/javascript; charset=utf-8')
+    expect((await fetchText(`${chat.url}style.css`)).headers['content-type']).to.equal('text/css; charset=utf-8')
+  })
+
+  it('answers the room list as JSON', async () => {
+    const rooms = await fetchText(`${chat.url}api/rooms`)
+    expect(rooms.headers['content-type']).to.equal('application/json')
+    expect(JSON.parse(rooms.body)).to.deep.equal([
+      { name: 'lobby', members: 0 },
+      { name: 'random', members: 0 },
+      { name: 'help', members: 0 },
+    ])
+  })
+
+  it('answers 404 for anything else, including paths that try to leave public/', async () => {
+    expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
+    expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
+    expect((await fetchText(`${chat.url}%2e%2e/package.json`)).status).to.equal(404)
+  })
+
+  it('answers 405 to methods other than GET and HEAD', async () => {
+    const answer = await fetchText(chat.url, 'POST')
+    expect(answer.status).to.equal(405)
+    expect(answer.headers.allow).to.equal('GET, HEAD')
+    expect((await fetchText(chat.url, 'HEAD')).status).to.equal(200)
+  })
+
+  it('serves the gateways on the same port as the page', async () => {
+    const echo = await WsClient.open(wsUrl('/echo'))
+    clients.push(echo)
+    echo.ws.send('same port')
+    expect(await echo.next()).to.equal('same port')
+    await WsClient.open(wsUrl('/chat/lobby')).then(
+      () => expect.fail('opened without a nickname'),
+      (err: Error) => expect(err.message).to.match(/HTTP 401$/),
+    )
+  })
+
+  it('closes every WebSocket with 1001 on close(), then stops serving HTTP', async () => {
+    const ada = await WsClient.open(wsUrl('/chat/lobby?nick=ada'), ['chat.v2'])
+    const old = await WsClient.open(wsUrl('/chat/lobby?nick=old'), ['chat.v1'])
+    clients.push(ada, old)
+    await chat.close()
+    expect((await ada.expectClose()).code).to.equal(1001)
+    expect((await old.expectClose()).code).to.equal(1001)
+    await fetchText(chat.url).then(
+      () => expect.fail('still serving HTTP'),
+      (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ECONNREFUSED'),
+    )
+  })
+})
+
+describe('example-app main.ts (npm start)', () => {
+  let child: ChildProcess | undefined
+  afterEach(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL')
+    child = undefined
+  })
+
+  /** Starts `ts-node example-app/main.ts` as `npm start` does, and resolves with its printed URL. */
+  function start(env: Record<string, string>): Promise<{ url: string; output: () => string }> {
+    const root = join(__dirname, '..', '..')
+    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', 'example-app/main.ts'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk))
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk))
+    const spawned = child
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`main.ts printed no URL within 15 s:\n${output}`)), 15_000)
+      const onData = (): void => {
+        const match = /Open (http:\/\/\S+)/.exec(output)
+        if (match === null) return
+        clearTimeout(timer)
+        spawned.stdout!.off('data', onData)
+        resolve({ url: match[1], output: () => output })
+      }
+      spawned.stdout!.on('data', onData)
+      spawned.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`main.ts exited with ${code}:\n${output}`))
+      })
+    })
+  }
+
+  function exited(): Promise<number | null> {
+    const spawned = child!
+    if (spawned.exitCode !== null) return Promise.resolve(spawned.exitCode)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('main.ts did not exit within 5 s')), 5000)
+      spawned.once('exit', (code) => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    })
+  }
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`prints the URL to open, and on ${signal} closes every client with 1001 and exits 0`, async function () {
+      this.timeout(30_000)
+      const { url, output } = await start({ PORT: '0' })
+      const port = new URL(url).port
+      expect(url).to.equal(`http://localhost:${port}/`)
+      const client = await WsClient.open(`ws://127.0.0.1:${port}/chat/lobby?nick=ada`, ['chat.v2'])
+      child!.kill(signal)
+      expect((await client.expectClose()).code).to.equal(1001)
+      expect(await exited()).to.equal(0)
+      expect(output()).to.include(`${signal}: closing every connection with 1001`)
+    })
+  }
+})

@@ -1,0 +1,231 @@
+// The example app in a real browser: Debian's headless Chromium, driven by playwright-core.
+import { expect } from 'chai'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
+
+const CHROMIUM = '/usr/bin/chromium'
+// Without the background-networking flags Chromium keeps dialling out (updates, sync, QUIC
+// probes), which this closed network would flag.
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts')
+/** Every wait in a page: generous for a loaded CI machine, short enough to fail fast. */
+const STEP_TIMEOUT = 5000
+
+describe('example-app in a real browser (headless Chromium)', function () {
+  this.timeout(60_000)
+
+  let chat: ExampleApp
+  let browser: BrowserContext
+  let profile: string
+  let pageErrors: string[]
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      const install = 'apt-get update && apt-get install -y chromium'
+      // .ci/run installs Chromium, so in CI a missing browser is a failure, never a skip.
+      if (process.env.CI) throw new Error(`${CHROMIUM} is not installed (.ci/run should have run: ${install})`)
+      console.warn(
+        [
+          '',
+          '  ##########################################################################',
+          `  #  SKIPPING the browser end-to-end tests: ${CHROMIUM} is not installed.`,
+          `  #  Install it with:   ${install}`,
+          '  ##########################################################################',
+          '',
+        ].join('\n'),
+      )
+      this.skip()
+    }
+    profile = mkdtempSync(join(tmpdir(), 'gatewire-chromium-'))
+    // A persistent context is how playwright takes a --user-data-dir of our choosing: a fresh
+    // one per run. Each test gets its own app on a new port, so its pages share no storage.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_FLAGS,
+      headless: true,
+      viewport: { width: 1100, height: 700 },
+      timeout: 30_000,
+    })
+  })
+
+  after(async () => {
+    await browser?.close()
+    if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
+  })
+
+  beforeEach(async () => {
+    chat = await startExampleApp({ port: 0, host: '127.0.0.1' })
+    pageErrors = []
+  })
+
+  afterEach(async function () {
+    for (const page of browser.pages()) await page.close()
+    await chat.close()
+    if (this.currentTest?.state === 'passed') expect(pageErrors, 'errors thrown in the page').to.deep.equal([])
+  })
+
+  async function openPage(query = ''): Promise<Page> {
+    const page = await browser.newPage()
+    page.setDefaultTimeout(STEP_TIMEOUT)
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    await page.goto(chat.url + query)
+    return page
+  }
+
+  /** Opens the page, types a nickname into the join form and waits until the room is shown. */
+  async function joinChat(nick: string, room = 'lobby'): Promise<Page> {
+    const page = await openPage(`?room=${room}`)
+    await page.fill('#nick', nick)
+    await page.click('#join-button')
+    await page.locator('#status-text').filter({ hasText: `Connected as ${nick}` }).waitFor()
+    return page
+  }
+
+  function messages(page: Page) {
+    return page.locator('#messages .message')
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: join(ARTIFACTS, name) })
+  }
+
+  it('shows a message sent in one page in another page of the same room, with presence and typing', async () => {
+    const ada = await joinChat('ada')
+    const grace = await joinChat('grace')
+    await ada.locator('#members').filter({ hasText: 'grace' }).waitFor()
+    expect(await grace.locator('#members .name').allTextContents()).to.deep.equal(['ada', 'grace'])
+    expect(await grace.locator('#members .you').count()).to.equal(1)
+    expect(await grace.locator('#protocol').textContent()).to.equal('chat.v2')
+
+    await ada.fill('#text', 'Hello Grace! The gateway demo is live.')
+    await ada.press('#text', 'Enter')
+    const received = messages(grace).filter({ hasText: 'Hello Grace! The gateway demo is live.' })
+    await received.waitFor()
+    expect(await received.locator('.author').textContent()).to.equal('ada')
+
+    await grace.type('#text', 'Looks great')
+    await ada.locator('#typing').filter({ hasText: 'grace is typing…' }).waitFor()
+    await grace.press('#text', 'Enter')
+    await messages(ada).filter({ hasText: 'Looks great' }).waitFor()
+    await ada.locator('#typing').filter({ hasText: /^$/ }).waitFor()
+  })
+
+  it('delivers a file shared as binary to the other page, and shows an image inline', async () => {
+    const ada = await joinChat('ada')
+    const grace = await joinChat('grace')
+    // A real PNG, drawn by the browser itself.
+    const png = Buffer.from(await ada.evaluate(drawBanner), 'base64')
+    await ada.setInputFiles('#file', { name: 'banner.png', mimeType: 'image/png', buffer: png })
+
+    const shared = messages(grace).filter({ hasText: 'banner.png' })
+    await shared.waitFor()
+    expect(await shared.locator('.author').textContent()).to.equal('ada')
+    const image = shared.locator('img.shared-image')
+    expect(await image.evaluate((img) => (img as PageImage).decode().then(() => (img as PageImage).naturalWidth))).to.equal(240)
+    // The bytes that arrived are the bytes that were sent: download them as a user would.
+    const [download] = await Promise.all([grace.waitForEvent('download'), shared.locator('a.file-link').click()])
+    expect(download.suggestedFilename()).to.equal('banner.png')
+    const saved = join(profile, 'banner.png')
+    await download.saveAs(saved)
+    expect(readFileSync(saved).equals(png)).to.equal(true)
+
+    // A non-image file is offered as a download, not rendered.
+    await grace.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('meeting at 3\n') })
+    const notes = messages(ada).filter({ hasText: 'notes.txt' })
+    await notes.waitFor()
+    expect(await notes.locator('img').count()).to.equal(0)
+    expect(await notes.locator('a.file-link').getAttribute('download')).to.equal('notes.txt')
+
+    await grace.fill('#text', 'Nice banner!')
+    await grace.press('#text', 'Enter')
+    await ada.type('#text', 'Thanks, shipping it')
+    await grace.locator('#typing').filter({ hasText: 'ada is typing…' }).waitFor()
+    await messages(ada).filter({ hasText: 'Nice banner!' }).waitFor()
+    await screenshot(grace, 'example-app-chat.png')
+  })
+
+  it("shows the server's validation errors and does not deliver the message", async () => {
+    const ada = await joinChat('ada')
+    const grace = await joinChat('grace')
+    const error = ada.locator('#error')
+
+    await ada.fill('#text', 'x'.repeat(501))
+    await ada.press('#text', 'Enter')
+    await error.filter({ hasText: 'Message not sent: a message is at most 500 characters' }).waitFor()
+    // The refused text is put back for editing.
+    expect(await ada.inputValue('#text')).to.have.length(501)
+    await screenshot(ada, 'example-app-validation.png')
+
+    await ada.fill('#text', '   ')
+    await ada.press('#text', 'Enter')
+    await error.filter({ hasText: 'say something: the message is empty' }).waitFor()
+
+    await ada.fill('#text', 'a valid one')
+    await ada.press('#text', 'Enter')
+    await messages(grace).filter({ hasText: 'a valid one' }).waitFor()
+    expect(await error.isHidden()).to.equal(true)
+    expect(await messages(grace).count()).to.equal(1)
+  })
+
+  it('refuses a page without a nickname at the handshake (401) and tells the user', async () => {
+    const page = await openPage()
+    const socketErrors: string[] = []
+    page.on('websocket', (ws) => ws.on('socketerror', (message) => socketErrors.push(message)))
+    await page.click('#join-button')
+    await page.locator('#join-error').filter({ hasText: 'Refused by the server (HTTP 401 at the handshake): a nickname is required.' }).waitFor()
+    expect(await page.locator('#status-text').textContent()).to.equal('Refused (401)')
+    expect(await page.locator('#text').isDisabled()).to.equal(true)
+    // Chromium's own account of the handshake: its wording for a 401 answer.
+    expect(socketErrors).to.deep.equal(['HTTP Authentication failed; no valid credentials available'])
+    await screenshot(page, 'example-app-refused.png')
+  })
+})
+
+// What the page scripts below use of the DOM, typed here: the project compiles without the DOM lib.
+interface PageImage {
+  decode(): Promise<void>
+  readonly naturalWidth: number
+}
+interface PageCanvas {
+  width: number
+  height: number
+  getContext(kind: '2d'): {
+    fillStyle: unknown
+    font: string
+    createLinearGradient(x0: number, y0: number, x1: number, y1: number): { addColorStop(offset: number, color: string): void }
+    fillRect(x: number, y: number, w: number, h: number): void
+    fillText(text: string, x: number, y: number): void
+  }
+  toDataURL(type: string): string
+}
+declare const document: { createElement(tag: 'canvas'): PageCanvas }
+
+/** Runs in the page: a 240×140 PNG banner, base64. */
+function drawBanner(): string {
+  const canvas = document.createElement('canvas')
+  canvas.width = 240
+  canvas.height = 140
+  const g = canvas.getContext('2d')
+  const gradient = g.createLinearGradient(0, 0, 240, 140)
+  gradient.addColorStop(0, '#4f46e5')
+  gradient.addColorStop(1, '#06b6d4')
+  g.fillStyle = gradient
+  g.fillRect(0, 0, 240, 140)
+  g.fillStyle = '#fff'
+  g.font = 'bold 30px sans-serif'
+  g.fillText('gatewire', 58, 80)
+  return canvas.toDataURL('image/png').split(',')[1]
+}
