@@ -103,6 +103,11 @@ export class Connection extends EventEmitter {
   private pausedForOutput = false
   private outbound: Writable | null = null
   private afterOutbound: Array<() => void> = []
+  private idleTimer: NodeJS.Timeout | null = null
+  /** Someone was told to wait for 'drain' (a send returned false, or drain() is pending). */
+  private drainWanted = false
+  /** An empty write is in flight to learn when the socket has written what is queued. */
+  private drainProbe = false
   /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
   alive = true
 
@@ -143,13 +148,16 @@ export class Connection extends EventEmitter {
       streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
     })
     socket.setNoDelay(true)
-    socket.setTimeout(this.options.idleTimeout)
+    if (this.options.idleTimeout > 0) {
+      // Only what the peer sends counts: a socket timeout would also be reset by our own writes.
+      this.idleTimer = setTimeout(() => this.close(CloseCode.GoingAway, 'idle timeout'), this.options.idleTimeout)
+      this.idleTimer.unref()
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onEnd())
     socket.on('close', () => this.finish())
     socket.on('error', (error: Error) => this.emitError(error))
     socket.on('drain', () => this.onDrain())
-    socket.on('timeout', () => this.close(CloseCode.GoingAway, 'idle timeout'))
     this.readyState = Connection.OPEN
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
@@ -164,7 +172,7 @@ export class Connection extends EventEmitter {
     if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
     if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
     this.sender.text(text, true, callback)
-    return this.sender.bufferedAmount < this.options.highWaterMark
+    return this.accepted()
   }
 
   /** Sends a binary message (one frame; use beginBinary() to stream fragments). */
@@ -174,7 +182,7 @@ export class Connection extends EventEmitter {
     if (this.outbound !== null) return this.defer(() => this.sendBinary(data, callback))
     if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
     this.sender.frame(Opcode.Binary, data, true, callback)
-    return this.sender.bufferedAmount < this.options.highWaterMark
+    return this.accepted()
   }
 
   /** Sends a string as text, a Buffer/Uint8Array as binary. */
@@ -188,7 +196,7 @@ export class Connection extends EventEmitter {
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload must be at most 125 bytes')
     if (this.readyState !== Connection.OPEN) return this.refuse(callback)
     this.sender.frame(Opcode.Ping, payload, true, callback)
-    return this.sender.bufferedAmount < this.options.highWaterMark
+    return this.accepted()
   }
 
   /**
@@ -374,6 +382,7 @@ export class Connection extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.idleTimer !== null) this.idleTimer.refresh()
     const sender = this.sender
     sender.cork()
     try {
@@ -395,7 +404,36 @@ export class Connection extends EventEmitter {
 
   private onDrain(): void {
     if (this.pausedForOutput && this.sender.bufferedAmount <= this.readPauseBytes()) this.resumeFor('output')
-    if (this.bufferedAmount < this.options.highWaterMark) this.emit('drain')
+    if (!this.drainWanted || this.closed || this.socket.destroyed) return
+    if (this.bufferedAmount < this.options.highWaterMark) {
+      this.drainWanted = false
+      this.guard(() => this.emit('drain'))
+    } else {
+      this.wantDrain()
+    }
+  }
+
+  /** A send's return value: false (and 'drain' to follow) at or past the high-water mark. */
+  private accepted(): boolean {
+    if (this.sender.bufferedAmount < this.options.highWaterMark) return true
+    this.wantDrain()
+    return false
+  }
+
+  /**
+   * Makes sure 'drain' follows. The socket emits its own 'drain' only past its high-water mark
+   * (16 KiB by default), which may be above ours: an empty write calls back once everything
+   * queued before it has been written.
+   */
+  private wantDrain(): void {
+    this.drainWanted = true
+    if (this.drainProbe || this.closed) return
+    this.drainProbe = true
+    this.sender.flush()
+    this.socket.write(EMPTY, (error) => {
+      this.drainProbe = false
+      if (!error) this.onDrain()
+    })
   }
 
   private pauseFor(reason: 'stream' | 'output'): void {
@@ -478,6 +516,8 @@ export class Connection extends EventEmitter {
     this.readyState = Connection.CLOSED
     if (this.closeTimer !== null) clearTimeout(this.closeTimer)
     this.closeTimer = null
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
+    this.idleTimer = null
     const error = new ConnectionStateError(Connection.CLOSED, 'the connection is closed')
     this.parser?.stop()
     this.sender?.discard(error)
@@ -508,6 +548,7 @@ export class Connection extends EventEmitter {
 
   private defer(send: () => void): boolean {
     this.afterOutbound.push(send)
+    this.wantDrain()
     return false
   }
 
@@ -538,6 +579,7 @@ export class Connection extends EventEmitter {
       callback()
       return
     }
+    this.wantDrain()
     const onDrain = (): void => {
       this.off('close', onClose)
       callback()

@@ -165,7 +165,8 @@ export class Server extends EventEmitter {
     }
     for (const connection of this.open) {
       waiting++
-      connection.once('close', done)
+      // Ahead of application listeners, which may throw.
+      connection.prependOnceListener('close', done)
       if (connection.readyState === Connection.OPEN) connection.close(CloseCode.GoingAway, 'server shutting down')
       else if (connection.readyState !== Connection.CLOSING) connection.terminate()
     }

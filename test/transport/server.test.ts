@@ -329,6 +329,22 @@ describe('transport/server', () => {
       expect(server.address()).to.equal(null)
     })
 
+    it('resolves even when a close listener of a connection throws', async () => {
+      const { url, server, nextConnection } = await listen()
+      await open(url)
+      const serverSide = await nextConnection()
+      serverSide.on('close', () => {
+        throw new Error('close handler bug')
+      })
+      const original = console.error
+      console.error = () => {}
+      try {
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+      } finally {
+        console.error = original
+      }
+    })
+
     it('calls back a second close() made after the first completed', async () => {
       const { server } = await listen()
       await new Promise<void>((resolve) => server.close(() => resolve()))

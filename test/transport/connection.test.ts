@@ -1,0 +1,598 @@
+import { expect } from 'chai'
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { CloseCode, ConnectionStateError, ProtocolError, type Connection, type ServerOptions } from '../../src'
+import {
+  closePayload,
+  closeRecorder,
+  collect,
+  listen,
+  next,
+  pair,
+  RawPeer,
+  releaseAll,
+  wireFrame,
+} from '../helpers/transport-harness'
+
+const MiB = 1024 * 1024
+const Op = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const
+
+/** A raw peer and the server-side connection it opened. */
+async function rawPair(options: ServerOptions = {}): Promise<{ peer: RawPeer; conn: Connection }> {
+  const listening = await listen(options)
+  const [peer, conn] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+  return { peer, conn }
+}
+
+/**
+ * Sends to a peer that has stopped reading until the kernel's buffers are full and at least
+ * `target` bytes wait in user space (each round yields so the queued frames reach the socket).
+ */
+async function saturate(conn: Connection, target = 2 * MiB): Promise<void> {
+  const chunk = Buffer.alloc(256 * 1024, 1)
+  for (let sent = 0; conn.bufferedAmount < target; sent += chunk.length) {
+    if (sent > 256 * MiB) throw new Error('the socket never filled up')
+    conn.sendBinary(chunk)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+describe('transport/connection', () => {
+  afterEach(releaseAll)
+
+  describe('closing handshake', () => {
+    it('server-initiated: both sides report the code exactly once, the client also the reason', async () => {
+      const { client, server } = await pair()
+      const clientCloses = closeRecorder(client)
+      const serverCloses = closeRecorder(server)
+      server.close(4000, 'bye now')
+      expect(server.readyState).to.equal(2)
+      expect(await clientCloses.closed).to.deep.equal({ code: 4000, reason: 'bye now' })
+      expect((await serverCloses.closed).code).to.equal(4000)
+      expect(client.readyState).to.equal(3)
+      expect(server.readyState).to.equal(3)
+      server.close(1000) // no effect once closed
+      expect(clientCloses.closes).to.have.length(1)
+      expect(serverCloses.closes).to.have.length(1)
+    })
+
+    it('client-initiated: the server echoes the code and closes the TCP connection first', async () => {
+      const { client, server } = await pair()
+      const clientCloses = closeRecorder(client)
+      const serverCloses = closeRecorder(server)
+      client.close(CloseCode.GoingAway, 'leaving')
+      expect(await serverCloses.closed).to.deep.equal({ code: 1001, reason: 'leaving' })
+      expect((await clientCloses.closed).code).to.equal(1001)
+      expect(clientCloses.closes).to.have.length(1)
+      expect(serverCloses.closes).to.have.length(1)
+    })
+
+    it('close() without a code sends 1000; a close frame without a code is reported as 1005', async () => {
+      const { peer, conn } = await rawPair()
+      const closes = closeRecorder(conn)
+      conn.close()
+      expect((await peer.closeFrame()).code).to.equal(1000)
+      peer.sendFrame(Op.Close)
+      expect((await closes.closed).code).to.equal(CloseCode.NoStatus)
+    })
+
+    it('answers a peer close frame with the same code, then ends the TCP connection', async () => {
+      const { peer, conn } = await rawPair({ closeTimeout: 10_000 })
+      const closes = closeRecorder(conn)
+      peer.sendFrame(Op.Close, closePayload(3001, 'done'))
+      expect((await peer.closeFrame()).code).to.equal(3001)
+      await peer.ended
+      peer.socket.end()
+      expect(await closes.closed).to.deep.equal({ code: 3001, reason: 'done' })
+    })
+
+    it('refuses close codes that may not be sent', async () => {
+      const { conn } = await rawPair()
+      for (const code of [1004, 1006, 1015, 999, 2000, 5000, 1000.5]) {
+        expect(() => conn.close(code)).to.throw(RangeError)
+      }
+      expect(() => conn.close(1000, 'x'.repeat(124))).to.throw(RangeError)
+      expect(conn.readyState).to.equal(1)
+    })
+
+    it('destroys the socket after closeTimeout when the peer never answers the close frame (1006)', async () => {
+      const { peer, conn } = await rawPair({ closeTimeout: 200 })
+      const closes = closeRecorder(conn)
+      const started = Date.now()
+      conn.close(1000)
+      await peer.closeFrame()
+      expect((await closes.closed).code).to.equal(CloseCode.Abnormal)
+      const elapsed = Date.now() - started
+      expect(elapsed).to.be.at.least(150)
+      expect(elapsed).to.be.below(1500)
+      await peer.closed
+    })
+
+    it('drops a peer that sends its close frame and then never reads nor closes, after closeTimeout', async () => {
+      const { peer, conn } = await rawPair({ closeTimeout: 200 })
+      const closes = closeRecorder(conn)
+      peer.socket.pause()
+      peer.sendFrame(Op.Close, closePayload(1000))
+      expect((await closes.closed).code).to.equal(1000)
+      peer.socket.resume()
+      await peer.closed
+    })
+
+    it('reports 1006 at once when the peer ends TCP without a close frame', async () => {
+      const { peer, conn } = await rawPair({ closeTimeout: 10_000 })
+      const closes = closeRecorder(conn)
+      const started = Date.now()
+      peer.socket.end()
+      expect((await closes.closed).code).to.equal(CloseCode.Abnormal)
+      expect(Date.now() - started).to.be.below(1000)
+    })
+  })
+
+  describe('failing the connection on a protocol error', () => {
+    const cases: { name: string; send: (peer: RawPeer) => void; code: number }[] = [
+      { name: 'an unmasked client frame', send: (p) => p.sendFrame(Op.Text, 'x', { mask: false }), code: 1002 },
+      { name: 'a reserved opcode', send: (p) => p.sendFrame(0x3, 'x'), code: 1002 },
+      { name: 'RSV bits without an extension', send: (p) => p.sendFrame(Op.Text, 'x', { rsv: 0x40 }), code: 1002 },
+      { name: 'a fragmented ping', send: (p) => p.sendFrame(Op.Ping, 'x', { fin: false }), code: 1002 },
+      { name: 'a continuation without a message', send: (p) => p.sendFrame(Op.Continuation, 'x'), code: 1002 },
+      { name: 'an invalid close code', send: (p) => p.sendFrame(Op.Close, closePayload(1005)), code: 1002 },
+      { name: 'invalid UTF-8 in a text message', send: (p) => p.sendFrame(Op.Text, Buffer.from([0x61, 0xc3, 0x28])), code: 1007 },
+      { name: 'a message over maxMessageSize', send: (p) => p.sendFrame(Op.Binary, Buffer.alloc(2048)), code: 1009 },
+    ]
+    for (const c of cases) {
+      it(`sends close ${c.code} for ${c.name}, then closes TCP without waiting for the peer`, async () => {
+        const { peer, conn } = await rawPair({ maxMessageSize: 1024, closeTimeout: 10_000 })
+        const errors: Error[] = []
+        conn.on('error', (error) => errors.push(error))
+        const closes = closeRecorder(conn)
+        const started = Date.now()
+        c.send(peer)
+        expect((await peer.closeFrame()).code).to.equal(c.code)
+        await peer.ended // the server's FIN, long before closeTimeout
+        expect(Date.now() - started).to.be.below(2000)
+        expect(errors).to.have.length(1)
+        expect(errors[0]).to.be.instanceOf(ProtocolError)
+        expect((errors[0] as ProtocolError).closeCode).to.equal(c.code)
+        peer.socket.end()
+        await closes.closed
+        expect(closes.closes).to.have.length(1)
+      })
+    }
+
+    it('fails fast on invalid UTF-8 in the first fragment, before the message ends', async () => {
+      const { peer } = await rawPair()
+      peer.sendFrame(Op.Text, Buffer.from([0x68, 0x69, 0xff]), { fin: false })
+      expect((await peer.closeFrame()).code).to.equal(1007)
+    })
+  })
+
+  describe('ping and pong', () => {
+    it('answers a ping with a pong carrying the same binary payload, and emits ping', async () => {
+      const { peer, conn } = await rawPair()
+      const payload = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0x0d, 0xc3])
+      const pinged = next<[Buffer]>(conn, 'ping')
+      peer.sendFrame(Op.Ping, payload)
+      const pong = await peer.opcodeFrame(Op.Pong)
+      expect(pong.payload.equals(payload)).to.equal(true)
+      expect((await pinged)[0].equals(payload)).to.equal(true)
+    })
+
+    it('answers a 125-byte ping, and an empty one', async () => {
+      const { peer } = await rawPair()
+      const big = Buffer.alloc(125, 7)
+      peer.sendFrame(Op.Ping, big)
+      expect((await peer.opcodeFrame(Op.Pong)).payload.equals(big)).to.equal(true)
+      peer.sendFrame(Op.Ping)
+      expect((await peer.opcodeFrame(Op.Pong)).payload.length).to.equal(0)
+    })
+
+    it('emits pong with the payload of the peer answer to sendPing()', async () => {
+      const { client, server } = await pair()
+      const ponged = next<[Buffer]>(server, 'pong')
+      server.sendPing(Buffer.from([1, 2, 3]))
+      expect([...(await ponged)[0]]).to.deep.equal([1, 2, 3])
+      const clientPonged = next<[Buffer]>(client, 'pong')
+      client.sendPing('hello')
+      expect((await clientPonged)[0].toString()).to.equal('hello')
+    })
+
+    it('refuses a ping payload over 125 bytes', async () => {
+      const { client } = await pair()
+      expect(() => client.sendPing(Buffer.alloc(126))).to.throw(RangeError)
+    })
+  })
+
+  describe('messages and fragmentation', () => {
+    it('round-trips text and binary, empty ones included', async () => {
+      const { client, server } = await pair({ binaryMode: 'buffer' }, { binaryMode: 'buffer' })
+      server.on('message', (m) => server.send(m))
+      const got: (string | Buffer)[] = []
+      client.on('message', (m) => got.push(m))
+      const done = new Promise((resolve) => client.on('message', () => got.length === 5 && resolve(null)))
+      client.sendText('héllo ✓ 𝄞')
+      client.sendText('')
+      client.sendBinary(Buffer.from([0, 1, 2, 255]))
+      client.sendBinary(new Uint8Array(0))
+      client.send('x'.repeat(70_000))
+      await done
+      expect(got[0]).to.equal('héllo ✓ 𝄞')
+      expect(got[1]).to.equal('')
+      expect([...(got[2] as Buffer)]).to.deep.equal([0, 1, 2, 255])
+      expect((got[3] as Buffer).length).to.equal(0)
+      expect(got[4]).to.equal('x'.repeat(70_000))
+    })
+
+    it('reassembles a fragmented text message with a character split across fragments and a ping between', async () => {
+      const { peer, conn } = await rawPair()
+      const text = next<[string]>(conn, 'text')
+      const bytes = Buffer.from('a€b') // € is e2 82 ac
+      peer.sendFrame(Op.Text, bytes.subarray(0, 2), { fin: false })
+      peer.sendFrame(Op.Ping, 'p')
+      peer.sendFrame(Op.Continuation, bytes.subarray(2, 3), { fin: false })
+      peer.sendFrame(Op.Continuation, bytes.subarray(3), { fin: true })
+      expect((await text)[0]).to.equal('a€b')
+      expect((await peer.opcodeFrame(Op.Pong)).payload.toString()).to.equal('p')
+    })
+
+    it("emits a fragmented binary message as a Readable of its fragments ('stream' mode)", async () => {
+      const { peer, conn } = await rawPair()
+      const streamed = next<[Readable]>(conn, 'binary')
+      const parts = [Buffer.alloc(1000, 1), Buffer.alloc(3000, 2), Buffer.alloc(10, 3)]
+      peer.sendFrame(Op.Binary, parts[0], { fin: false })
+      peer.sendFrame(Op.Continuation, parts[1], { fin: false })
+      peer.sendFrame(Op.Continuation, parts[2])
+      const [stream] = await streamed
+      expect((await collect(stream)).equals(Buffer.concat(parts))).to.equal(true)
+    })
+
+    it("emits a fragmented binary message as one Buffer in 'buffer' mode", async () => {
+      const { peer, conn } = await rawPair({ binaryMode: 'buffer' })
+      const received = next<[Buffer]>(conn, 'binary')
+      peer.sendFrame(Op.Binary, Buffer.from([1, 2]), { fin: false })
+      peer.sendFrame(Op.Continuation, Buffer.from([3]))
+      expect([...(await received)[0]]).to.deep.equal([1, 2, 3])
+    })
+
+    it('beginBinary() sends fragments of fragmentSize, the last one with FIN', async () => {
+      const { peer, conn } = await rawPair({ fragmentSize: 1000 })
+      const stream = conn.beginBinary()
+      stream.write(Buffer.alloc(2500, 0xaa))
+      stream.end(Buffer.alloc(1000, 0xbb))
+      const frames = []
+      for (let i = 0; i < 4; i++) frames.push(await peer.frame((f) => f.opcode === Op.Binary || f.opcode === Op.Continuation))
+      expect(frames.map((f) => [f.opcode, f.fin, f.payload.length])).to.deep.equal([
+        [Op.Binary, false, 1000],
+        [Op.Continuation, false, 1000],
+        [Op.Continuation, false, 1000],
+        [Op.Continuation, true, 500],
+      ])
+      expect(frames.every((f) => !f.masked)).to.equal(true)
+    })
+
+    it('beginBinary() with nothing written sends one empty final frame', async () => {
+      const { peer, conn } = await rawPair()
+      conn.beginBinary().end()
+      const frame = await peer.opcodeFrame(Op.Binary)
+      expect([frame.fin, frame.payload.length]).to.deep.equal([true, 0])
+    })
+
+    it('holds messages sent during beginBinary() until the stream ends, in order', async () => {
+      const { peer, conn } = await rawPair({ fragmentSize: 4 })
+      const stream = conn.beginBinary()
+      stream.write(Buffer.from('abcdefgh'))
+      conn.sendText('after')
+      stream.end()
+      const data = await peer.frame((f) => f.opcode === Op.Continuation && f.fin)
+      const text = await peer.opcodeFrame(Op.Text)
+      expect(data.payload.toString()).to.equal('efgh')
+      expect(text.payload.toString()).to.equal('after')
+      expect(peer.frames).to.have.length(1) // the first fragment, 'abcd', is still unclaimed
+    })
+
+    it('closes with 1011 when a beginBinary() stream is destroyed mid-message', async () => {
+      const { peer, conn } = await rawPair()
+      const stream = conn.beginBinary()
+      stream.write(Buffer.alloc(10))
+      stream.destroy()
+      expect((await peer.closeFrame()).code).to.equal(1011)
+    })
+
+    it('sends a 64 MiB message through beginBinary() into a binary Readable, intact', async function () {
+      this.timeout(30_000)
+      const { client, server } = await pair({ maxMessageSize: 65 * MiB })
+      const chunk = Buffer.alloc(MiB)
+      const expected = createHash('sha256')
+      const received = new Promise<{ length: number; digest: string }>((resolve, reject) => {
+        server.once('binary', (stream: Readable) => {
+          const hash = createHash('sha256')
+          let length = 0
+          stream.on('data', (data: Buffer) => {
+            length += data.length
+            hash.update(data)
+          })
+          stream.on('end', () => resolve({ length, digest: hash.digest('hex') }))
+          stream.on('error', reject)
+        })
+      })
+      const started = Date.now()
+      const writer = client.beginBinary()
+      for (let i = 0; i < 64; i++) {
+        for (let j = 0; j < chunk.length; j += 4) chunk.writeUInt32LE((i * 7919 + j) >>> 0, j)
+        expected.update(chunk)
+        if (!writer.write(Buffer.from(chunk))) await next(writer, 'drain')
+      }
+      writer.end()
+      const result = await received
+      expect(result.length).to.equal(64 * MiB)
+      expect(result.digest).to.equal(expected.digest('hex'))
+      expect(Date.now() - started).to.be.below(15_000)
+    })
+  })
+
+  describe('backpressure', () => {
+    it('reports bufferedAmount, returns false past the high-water mark, then emits drain', async () => {
+      const { peer, conn } = await rawPair({ highWaterMark: 64 * 1024, maxBufferedAmount: 64 * MiB })
+      peer.socket.pause()
+      expect(conn.bufferedAmount).to.equal(0)
+      expect(conn.sendBinary(Buffer.alloc(1000))).to.equal(true)
+      await saturate(conn)
+      expect(conn.sendBinary(Buffer.alloc(1000))).to.equal(false)
+      expect(conn.bufferedAmount).to.be.at.least(2 * MiB)
+      const drained = next(conn, 'drain')
+      peer.socket.resume()
+      await drained
+      expect(conn.bufferedAmount).to.be.below(64 * 1024)
+    })
+
+    it('drain() resolves once the peer reads, and at once when nothing is queued', async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 64 * MiB })
+      await conn.drain()
+      peer.socket.pause()
+      await saturate(conn)
+      let drained = false
+      const waiting = conn.drain().then(() => (drained = true))
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(drained).to.equal(false)
+      peer.socket.resume()
+      await waiting
+      expect(conn.bufferedAmount).to.be.below(64 * 1024)
+    })
+
+    it('drain() resolves with a high-water mark below the socket\u2019s own (no lost drain event)', async () => {
+      const { conn } = await rawPair({ highWaterMark: 1024 })
+      expect(conn.sendBinary(Buffer.alloc(4096))).to.equal(false)
+      const drainEvent = next(conn, 'drain')
+      await conn.drain()
+      await drainEvent
+    })
+
+    it('drain() rejects with ConnectionStateError when the connection closes first', async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 64 * MiB })
+      peer.socket.pause()
+      await saturate(conn)
+      const waiting = conn.drain()
+      conn.terminate()
+      const error = await waiting.then(() => null, (e: Error) => e)
+      expect(error).to.be.instanceOf(ConnectionStateError)
+    })
+
+    it('flush() resolves once everything sent so far is written; send callbacks run in order', async () => {
+      const { peer, conn } = await rawPair()
+      const order: string[] = []
+      conn.sendText('one', (error) => order.push(`one:${error ?? 'ok'}`))
+      conn.sendBinary(Buffer.alloc(10_000), (error) => order.push(`two:${error ?? 'ok'}`))
+      conn.sendPing('p', (error) => order.push(`ping:${error ?? 'ok'}`))
+      await conn.flush()
+      expect(order).to.deep.equal(['one:ok', 'two:ok', 'ping:ok'])
+      expect(conn.bufferedAmount).to.equal(0)
+      await peer.opcodeFrame(Op.Ping)
+    })
+
+    it('pauses reading from a peer that floods messages and never reads the echoes', async function () {
+      this.timeout(20_000)
+      const maxBufferedAmount = 2 * MiB
+      const listening = await listen({ maxBufferedAmount, binaryMode: 'buffer' }, (conn) =>
+        conn.on('binary', (data: Buffer) => conn.sendBinary(data)),
+      )
+      const [peer, conn] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+      peer.socket.pause() // never reads the echoes
+      const paused = next(conn.socket, 'pause')
+      const message = wireFrame(Op.Binary, Buffer.alloc(64 * 1024, 9))
+      let pausedSeen = false
+      void paused.then(() => (pausedSeen = true))
+      // Flood until the server stops reading (with a generous cap: 256 MiB).
+      for (let sent = 0; !pausedSeen && sent < 256 * MiB; sent += message.length) {
+        if (!peer.send(message)) await Promise.race([next(peer.socket, 'drain'), paused])
+      }
+      expect(pausedSeen, 'the server never paused reading').to.equal(true)
+      const bytesRead = conn.socket.bytesRead
+      expect(conn.bufferedAmount).to.be.at.most(maxBufferedAmount + 64 * MiB / 1024)
+      // Keep flooding for a while: the server must not read (and so must not buffer) more.
+      const extra = Array.from({ length: 64 }, () => message)
+      for (const m of extra) peer.send(m)
+      await new Promise((resolve) => setTimeout(resolve, 150)) // a measuring window, not synchronisation
+      expect(conn.socket.bytesRead - bytesRead).to.be.at.most(64 * 1024)
+      expect(conn.bufferedAmount).to.be.at.most(maxBufferedAmount + MiB)
+      expect(conn.readyState).to.equal(1)
+    })
+  })
+
+  describe('slow-consumer policy', () => {
+    it("'close' (default): a send past maxBufferedAmount fails with 1008 and errors the callback", async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 2 * MiB, closeTimeout: 2000 })
+      const closes = closeRecorder(conn)
+      peer.socket.pause()
+      await saturate(conn, 2 * MiB)
+      expect(conn.readyState).to.equal(1)
+      let refused: Error | undefined
+      expect(conn.sendBinary(Buffer.alloc(10), (error) => (refused = error))).to.equal(false)
+      expect(conn.readyState).to.equal(2)
+      peer.socket.resume()
+      expect((await peer.closeFrame()).code).to.equal(CloseCode.PolicyViolation)
+      await closes.closed
+      expect(refused).to.be.instanceOf(ConnectionStateError)
+      expect(closes.closes).to.have.length(1)
+    })
+
+    it("'drop': sends past maxBufferedAmount are dropped, the connection stays open", async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 2 * MiB, slowConsumer: 'drop' })
+      peer.socket.pause()
+      await saturate(conn, 2 * MiB)
+      const before = conn.bufferedAmount
+      const errors: Error[] = []
+      expect(conn.sendText('dropped', (error) => error && errors.push(error))).to.equal(false)
+      expect(conn.bufferedAmount).to.equal(before)
+      await new Promise((resolve) => process.nextTick(resolve))
+      expect(errors).to.have.length(1)
+      expect(errors[0]).to.be.instanceOf(ConnectionStateError)
+      expect(conn.readyState).to.equal(1)
+      peer.socket.resume()
+      await conn.drain()
+      conn.sendText('after drain')
+      const texts = []
+      texts.push(await peer.opcodeFrame(Op.Text))
+      expect(texts.map((t) => t.payload.toString())).to.deep.equal(['after drain'])
+    })
+  })
+
+  describe('sending in the wrong state', () => {
+    it('send on a closed connection returns false, errors the callback and never throws', async () => {
+      const { client, server } = await pair()
+      const closed = next(server, 'close')
+      client.terminate()
+      await closed
+      const errors: Error[] = []
+      const collectError = (error?: Error): void => void (error && errors.push(error))
+      expect(server.sendText('x', collectError)).to.equal(false)
+      expect(server.sendBinary(Buffer.from('x'), collectError)).to.equal(false)
+      expect(server.send('x', collectError)).to.equal(false)
+      expect(server.sendPing('x', collectError)).to.equal(false)
+      expect(server.sendText('no callback')).to.equal(false)
+      await new Promise((resolve) => process.nextTick(resolve))
+      expect(errors).to.have.length(4)
+      for (const error of errors) {
+        expect(error).to.be.instanceOf(ConnectionStateError)
+        expect((error as ConnectionStateError).readyState).to.equal(3)
+      }
+      expect(() => server.beginBinary()).to.throw(ConnectionStateError)
+      await server.flush().then(
+        () => expect.fail('flush resolved on a closed connection'),
+        (error) => expect(error).to.be.instanceOf(ConnectionStateError),
+      )
+    })
+
+    it('send while CLOSING returns false with a ConnectionStateError', async () => {
+      const { conn } = await rawPair()
+      conn.close()
+      let error: Error | undefined
+      expect(conn.sendText('late', (e) => (error = e))).to.equal(false)
+      await new Promise((resolve) => process.nextTick(resolve))
+      expect(error).to.be.instanceOf(ConnectionStateError)
+      expect((error as ConnectionStateError).readyState).to.equal(2)
+    })
+  })
+
+  describe('faults', () => {
+    it('an ECONNRESET mid-frame ends with 1006 exactly once and no crash', async () => {
+      const { peer, conn } = await rawPair()
+      const closes = closeRecorder(conn)
+      const frame = wireFrame(Op.Binary, Buffer.alloc(50_000))
+      const streamErrors: Error[] = []
+      conn.on('binary', (stream: Readable) => stream.on('error', (e) => streamErrors.push(e)))
+      conn.on('error', () => {})
+      peer.send(frame.subarray(0, 20_000))
+      await next(conn, 'binary')
+      peer.socket.resetAndDestroy()
+      expect((await closes.closed).code).to.equal(CloseCode.Abnormal)
+      expect(closes.closes).to.have.length(1)
+      expect(streamErrors).to.have.length(1)
+      expect(conn.readyState).to.equal(3)
+    })
+
+    it('an abrupt destroy in the middle of a header ends with 1006', async () => {
+      const { peer, conn } = await rawPair({ closeTimeout: 10_000 })
+      const closes = closeRecorder(conn)
+      peer.send(Buffer.from([0x81]))
+      peer.socket.destroy()
+      expect((await closes.closed).code).to.equal(CloseCode.Abnormal)
+    })
+
+    it('an error thrown by a text listener closes with 1011 and is reported as error', async () => {
+      const { peer, conn } = await rawPair()
+      const errors: Error[] = []
+      conn.on('error', (e) => errors.push(e))
+      conn.on('text', () => {
+        throw new Error('handler bug')
+      })
+      peer.sendFrame(Op.Text, 'boom')
+      expect((await peer.closeFrame()).code).to.equal(CloseCode.InternalError)
+      expect(errors.map((e) => e.message)).to.deep.equal(['handler bug'])
+    })
+
+    it('an error thrown by a listener with no error listener is logged, not thrown (1011)', async () => {
+      const { peer, conn } = await rawPair()
+      const logged: unknown[][] = []
+      const original = console.error
+      console.error = (...args: unknown[]) => void logged.push(args)
+      try {
+        conn.on('binary', () => {
+          throw new Error('stream handler bug')
+        })
+        peer.sendFrame(Op.Binary, 'x')
+        expect((await peer.closeFrame()).code).to.equal(CloseCode.InternalError)
+      } finally {
+        console.error = original
+      }
+      expect(logged).to.have.length(1)
+    })
+
+    it('an error thrown by a close listener does not escape', async () => {
+      const { client, server } = await pair()
+      const original = console.error
+      console.error = () => {}
+      try {
+        const closed = next(server, 'close')
+        server.on('close', () => {
+          throw new Error('close handler bug')
+        })
+        client.close()
+        await closed
+      } finally {
+        console.error = original
+      }
+    })
+  })
+
+  describe('idle timeout', () => {
+    it('closes with 1001 a connection whose peer sends nothing for idleTimeout', async () => {
+      const { peer, conn } = await rawPair({ idleTimeout: 200 })
+      const started = Date.now()
+      expect((await peer.closeFrame()).code).to.equal(CloseCode.GoingAway)
+      expect(Date.now() - started).to.be.at.least(150)
+      expect(conn.readyState).to.equal(2)
+    })
+
+    it('counts only what the peer sends: server output does not keep an idle peer alive', async () => {
+      const { peer, conn } = await rawPair({ idleTimeout: 300 })
+      const ticker = setInterval(() => conn.sendText('tick'), 50)
+      try {
+        expect((await peer.closeFrame()).code).to.equal(CloseCode.GoingAway)
+      } finally {
+        clearInterval(ticker)
+      }
+    })
+
+    it('keeps a peer that keeps sending', async () => {
+      const { peer, conn } = await rawPair({ idleTimeout: 300 })
+      let texts = 0
+      const enough = new Promise((resolve) => conn.on('text', () => ++texts === 8 && resolve(null)))
+      const ticker = setInterval(() => peer.sendFrame(Op.Text, 'still here'), 80)
+      try {
+        await enough
+      } finally {
+        clearInterval(ticker)
+      }
+      expect(conn.readyState).to.equal(1)
+    })
+  })
+})
