@@ -60,13 +60,16 @@ function openingHandshake(url: URL, timeout: number): Promise<{ socket: net.Sock
     socket.on('connect', () => {
       socket.write(
         [
+          // As Autobahn's client writes it: "WebSocket" capitalised, no-cache headers, Host with port.
           `GET ${url.pathname || '/'}${url.search} HTTP/1.1`,
-          `Host: ${url.host}`,
-          'Upgrade: websocket',
+          'User-Agent: gatewire-conformance',
+          `Host: ${url.hostname}:${port}`,
+          'Upgrade: WebSocket',
           'Connection: Upgrade',
+          'Pragma: no-cache',
+          'Cache-Control: no-cache',
           `Sec-WebSocket-Key: ${key}`,
           'Sec-WebSocket-Version: 13',
-          'User-Agent: gatewire-conformance',
           '',
           '',
         ].join('\r\n'),

@@ -111,10 +111,10 @@ export class FuzzingServer {
     socket.write(
       [
         'HTTP/1.1 101 Switching Protocols',
-        'Upgrade: websocket',
+        'Server: gatewire-conformance',
+        'Upgrade: WebSocket', // capitalised, as Autobahn's server answers
         'Connection: Upgrade',
         `Sec-WebSocket-Accept: ${acceptKey(key)}`,
-        'Server: gatewire-conformance',
         '',
         '',
       ].join('\r\n'),
