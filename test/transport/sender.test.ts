@@ -1,0 +1,206 @@
+import { expect } from 'chai'
+import type { Socket } from 'node:net'
+import { MaskKeyPool } from '../../src/protocol'
+import { Sender } from '../../src/transport/sender'
+import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
+
+/** Records what the Sender hands to its socket: one entry per socket-level write batch. */
+class FakeSocket {
+  batches: Buffer[][] = []
+  writableLength = 0
+  destroyed = false
+  private corked = 0
+  private current: Buffer[] = []
+  private callbacks: ((error?: Error | null) => void)[] = []
+
+  cork(): void {
+    this.corked++
+  }
+
+  uncork(): void {
+    if (--this.corked === 0) this.push()
+  }
+
+  write(data: Buffer, callback?: (error?: Error | null) => void): boolean {
+    this.current.push(Buffer.from(data)) // copy: the slab region must not change afterwards either
+    if (callback) this.callbacks.push(callback)
+    if (this.corked === 0) this.push()
+    return true
+  }
+
+  /** Completes the pending writes, as the kernel would. */
+  complete(): void {
+    for (const callback of this.callbacks.splice(0)) callback(null)
+  }
+
+  private push(): void {
+    this.batches.push(this.current)
+    this.current = []
+  }
+}
+
+function frames(bytes: Buffer): { fin: boolean; opcode: number; masked: boolean; payload: Buffer }[] {
+  const out = []
+  let at = 0
+  while (at < bytes.length) {
+    const masked = (bytes[at + 1] & 0x80) !== 0
+    let length = bytes[at + 1] & 0x7f
+    let p = at + 2
+    if (length === 126) {
+      length = bytes.readUInt16BE(p)
+      p += 2
+    } else if (length === 127) {
+      length = Number(bytes.readBigUInt64BE(p))
+      p += 8
+    }
+    const key = masked ? bytes.subarray(p, p + 4) : null
+    if (masked) p += 4
+    const payload = Buffer.from(bytes.subarray(p, p + length))
+    if (key) for (let i = 0; i < length; i++) payload[i] ^= key[i & 3]
+    out.push({ fin: (bytes[at] & 0x80) !== 0, opcode: bytes[at] & 0x0f, masked, payload })
+    at = p + length
+  }
+  return out
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve))
+
+describe('transport/sender', () => {
+  afterEach(releaseAll)
+
+  it('gathers what is sent within one tick into a single write', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    sender.text('one', true)
+    sender.text('two', true)
+    sender.frame(0x2, Buffer.from([1, 2, 3]), true)
+    expect(socket.batches).to.have.length(0)
+    expect(sender.bufferedAmount).to.equal(5 + 5 + 5)
+    await tick()
+    expect(socket.batches).to.have.length(1)
+    const sent = frames(Buffer.concat(socket.batches[0]))
+    expect(sent.map((f) => [f.opcode, f.payload.toString('hex')])).to.deep.equal([
+      [0x1, Buffer.from('one').toString('hex')],
+      [0x1, Buffer.from('two').toString('hex')],
+      [0x2, '010203'],
+    ])
+    expect(sender.bufferedAmount).to.equal(0)
+  })
+
+  it('holds writes while corked (one socket read) and writes once at uncork', () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    sender.cork()
+    for (let i = 0; i < 50; i++) sender.text(`reply ${i}`, true)
+    sender.frame(0xa, Buffer.from('pong'), true)
+    expect(socket.batches).to.have.length(0)
+    sender.uncork()
+    expect(socket.batches).to.have.length(1)
+    expect(frames(Buffer.concat(socket.batches[0]))).to.have.length(51)
+  })
+
+  it('queues a large unmasked payload as it is, never copied', async () => {
+    const socket = new FakeSocket()
+    const writes: Buffer[] = []
+    const spy = socket as unknown as { write: (d: Buffer, cb?: () => void) => boolean }
+    const original = spy.write.bind(socket)
+    spy.write = (data, callback) => {
+      writes.push(data)
+      return original(data, callback)
+    }
+    const sender = new Sender(socket as unknown as Socket, null)
+    const payload = Buffer.alloc(100_000, 7)
+    sender.frame(0x2, payload, true)
+    await tick()
+    expect(writes.some((w) => w === payload)).to.equal(true)
+  })
+
+  it('masks client frames with a fresh key each, leaving the caller payload intact', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
+    const small = Buffer.from('small payload')
+    const large = Buffer.alloc(10_000, 0x5a)
+    sender.frame(0x2, small, true)
+    sender.frame(0x2, large, true)
+    sender.text('héllo', true)
+    await tick()
+    const bytes = Buffer.concat(socket.batches.flat())
+    const sent = frames(bytes)
+    expect(sent.every((f) => f.masked)).to.equal(true)
+    expect(sent[0].payload.equals(Buffer.from('small payload'))).to.equal(true)
+    expect(sent[1].payload.equals(Buffer.alloc(10_000, 0x5a))).to.equal(true)
+    expect(sent[2].payload.toString()).to.equal('héllo')
+    expect(small.toString()).to.equal('small payload')
+    expect(large.every((b) => b === 0x5a)).to.equal(true)
+  })
+
+  it('encodes 16- and 64-bit payload lengths', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    sender.frame(0x2, Buffer.alloc(125), true)
+    sender.frame(0x2, Buffer.alloc(126), true)
+    sender.frame(0x2, Buffer.alloc(65_535), true)
+    sender.frame(0x2, Buffer.alloc(65_536), true)
+    sender.text('x'.repeat(3000), true) // a long string, encoded on its own
+    await tick()
+    const sent = frames(Buffer.concat(socket.batches.flat()))
+    expect(sent.map((f) => f.payload.length)).to.deep.equal([125, 126, 65_535, 65_536, 3000])
+  })
+
+  it('keeps frames of two senders apart when they interleave in the shared slab', async () => {
+    const a = new FakeSocket()
+    const b = new FakeSocket()
+    const senderA = new Sender(a as unknown as Socket, null)
+    const senderB = new Sender(b as unknown as Socket, null)
+    for (let i = 0; i < 2000; i++) {
+      senderA.text(`a${i}`, true)
+      senderB.frame(0x2, Buffer.from(`b${i}`), true)
+    }
+    await tick()
+    const sentA = frames(Buffer.concat(a.batches.flat()))
+    const sentB = frames(Buffer.concat(b.batches.flat()))
+    expect(sentA.map((f) => f.payload.toString())).to.deep.equal(Array.from({ length: 2000 }, (_, i) => `a${i}`))
+    expect(sentB.map((f) => f.payload.toString())).to.deep.equal(Array.from({ length: 2000 }, (_, i) => `b${i}`))
+  })
+
+  it('runs callbacks once the write completes, and fails them when discarded', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const results: string[] = []
+    sender.text('a', true, (error) => results.push(`a:${error?.message ?? 'ok'}`))
+    await tick()
+    expect(results).to.deep.equal([])
+    socket.complete()
+    expect(results).to.deep.equal(['a:ok'])
+    sender.text('b', true, (error) => results.push(`b:${error?.message ?? 'ok'}`))
+    sender.discard(new Error('gone'))
+    await tick()
+    expect(results).to.deep.equal(['a:ok', 'b:gone'])
+  })
+
+  it('answers every message of one socket read with a single write (echo batching on a real socket)', async () => {
+    const writes: number[] = []
+    const listening = await listen({ binaryMode: 'buffer' }, (conn) => {
+      // Count socket-level writes (a corked batch is one _writev).
+      const socket = conn.socket as unknown as { _writev: (...a: unknown[]) => void; _write: (...a: unknown[]) => void }
+      const writev = socket._writev.bind(socket)
+      const write = socket._write.bind(socket)
+      socket._writev = (...args: unknown[]) => {
+        writes.push(2)
+        writev(...args)
+      }
+      socket._write = (...args: unknown[]) => {
+        writes.push(1)
+        write(...args)
+      }
+      conn.on('text', (text) => conn.sendText(text))
+    })
+    const peer = await RawPeer.connect(listening.port)
+    const burst = Buffer.concat(Array.from({ length: 100 }, (_, i) => wireFrame(0x1, `message ${i}`)))
+    peer.send(burst) // one write: arrives in one read on loopback
+    const last = await peer.frame((f) => f.payload.toString() === 'message 99')
+    expect(last.opcode).to.equal(0x1)
+    expect(peer.frames).to.have.length(99)
+    expect(writes.length).to.be.at.most(2) // 100 echoes, at most one write per read
+  })
+})
