@@ -27,6 +27,7 @@ const ui = {
   nick: $('nick'),
   joinError: $('join-error'),
   messages: $('messages'),
+  bottom: $('bottom'),
   typing: $('typing'),
   error: $('error'),
   errorText: $('error-text'),
@@ -187,6 +188,7 @@ function onFileBytes(blob) {
 function enterRoomView({ room, nick, members, history: past }) {
   ui.join.hidden = true
   ui.messages.hidden = false
+  ui.bottom.hidden = false
   ui.messages.replaceChildren()
   for (const message of past) addMessage(message)
   addNotice(past.length > 0 ? `You joined #${room} · the last ${past.length} messages are above` : `You joined #${room}`)
@@ -209,6 +211,7 @@ function leaveRoomView() {
   renderTyping()
   ui.join.hidden = false
   ui.messages.hidden = true
+  ui.bottom.hidden = true
   ui.protocol.hidden = true
   ui.leave.hidden = true
   ui.text.disabled = ui.send.disabled = ui.file.disabled = true
