@@ -5,6 +5,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
+import { selfTest } from './selftest'
 import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
 
 // The benchmark runner (`npm run bench`, `npm run bench -- --quick`). It starts every echo
@@ -972,6 +973,8 @@ async function runMicro(): Promise<void> {
 
 async function main(): Promise<void> {
   if (cli.micro === true) return runMicro()
+  const problems = selfTest()
+  if (problems.length > 0) throw new Error(`the load generator's codec fails its self-test:\n${problems.join('\n')}`)
   const startedAt = new Date()
   const specs = SERVERS.filter((s) => options.serverFilter === undefined || options.serverFilter.has(s.id))
   log(
