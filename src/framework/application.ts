@@ -12,7 +12,7 @@ import { checkDefaults, exploreGateway, type GatewayDefinition } from './explore
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
 import { GuardContext } from './guard-context'
 import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } from './guard'
-import { compileGateway, type CompiledGateway } from './handler-compiler'
+import { compileGateway, type CompiledGateway, type HandlerTable } from './handler-compiler'
 import { resolveLogger, type Logger } from './logger'
 import type { Token } from './provider'
 import { Router } from './router'
@@ -63,8 +63,6 @@ class GatewayRuntime implements SessionGateway {
   guards: readonly GuardFunction[] = []
   selector: Selector | undefined
   heartbeat: NodeJS.Timeout | undefined
-  maxMessageSize = Infinity
-  streamingTransport = false
 
   constructor(
     readonly definition: GatewayDefinition,
@@ -159,19 +157,14 @@ export class Application {
       }
     }
 
-    // One transport for every gateway: the largest limit is enforced below, smaller ones above.
-    const serverLimit = Math.max(...this.gateways.map((g) => g.options.maxMessageSize), appDefaults.maxMessageSize ?? GATEWAY_DEFAULTS.maxMessageSize)
-    const streaming = this.gateways.some((g) => g.compiled.streamsBinary)
-    for (const runtime of this.gateways) {
-      runtime.maxMessageSize = runtime.options.maxMessageSize < serverLimit ? runtime.options.maxMessageSize : Infinity
-      runtime.streamingTransport = streaming
-    }
+    // One transport for every gateway: the message limit and binary mode are set per connection
+    // in verify(), once the route and the protocol are known.
     this.server = new Server({
       ...options.transport,
-      maxMessageSize: serverLimit,
+      maxMessageSize: appDefaults.maxMessageSize ?? GATEWAY_DEFAULTS.maxMessageSize,
       // Heartbeats are per gateway, so the app runs them (see startHeartbeats).
       heartbeatInterval: 0,
-      binaryMode: streaming ? 'stream' : 'buffer',
+      binaryMode: 'buffer',
       verifyRequest: (request) => this.verify(request),
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
     })
@@ -281,7 +274,8 @@ export class Application {
   private verify(request: UpgradeRequest): void | Promise<void> {
     let match
     try {
-      match = this.router.match(rawPath(request))
+      // request.path is still percent-encoded: the router decodes each segment once.
+      match = this.router.match(request.path)
     } catch {
       throw new HandshakeError(400, 'malformed percent-encoding in the request path')
     }
@@ -329,6 +323,10 @@ export class Application {
       throw new HandshakeError(400, `no acceptable subprotocol (offered: ${offered.join(', ') || 'none'}; ${supported})`)
     }
     handshake.protocol = chosen
+    // Per connection: the gateway's limit (checked by the parser on the frame header, before
+    // buffering) and the binary mode its handler for this protocol wants.
+    request.maxMessageSize = gateway.options.maxMessageSize
+    request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
     const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
     const done = (): void => {
@@ -385,9 +383,7 @@ export class Application {
     const gateway = handshake.gateway
     // What the client was told is what counts.
     const protocol = conn.protocol
-    const compiled = gateway.compiled
-    const table = protocol === undefined ? compiled.fallback : (compiled.byProtocol.get(protocol) ?? compiled.fallback)
-    const session = new ConnectionSession(conn, table, gateway, handshake.params, protocol)
+    const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params, protocol)
     gateway.open.set(conn, session)
     session.start()
   }
@@ -419,21 +415,8 @@ export class Application {
   }
 }
 
-/**
- * The request path as the client sent it (percent-encoded): the router decodes each segment
- * once, which a decoded `request.path` would not allow (`%2F`, `%25`).
- */
-function rawPath(request: UpgradeRequest): string {
-  const url = request.req.url ?? '/'
-  const q = url.indexOf('?')
-  const path = q === -1 ? url : url.slice(0, q)
-  if (path.startsWith('/')) return path
-  // RFC 7230 §5.3.2 absolute-form: GET http://host/path
-  try {
-    return new URL(path).pathname
-  } catch {
-    return request.path
-  }
+function tableFor(compiled: CompiledGateway, protocol: string | undefined): HandlerTable {
+  return protocol === undefined ? compiled.fallback : (compiled.byProtocol.get(protocol) ?? compiled.fallback)
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

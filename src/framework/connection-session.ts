@@ -10,11 +10,7 @@ import { WsException } from './ws-exception'
 export interface SessionGateway {
   readonly name: string
   readonly invalidMessage: InvalidMessagePolicy
-  /** Messages bigger than this (bytes) close with 1009; Infinity when the transport enforces it. */
-  readonly maxMessageSize: number
   readonly logger: Logger
-  /** Whether the transport delivers binary messages as streams (else whole Buffers). */
-  readonly streamingTransport: boolean
   /** The gateway's open connections; a session removes its own on close. */
   readonly open: Map<Connection, unknown>
 }
@@ -29,7 +25,6 @@ const PONG = 5
 // RFC 6455 §7.4.1
 const UNSUPPORTED_DATA = 1003
 const POLICY_VIOLATION = 1008
-const MESSAGE_TOO_BIG = 1009
 
 /**
  * The framework's side of one connection: dispatches its events to the gateway's compiled
@@ -125,35 +120,29 @@ export class ConnectionSession implements HandlerContext {
 
   private handleText(text: string): void {
     const table = this.table
-    // Bytes ≥ UTF-16 length ≥ bytes / 3: measure only when the length cannot decide.
-    const limit = this.gateway.maxMessageSize
-    if (text.length * 3 > limit && (text.length > limit || Buffer.byteLength(text) > limit)) return this.tooBig()
     if (table.messages !== undefined) return this.route(text, table.messages)
     if (table.text !== undefined) return this.run(table.text, text, undefined, null)
     this.unsupported('text')
   }
 
+  /**
+   * The app asks the transport for the binary mode each connection's handler wants (a Buffer,
+   * or a stream for `@OnBinary({ stream: true })`); the other cases adapt, so a gateway works
+   * whatever the transport delivers.
+   */
   private handleBinary(data: Buffer | Readable): void {
     const table = this.table
     const binary = table.binary
+    const whole = Buffer.isBuffer(data)
     if (binary === undefined) {
-      if (this.gateway.streamingTransport) (data as Readable).resume()
+      if (!whole) data.resume()
       return this.unsupported('binary')
     }
-    if (!this.gateway.streamingTransport) {
-      if ((data as Buffer).length > this.gateway.maxMessageSize) return this.tooBig()
-      return this.run(binary, table.binaryStream ? bufferStream(data as Buffer) : data, undefined, null)
-    }
+    if (whole) return this.run(binary, table.binaryStream ? bufferStream(data) : data, undefined, null)
     if (table.binaryStream) return this.run(binary, data, undefined, null)
-    // A whole-Buffer handler on a streaming transport: collect first, in order.
+    // A whole-Buffer handler given a stream: collect it first, in order.
     this.run(
-      {
-        label: binary.label,
-        invoke: (ctx) => collectStream(data as Readable).then((buffer) => {
-          if (buffer.length > this.gateway.maxMessageSize) return this.tooBig()
-          return binary.invoke(ctx, buffer, undefined)
-        }),
-      },
+      { label: binary.label, invoke: (ctx) => collectStream(data).then((buffer) => binary.invoke(ctx, buffer, undefined)) },
       undefined,
       undefined,
       null,
@@ -307,10 +296,6 @@ export class ConnectionSession implements HandlerContext {
 
   private unsupported(kind: 'text' | 'binary'): void {
     this.conn.close(UNSUPPORTED_DATA, `${kind} messages are not supported`)
-  }
-
-  private tooBig(): void {
-    this.conn.close(MESSAGE_TOO_BIG, 'message too big')
   }
 
   private enqueue(kind: number, a: unknown, b: unknown): void {

@@ -42,8 +42,6 @@ export interface CompiledGateway {
   readonly byProtocol: ReadonlyMap<string, HandlerTable>
   /** Handlers without a protocol: connections with no (or another) subprotocol. */
   readonly fallback: HandlerTable
-  /** Whether any table streams binary messages. */
-  readonly streamsBinary: boolean
 }
 
 /**
@@ -96,12 +94,7 @@ export function compileGateway(
   for (const h of definition.handlers) {
     if (h.protocol !== undefined && !byProtocol.has(h.protocol)) byProtocol.set(h.protocol, table(h.protocol))
   }
-  const fallback = table(undefined)
-  return Object.freeze({
-    byProtocol,
-    fallback,
-    streamsBinary: fallback.binaryStream || [...byProtocol.values()].some((t) => t.binaryStream),
-  })
+  return Object.freeze({ byProtocol, fallback: table(undefined) })
 }
 
 type Resolver = (ctx: HandlerContext, a: unknown, b: unknown) => unknown

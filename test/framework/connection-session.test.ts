@@ -31,8 +31,6 @@ interface Opened<T> {
 interface OpenOptions {
   protocol?: string
   invalidMessage?: InvalidMessagePolicy
-  maxMessageSize?: number
-  streamingTransport?: boolean
   params?: Record<string, string>
   request?: unknown
 }
@@ -47,9 +45,7 @@ function open<T extends object>(type: new () => T, options: OpenOptions = {}): O
   const runtime: SessionGateway = {
     name: definition.name,
     invalidMessage: options.invalidMessage ?? 'reply',
-    maxMessageSize: options.maxMessageSize ?? Infinity,
     logger: { error: (...args: unknown[]) => logged.push(args), warn: () => {} },
-    streamingTransport: options.streamingTransport ?? false,
     open: new Map(),
   }
   const session = new ConnectionSession(conn as never, table, runtime, options.params ?? {}, options.protocol)
@@ -358,26 +354,6 @@ describe('ConnectionSession', () => {
       b.conn.emit('text', 'x')
       expect(b.conn.closedWith).to.deep.equal({ code: 1003, reason: 'text messages are not supported' })
     })
-
-    it('closes with 1009 when a message exceeds the gateway limit', () => {
-      @Gateway('/l')
-      class Limited {
-        @OnText() onText(text: string) {
-          return text
-        }
-        @OnBinary() onBinary(data: Buffer) {
-          return data
-        }
-      }
-      const a = open(Limited, { maxMessageSize: 4 })
-      a.conn.emit('text', 'abcd')
-      expect(a.conn.sent).to.deep.equal(['abcd'])
-      a.conn.emit('text', 'ééé')
-      expect(a.conn.closedWith?.code).to.equal(1009)
-      const b = open(Limited, { maxMessageSize: 4 })
-      b.conn.emit('binary', Buffer.alloc(5))
-      expect(b.conn.closedWith?.code).to.equal(1009)
-    })
   })
 
   describe('@OnMessage routing', () => {
@@ -476,7 +452,7 @@ describe('ConnectionSession', () => {
   })
 
   describe('binary', () => {
-    it('wraps a whole Buffer in a Readable for a streaming handler on a buffering transport', async () => {
+    it('wraps a whole Buffer in a Readable for a streaming handler', async () => {
       @Gateway('/s')
       class Streaming {
         @OnBinary({ stream: true })
@@ -491,7 +467,7 @@ describe('ConnectionSession', () => {
       expect(await conn.sentCount(1)).to.deep.equal(['got payload'])
     })
 
-    it('collects a stream into one Buffer for a whole-message handler on a streaming transport, in order', async () => {
+    it('collects a stream into one Buffer for a whole-message handler, in order', async () => {
       @Gateway('/w')
       class Whole {
         @OnBinary() onBinary(data: Buffer) {
@@ -501,7 +477,7 @@ describe('ConnectionSession', () => {
           return `text ${text}`
         }
       }
-      const { conn } = open(Whole, { streamingTransport: true })
+      const { conn } = open(Whole)
       conn.emit('binary', Readable.from([Buffer.from('ab'), Buffer.from('cd')]))
       conn.emit('text', 'after')
       expect(await conn.sentCount(2)).to.deep.equal(['binary abcd', 'text after'])

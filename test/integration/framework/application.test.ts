@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { createServer, request, type Server as HttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Readable } from 'node:stream'
 import {
   DefinitionError,
   Gateway,
@@ -10,6 +11,7 @@ import {
   InjectionToken,
   Module,
   OnClose,
+  OnBinary,
   OnConnect,
   OnPong,
   OnText,
@@ -166,7 +168,13 @@ describe('framework application', () => {
         return text.length
       }
     }
-    @Module({ gateways: [Small, Large] })
+    @Gateway('/huge', { maxMessageSize: 4096 })
+    class Huge {
+      @OnText() echo(text: string) {
+        return text.length
+      }
+    }
+    @Module({ gateways: [Small, Large, Huge] })
     class M {}
     t = await createTestApp(M, { maxMessageSize: 1024 })
     const small = await t.connect('/small')
@@ -179,6 +187,32 @@ describe('framework application', () => {
     expect(await large.nextJson()).to.equal(1000)
     large.send('x'.repeat(1025))
     await large.expectClose(1009)
+    // A gateway may also allow more than the app.
+    const huge = await t.connect('/huge')
+    huge.send('x'.repeat(4096))
+    expect(await huge.nextJson()).to.equal(4096)
+  })
+
+  it('asks the transport for streams only where a handler streams, per protocol', async () => {
+    @Gateway('/files', { protocols: ['stream.v1', 'whole.v1'] })
+    class Files {
+      @OnBinary({ stream: true, protocol: 'stream.v1' }) streamed(data: Readable) {
+        return `stream ${typeof data.pipe}`
+      }
+      @OnBinary() whole(data: Buffer) {
+        return `buffer ${Buffer.isBuffer(data)} ${data.length}`
+      }
+    }
+    @Module({ gateways: [Files] })
+    class M {}
+    t = await createTestApp(M)
+    const streamed = await t.connect('/files', { protocols: ['stream.v1'] })
+    const whole = await t.connect('/files', { protocols: ['whole.v1'] })
+    streamed.send(Buffer.alloc(10))
+    whole.send(Buffer.alloc(10))
+    expect(await streamed.nextText()).to.equal('stream function')
+    expect(await whole.nextText()).to.equal('buffer true 10')
+    expect([...t.app.connections(Files)].map((c) => c.request?.binaryMode).sort()).to.deep.equal(['buffer', 'stream'])
   })
 
   it('terminates a connection that does not answer the heartbeat, per gateway', async () => {
