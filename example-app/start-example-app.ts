@@ -55,7 +55,7 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
       return
     }
-    if (req.url === '/api/rooms') {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname === '/api/rooms') {
       const body = JSON.stringify(rooms.list())
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
       return
