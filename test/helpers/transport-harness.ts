@@ -86,11 +86,15 @@ export async function listen(options: ServerOptions = {}, onConnection?: (c: Con
   }
 }
 
-/** Our client, resolved once open; rejects with the handshake error (or on close before open). */
-export function open(url: string, options: ClientOptions = {}): Promise<Connection> {
+/**
+ * Our client, resolved once open; rejects with the handshake error (or on close before open).
+ * `setup` runs before the handshake: listeners for what the server sends at once go there.
+ */
+export function open(url: string, options: ClientOptions = {}, setup?: (c: Connection) => void): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const connection = connect(url, options)
     track(() => connection.terminate())
+    if (setup) setup(connection)
     let failure: Error | undefined
     connection.on('error', (error) => (failure ??= error))
     connection.once('connect', () => resolve(connection))

@@ -563,6 +563,73 @@ describe('transport/connection', () => {
     })
   })
 
+  describe('hostile peers', () => {
+    it('fails with 1008 when the pongs owed for a burst of pings pile up past maxBufferedAmount', async () => {
+      // One socket read of 64 KiB holds ~500 pings of 125 bytes: ~62 KiB of pongs, past 16 KiB.
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 16 * 1024, closeTimeout: 2000 })
+      conn.on('error', () => {})
+      const closes = closeRecorder(conn)
+      peer.socket.pause()
+      const ping = wireFrame(Op.Ping, Buffer.alloc(125, 1))
+      peer.send(Buffer.concat(Array.from({ length: 4096 }, () => ping))) // 512 KiB of pings
+      peer.socket.resume()
+      expect((await peer.closeFrame()).code).to.equal(CloseCode.PolicyViolation)
+      await closes.closed
+      expect(closes.closes).to.have.length(1)
+    })
+
+    it('stops reading a ping flood (TCP backpressure) instead of queueing pongs without bound', async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 64 * MiB })
+      peer.socket.pause()
+      const paused = next(conn.socket, 'pause')
+      let pausedSeen = false
+      void paused.then(() => (pausedSeen = true))
+      const pings = Buffer.concat(Array.from({ length: 1024 }, () => wireFrame(Op.Ping, Buffer.alloc(125, 2))))
+      for (let sent = 0; !pausedSeen && sent < 512 * MiB; sent += pings.length) {
+        if (!peer.send(pings)) await Promise.race([next(peer.socket, 'drain'), paused])
+      }
+      expect(pausedSeen, 'the server never paused reading').to.equal(true)
+      expect(conn.bufferedAmount).to.be.at.most(2 * MiB)
+      expect(conn.readyState).to.equal(1)
+    })
+
+    it('fails a flood of tiny fragments with 1009 after reading about maxMessageSize / fragmentOverhead of them', async () => {
+      const maxMessageSize = MiB
+      const { peer, conn } = await rawPair({ maxMessageSize })
+      let bytesReadAtError = -1
+      conn.on('error', () => (bytesReadAtError = conn.socket.bytesRead))
+      const fragment = wireFrame(Op.Continuation, Buffer.from([0x61]), { fin: false }) // 7 bytes on the wire
+      const batch = Buffer.concat(Array.from({ length: 8192 }, () => fragment))
+      peer.sendFrame(Op.Binary, Buffer.from([0x61]), { fin: false })
+      const closing = peer.closeFrame()
+      let closed = false
+      void closing.then(() => (closed = true))
+      // Send up to 8 MiB of 1-byte fragments; without a per-fragment cost that would all be accepted.
+      for (let i = 0; i < 150 && !closed; i++) {
+        if (!peer.send(batch)) await Promise.race([next(peer.socket, 'drain'), closing])
+      }
+      expect((await closing).code).to.equal(CloseCode.MessageTooBig)
+      // Each fragment costs its byte plus 64: about 16 K fragments (≈ 113 KB on the wire) fit.
+      expect(bytesReadAtError).to.be.greaterThan(0)
+      expect(bytesReadAtError).to.be.below((maxMessageSize / 64) * 7 + 128 * 1024)
+    })
+
+    it('still accepts a legitimate 4 MiB message in 65,536 fragments (with a 64 MiB limit)', async function () {
+      this.timeout(20_000)
+      const { peer, conn } = await rawPair({ maxMessageSize: 64 * MiB, binaryMode: 'buffer' })
+      const received = next<[Buffer]>(conn, 'binary')
+      const frames: Buffer[] = []
+      for (let i = 0; i < 65_536; i++) {
+        const opcode = i === 0 ? Op.Binary : Op.Continuation
+        frames.push(wireFrame(opcode, Buffer.alloc(64, i & 0xff), { fin: i === 65_535 }))
+      }
+      peer.send(Buffer.concat(frames))
+      const [data] = await received
+      expect(data.length).to.equal(4 * MiB)
+      expect(data[64 * 300]).to.equal(300 & 0xff)
+    })
+  })
+
   describe('idle timeout', () => {
     it('closes with 1001 a connection whose peer sends nothing for idleTimeout', async () => {
       const { peer, conn } = await rawPair({ idleTimeout: 200 })
