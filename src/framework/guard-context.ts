@@ -21,6 +21,7 @@ export class GuardContext<TData extends object = Record<string, unknown>> {
     readonly protocol: string | undefined,
   ) {}
 
+  /** The request path as sent (percent-encoded), without the query; `params` are decoded. */
   get path(): string {
     return this.request.path
   }
