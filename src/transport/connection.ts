@@ -162,7 +162,8 @@ export class Connection extends EventEmitter {
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
-    if (head.length !== 0 && !this.closed) this.onData(head)
+    // The head may view a buffer the http parser reuses: parse a copy, since payloads are views.
+    if (head.length !== 0 && !this.closed) this.onData(Buffer.from(head))
   }
 
   /** Sends a text message. Returns false when the caller should wait for 'drain'. */
