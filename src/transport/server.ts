@@ -154,7 +154,13 @@ export class Server extends EventEmitter {
       httpServer.off('upgrade', this.onUpgrade)
       if (this.ownsHttpServer) {
         waiting++
+        // http.Server stops enforcing headersTimeout once closed: a client still sending its
+        // request head (slowloris) would hold close() forever. Upgraded sockets are no longer
+        // the http server's, so this only drops requests that never finished.
+        const stragglers = setTimeout(() => httpServer.closeAllConnections?.(), this.handshakeTimeout)
+        stragglers.unref()
         httpServer.close(() => {
+          clearTimeout(stragglers)
           httpServer.off('error', this.onHttpError)
           done()
         })

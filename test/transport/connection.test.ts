@@ -137,6 +137,11 @@ describe('transport/connection', () => {
       { name: 'a continuation without a message', send: (p) => p.sendFrame(Op.Continuation, 'x'), code: 1002 },
       { name: 'an invalid close code', send: (p) => p.sendFrame(Op.Close, closePayload(1005)), code: 1002 },
       { name: 'invalid UTF-8 in a text message', send: (p) => p.sendFrame(Op.Text, Buffer.from([0x61, 0xc3, 0x28])), code: 1007 },
+      { name: 'a one-frame text message ending inside a character', send: (p) => p.sendFrame(Op.Text, Buffer.from([0x61, 0xe2, 0x82])), code: 1007 },
+      { name: 'a close reason that is not UTF-8', send: (p) => p.sendFrame(Op.Close, Buffer.from([0x03, 0xe8, 0xff])), code: 1002 },
+      { name: 'a 1-byte close payload', send: (p) => p.sendFrame(Op.Close, Buffer.from([0x03])), code: 1002 },
+      { name: 'a new message inside a fragmented one', send: (p) => { p.sendFrame(Op.Text, 'a', { fin: false }); p.sendFrame(Op.Text, 'b') }, code: 1002 },
+      { name: 'a ping over 125 bytes', send: (p) => p.sendFrame(Op.Ping, Buffer.alloc(126)), code: 1002 },
       { name: 'a message over maxMessageSize', send: (p) => p.sendFrame(Op.Binary, Buffer.alloc(2048)), code: 1009 },
     ]
     for (const c of cases) {
@@ -374,6 +379,19 @@ describe('transport/connection', () => {
       conn.terminate()
       const error = await waiting.then(() => null, (e: Error) => e)
       expect(error).to.be.instanceOf(ConnectionStateError)
+    })
+
+    it('a binary Readable that is not read pauses the socket until it is', async () => {
+      const { client, server } = await pair({ maxMessageSize: 64 * MiB })
+      const streamed = next<[Readable]>(server, 'binary')
+      const paused = next(server.socket, 'pause')
+      const data = Buffer.alloc(8 * MiB, 3)
+      client.sendBinary(data)
+      const [stream] = await streamed
+      await paused // nobody reads the stream yet: the socket stops being read
+      expect(stream.readableLength).to.be.below(2 * MiB)
+      const received = await collect(stream)
+      expect(received.equals(data)).to.equal(true)
     })
 
     it('flush() resolves once everything sent so far is written; send callbacks run in order', async () => {

@@ -361,6 +361,29 @@ describe('transport/server', () => {
       await peer.closed
     })
 
+    it('resolves within the handshake timeout while a slowloris client holds a connection', async () => {
+      const { port, server } = await listen({ handshakeTimeout: 300 })
+      const socket = await tcp(port)
+      socket.resume()
+      const received = new Promise((resolve) => socket.once('data', resolve))
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+      const started = Date.now()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      expect(Date.now() - started).to.be.below(2000)
+      void received
+    })
+
+    it('lets open connections take their closeTimeout even when it is longer than the handshake timeout', async () => {
+      const { port, server, nextConnection } = await listen({ handshakeTimeout: 100, closeTimeout: 600 })
+      const peer = await RawPeer.connect(port) // never answers the 1001
+      const closes = closeRecorder(await nextConnection())
+      const started = Date.now()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      expect((await peer.closeFrame()).code).to.equal(1001)
+      expect((await closes.closed).code).to.equal(CloseCode.Abnormal)
+      expect(Date.now() - started).to.be.at.least(500)
+    })
+
     it('refuses upgrades that arrive while it is shutting down', async () => {
       let release!: () => void
       let verifying!: () => void
