@@ -5,13 +5,14 @@ import type { Class } from './store'
 export type Outgoing = string | Buffer | Uint8Array | object | number | boolean
 
 /**
- * A `Connection` whose `data` has the user's type: what guards attach and handlers read.
+ * Same as `Connection<TData>`, kept for readability in non-decorated code. In handler
+ * parameters write `Connection<TData>` itself: an alias is recorded as `Object` in
+ * `design:paramtypes`, and the parameter would fall back to its default position.
  *
  * @example
- * type ChatConnection = TypedConnection<{ user: User }>
- * @OnText() onText(text: string, conn: ChatConnection) { return `${conn.data.user.name}: ${text}` }
+ * const members: TypedConnection<{ user: User }>[] = [...connections]
  */
-export type TypedConnection<TData extends object = Record<string, unknown>> = Connection & { data: TData }
+export type TypedConnection<TData extends object = Record<string, unknown>> = Connection<TData>
 
 /**
  * The open connections of one gateway, for broadcasts. A gateway gets its own by declaring a
@@ -22,7 +23,7 @@ export type TypedConnection<TData extends object = Record<string, unknown>> = Co
  * @Gateway('/chat')
  * class ChatGateway {
  *   constructor(private readonly connections: GatewayConnections<{ room: string }>) {}
- *   @OnText() say(text: string, conn: TypedConnection<{ room: string }>) {
+ *   @OnText() say(text: string, conn: Connection<{ room: string }>) {
  *     this.connections.broadcast(text, (c) => c !== conn && c.data.room === conn.data.room)
  *   }
  * }
@@ -78,7 +79,7 @@ export class GatewayConnections<TData extends object = Record<string, unknown>> 
   }
 }
 
-function sendTo(conn: Connection, message: string | Uint8Array, binary: boolean): number {
+function sendTo(conn: Connection<object>, message: string | Uint8Array, binary: boolean): number {
   if (conn.readyState !== 1) return 0
   if (binary) conn.sendBinary(message as Uint8Array)
   else conn.sendText(message as string)

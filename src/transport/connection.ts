@@ -36,7 +36,8 @@ export interface ConnectionInit {
   request?: UpgradeRequest
 }
 
-export interface Connection {
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export interface Connection<TData extends object = Record<string, unknown>> {
   on(event: 'connect' | 'drain', listener: () => void): this
   on(event: 'text', listener: (text: string) => void): this
   /** A Readable of the message's fragments (binaryMode 'stream', the default), or a Buffer ('buffer'). */
@@ -68,7 +69,7 @@ export interface Connection {
  * Send calls never throw on a closed connection: they return false and pass a
  * ConnectionStateError to the callback. While CONNECTING (client) they throw.
  */
-export class Connection extends EventEmitter {
+export class Connection<TData extends object = Record<string, unknown>> extends EventEmitter {
   static readonly CONNECTING = 0
   static readonly OPEN = 1
   static readonly CLOSING = 2
@@ -88,7 +89,7 @@ export class Connection extends EventEmitter {
   /** Server side: the upgrade request as the hooks saw it. */
   readonly request: UpgradeRequest | undefined
   /** Per-connection data for the application (from `verifyRequest`, guards ...). */
-  data: Record<string, unknown>
+  data: TData
 
   private readonly role: 'server' | 'client'
   private readonly options: ResolvedConnectionOptions
@@ -121,7 +122,7 @@ export class Connection extends EventEmitter {
     this.protocols = init.protocols
     this.protocol = init.protocol
     this.request = init.request
-    this.data = init.request?.data ?? {}
+    this.data = (init.request?.data ?? {}) as TData
   }
 
   /** Bytes queued by send calls and not yet written to the kernel. */
