@@ -6,6 +6,10 @@ const WORD_THRESHOLD = 32
 // An Int32Array reads words in the platform's byte order; the key word must match it.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
+// The word view of the last buffer masked (see applyMask).
+let viewBuffer: ArrayBufferLike | null = null
+let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0)
+
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
  * key position `phase` (the number of payload bytes already masked, mod 4). Masking and
@@ -35,8 +39,17 @@ export function applyMask(
       const word = LITTLE_ENDIAN
         ? key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
         : (key[k] << 24) | (key[(k + 1) & 3] << 16) | (key[(k + 2) & 3] << 8) | key[(k + 3) & 3]
-      const view = new Int32Array(data.buffer, data.byteOffset + i, words)
-      for (let w = 0; w < words; w++) view[w] ^= word
+      // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
+      // creating a typed array per frame costs more than masking a small payload.
+      const buffer = data.buffer
+      if (buffer !== viewBuffer) {
+        viewBuffer = buffer
+        wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
+      }
+      const view = wordView
+      const first = (data.byteOffset + i) >>> 2
+      const last = first + words
+      for (let w = first; w < last; w++) view[w] ^= word
       i += words << 2
     }
   }
