@@ -92,8 +92,21 @@ export class Sender {
       this.frame(0x1, Buffer.from(text, 'utf8'), fin, callback)
       return
     }
-    const length = text.length < 64 && isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8')
     const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
+    if (text.length >= 126) {
+      // 126 to 1365 UTF-16 units encode to 126..4095 bytes: a 16-bit length header for sure,
+      // so the string can be encoded first and the header written after, in one pass.
+      const headerSize = maskKey === null ? 4 : 8
+      const at = this.claim(MAX_HEADER_SIZE + text.length * 3)
+      const payloadAt = at + headerSize
+      const length = slab.utf8Write(text, payloadAt, text.length * 3)
+      writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
+      if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
+      this.commit(payloadAt + length)
+      this.done(callback)
+      return
+    }
+    const length = text.length < 64 && isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8')
     const at = this.claim(MAX_HEADER_SIZE + length)
     const payloadAt = writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
     if (length !== 0) slab.utf8Write(text, payloadAt, length)
