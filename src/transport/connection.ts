@@ -24,6 +24,8 @@ const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
+/** Pings in one read, with our output over READ_PAUSE_BYTES, that make a ping flood (1008). */
+const PING_FLOOD_PINGS = 8
 
 /** @internal How a Connection is set up by the server or the client. */
 export interface ConnectionInit {
@@ -109,6 +111,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private drainWanted = false
   /** An empty write is in flight to learn when the socket has written what is queued. */
   private drainProbe = false
+  private pingsThisRead = 0
   /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
   alive = true
 
@@ -363,6 +366,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
         this.resumeFor('stream')
       },
       onPing: (payload) => {
+        this.pingsThisRead++
         if (this.readyState === Connection.OPEN) {
           // A peer that pings while never reading our pongs is flooding us (RFC 6455 §5.5.2 still
           // asks for a pong, but not at the cost of unbounded memory).
@@ -385,6 +389,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onData(chunk: Buffer): void {
     if (this.idleTimer !== null) this.idleTimer.refresh()
+    this.pingsThisRead = 0
     const sender = this.sender
     sender.cork()
     try {
@@ -394,7 +399,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     } finally {
       sender.uncork()
     }
-    if (!this.pausedForOutput && sender.bufferedAmount > this.readPauseBytes()) {
+    if (!this.pausedForOutput && sender.bufferedAmount > this.readPauseBytes() && this.readyState === Connection.OPEN) {
+      if (this.pingsThisRead >= PING_FLOOD_PINGS) {
+        // Pinging while not reading the pongs: pausing would only keep the queue full until the
+        // heartbeat resets the connection. Close it with a reason instead.
+        this.fail(CloseCode.PolicyViolation, 'ping flood: pongs are not being read')
+        return
+      }
       // The peer sends faster than it reads: stop reading until our output drains (TCP backpressure).
       this.pauseFor('output')
     }

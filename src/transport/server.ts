@@ -57,7 +57,10 @@ export class Server extends EventEmitter {
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket as Socket, head)
   }
-  private readonly onHttpError = (error: Error): void => this.emitError(error)
+  /** Errors of the server's own HTTP server (EADDRINUSE ...), re-emitted with Node's semantics: unhandled, they throw. */
+  private readonly onHttpError = (error: Error): void => {
+    this.emit('error', error)
+  }
 
   constructor(options: ServerOptions = {}) {
     super()
@@ -102,6 +105,7 @@ export class Server extends EventEmitter {
       this.handshakeTimeout,
     )
     this.ownsHttpServer = true
+    server.on('error', this.onHttpError)
     this.attach(server)
     server.once('listening', () => this.emit('listening'))
     if (callback !== undefined) this.once('listening', callback)
@@ -115,8 +119,9 @@ export class Server extends EventEmitter {
       throw new Error('this server is already listening or attached')
     }
     this.httpServer = httpServer
+    // An attached server's own errors stay its owner's business (listening to them here would
+    // hide an EADDRINUSE from an application that does not listen).
     httpServer.on('upgrade', this.onUpgrade)
-    httpServer.on('error', this.onHttpError)
     this.startHeartbeat()
     return this
   }
@@ -165,8 +170,6 @@ export class Server extends EventEmitter {
           done()
         })
         httpServer.closeIdleConnections?.()
-      } else {
-        httpServer.off('error', this.onHttpError)
       }
     }
     for (const connection of this.open) {

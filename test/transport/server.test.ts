@@ -268,6 +268,17 @@ describe('transport/server', () => {
     })
   })
 
+  describe('listen()', () => {
+    it("emits the HTTP server's listen error (EADDRINUSE) as 'error'", async () => {
+      const { port } = await listen()
+      const second = new Server({ heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => second.close(() => resolve())))
+      const failed = next<[NodeJS.ErrnoException]>(second, 'error')
+      second.listen(port, '127.0.0.1')
+      expect((await failed)[0].code).to.equal('EADDRINUSE')
+    })
+  })
+
   describe('attach()', () => {
     it('serves upgrades on an existing http.Server that keeps answering its own requests', async () => {
       const httpServer = http.createServer((_req, res) => res.end('plain http'))
