@@ -119,7 +119,16 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   constructor(init: ConnectionInit) {
     super()
     this.role = init.role
-    this.options = init.options
+    const request = init.request
+    // Hooks (verifyRequest, the framework's per-gateway options) may override these per connection.
+    this.options =
+      request?.maxBufferedAmount === undefined && request?.slowConsumer === undefined
+        ? init.options
+        : {
+            ...init.options,
+            maxBufferedAmount: request.maxBufferedAmount ?? init.options.maxBufferedAmount,
+            slowConsumer: request.slowConsumer ?? init.options.slowConsumer,
+          }
     this.path = init.path
     this.headers = init.headers
     this.protocols = init.protocols

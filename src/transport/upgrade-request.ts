@@ -18,6 +18,10 @@ export interface UpgradeRequest {
   maxMessageSize?: number
   /** Hooks may choose how this connection emits binary messages. */
   binaryMode?: 'stream' | 'buffer'
+  /** Hooks may set this connection's maxBufferedAmount (unsent bytes before the slow-consumer policy applies). */
+  maxBufferedAmount?: number
+  /** Hooks may set this connection's slow-consumer policy. */
+  slowConsumer?: 'close' | 'drop'
 }
 
 export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
