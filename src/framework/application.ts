@@ -7,7 +7,7 @@ import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
 import { DefinitionError, nameOf } from './definition-error'
-import type { GatewayDefaults, InvalidMessagePolicy } from './decorators/gateway'
+import type { GatewayDefaults, InvalidMessagePolicy, SlowConsumerPolicy } from './decorators/gateway'
 import { checkDefaults, exploreGateway, type GatewayDefinition } from './explorer'
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
 import { GuardContext } from './guard-context'
@@ -50,7 +50,14 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   heartbeatInterval: 30_000,
   invalidMessage: 'reply' as InvalidMessagePolicy,
   asyncValidation: false,
+  maxBufferedAmount: 16 * 1024 * 1024,
+  slowConsumer: 'close' as SlowConsumerPolicy,
 })
+
+type ResolvedOptions = Required<
+  Pick<GatewayDefaults, 'maxMessageSize' | 'heartbeatInterval' | 'invalidMessage' | 'asyncValidation' | 'maxBufferedAmount' | 'slowConsumer'>
+> &
+  GatewayDefaults
 
 type Selector = (offered: string[], request: UpgradeRequest) => string | undefined | Promise<string | undefined>
 
@@ -67,8 +74,7 @@ class GatewayRuntime implements SessionGateway {
   constructor(
     readonly definition: GatewayDefinition,
     readonly module: Class,
-    readonly options: Required<Pick<GatewayDefaults, 'maxMessageSize' | 'heartbeatInterval' | 'invalidMessage' | 'asyncValidation'>> &
-      GatewayDefaults,
+    readonly options: ResolvedOptions,
     readonly logger: Logger,
     readonly originAllowed: ((origin: string) => boolean) | undefined,
   ) {
@@ -122,11 +128,17 @@ export class Application {
     })
 
     const appDefaults = defined(options)
+    // The slow-consumer settings of `transport` (the core's) stay the app-wide default; the
+    // app's and each gateway's own options override them.
+    const transportDefaults = defined({
+      maxBufferedAmount: options.transport?.maxBufferedAmount,
+      slowConsumer: options.transport?.slowConsumer,
+    })
     for (const module of this.container.modules) {
       for (const type of module.gateways) {
         if (this.byType.has(type)) continue
         const definition = exploreGateway(type, { connectionType: Connection })
-        const resolved = { ...GATEWAY_DEFAULTS, ...appDefaults, ...defined(definition.options) }
+        const resolved = { ...GATEWAY_DEFAULTS, ...transportDefaults, ...appDefaults, ...defined(definition.options) }
         const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins))
         const conflict = this.router.add(definition.path, runtime)
         if (conflict !== undefined) {
@@ -323,9 +335,12 @@ export class Application {
       throw new HandshakeError(400, `no acceptable subprotocol (offered: ${offered.join(', ') || 'none'}; ${supported})`)
     }
     handshake.protocol = chosen
-    // Per connection: the gateway's limit (checked by the parser on the frame header, before
-    // buffering) and the binary mode its handler for this protocol wants.
+    // Per connection: the gateway's limits (the message size is checked by the parser on the
+    // frame header, before buffering), its slow-consumer policy and the binary mode its handler
+    // for this protocol wants.
     request.maxMessageSize = gateway.options.maxMessageSize
+    request.maxBufferedAmount = gateway.options.maxBufferedAmount
+    request.slowConsumer = gateway.options.slowConsumer
     request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
     const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]

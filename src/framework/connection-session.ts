@@ -21,6 +21,7 @@ const CLOSE = 2
 const ERROR = 3
 const PING = 4
 const PONG = 5
+const DRAIN = 6
 
 // RFC 6455 §7.4.1
 const UNSUPPORTED_DATA = 1003
@@ -41,6 +42,10 @@ export class ConnectionSession implements HandlerContext {
   private head = 0
   /** Async iterables being sent, each with the function that ends its sending. */
   private iterators: Map<AsyncIterator<unknown>, () => void> | undefined
+  /** A 'drain' waits in the queue (at most one does). */
+  private drainQueued = false
+  /** A dequeued drain waits for `conn.drain()` before `@OnDrain` runs. */
+  private drainChecking = false
   /** Heartbeat bookkeeping: a pong (or any message) since the last ping. */
   alive = true
 
@@ -63,6 +68,7 @@ export class ConnectionSession implements HandlerContext {
     conn.on('error', this.onError)
     conn.on('pong', this.onPong)
     if (this.table.ping !== undefined) conn.on('ping', this.onPing)
+    if (this.table.drain !== undefined) conn.on('drain', this.onDrain)
     const connect = this.table.connect
     if (connect === undefined) return
     // The server announces a connection before it takes over the socket: sends are only
@@ -116,6 +122,40 @@ export class ConnectionSession implements HandlerContext {
     if (this.table.pong === undefined) return
     if (this.busy) return this.enqueue(PONG, payload, undefined)
     this.run(this.table.pong, payload, undefined, null)
+  }
+
+  /**
+   * The transport's 'drain': what a send that returned false left unsent has gone out. While a
+   * handler is in flight, one drain waits in the queue like a message.
+   */
+  private readonly onDrain = (): void => {
+    // A queued drain is re-checking with conn.drain(), which runs the handler itself.
+    if (this.drainChecking) return
+    if (!this.busy) return this.run(this.table.drain!, undefined, undefined, null)
+    if (this.drainQueued) return
+    this.drainQueued = true
+    this.enqueue(DRAIN, undefined, undefined)
+  }
+
+  /**
+   * A drain's turn came after a handler that may have filled the buffer again: run `@OnDrain`
+   * only once the connection has really caught up, so it never runs on a stale drain.
+   */
+  private drainWhenCaughtUp(): void {
+    this.drainQueued = false
+    if (this.conn.readyState !== 1) return
+    if (this.conn.bufferedAmount === 0) return this.run(this.table.drain!, undefined, undefined, null)
+    this.drainChecking = true
+    this.conn.drain().then(
+      () => {
+        this.drainChecking = false
+        this.onDrain()
+      },
+      () => {
+        // Closed before draining: @OnClose follows, @OnDrain has nothing to do.
+        this.drainChecking = false
+      },
+    )
   }
 
   private handleText(text: string): void {
@@ -333,6 +373,8 @@ export class ConnectionSession implements HandlerContext {
         return this.run(this.table.ping!, a, undefined, null)
       case PONG:
         return this.run(this.table.pong!, a, undefined, null)
+      case DRAIN:
+        return this.drainWhenCaughtUp()
     }
   }
 }

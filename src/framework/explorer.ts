@@ -82,6 +82,7 @@ const DEFAULT_PARAMS: Readonly<Record<HandlerKind, readonly ParamKind[]>> = {
   error: ['payload', 'connection'],
   ping: ['payload', 'connection'],
   pong: ['payload', 'connection'],
+  drain: ['connection'],
 }
 
 const DECORATOR: Readonly<Record<HandlerKind, string>> = {
@@ -93,6 +94,7 @@ const DECORATOR: Readonly<Record<HandlerKind, string>> = {
   error: '@OnError',
   ping: '@OnPing',
   pong: '@OnPong',
+  drain: '@OnDrain',
 }
 
 const PARAM_DECORATOR: Readonly<Record<ParamKind, string>> = {
@@ -264,6 +266,15 @@ export function checkDefaults(name: string, options: GatewayOptions): void {
     fail(`options.maxMessageSize must be a positive integer, not ${String(options.maxMessageSize)}`)
   }
   if (
+    options.maxBufferedAmount !== undefined &&
+    !(Number.isSafeInteger(options.maxBufferedAmount) && options.maxBufferedAmount > 0)
+  ) {
+    fail(`options.maxBufferedAmount must be a positive integer, not ${String(options.maxBufferedAmount)}`)
+  }
+  if (options.slowConsumer !== undefined && options.slowConsumer !== 'close' && options.slowConsumer !== 'drop') {
+    fail(`options.slowConsumer must be 'close' or 'drop', not ${JSON.stringify(options.slowConsumer)}`)
+  }
+  if (
     options.heartbeatInterval !== undefined &&
     !(Number.isFinite(options.heartbeatInterval) && options.heartbeatInterval >= 0)
   ) {
@@ -341,7 +352,7 @@ function exploreParams(
     if ((param === 'code' || param === 'reason') && kind !== 'close') {
       fail(`${PARAM_DECORATOR[param]} only applies to @OnClose() handlers`)
     }
-    if (param === 'payload' && (kind === 'connect' || kind === 'close')) {
+    if (param === 'payload' && (kind === 'connect' || kind === 'close' || kind === 'drain')) {
       fail(`${DECORATOR[kind]}() has no payload: ${kind === 'close' ? 'use @Code() and @Reason()' : 'remove @Payload()'}`)
     }
     if (param === 'param' && r?.name !== undefined && !pathParams.includes(r.name)) {

@@ -33,6 +33,7 @@ export interface HandlerTable {
   readonly error: CompiledHandler | undefined
   readonly ping: CompiledHandler | undefined
   readonly pong: CompiledHandler | undefined
+  readonly drain: CompiledHandler | undefined
   /** `@OnMessage` handlers by event; `undefined` when the gateway has none for this protocol. */
   readonly messages: ReadonlyMap<string, CompiledHandler> | undefined
 }
@@ -86,6 +87,7 @@ export function compileGateway(
       error: get('error'),
       ping: get('ping'),
       pong: get('pong'),
+      drain: get('drain'),
       messages: messages.size > 0 ? messages : undefined,
     })
   }

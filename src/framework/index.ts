@@ -1,7 +1,7 @@
 // The framework's entry: the only `reflect-metadata` import, then the public API.
 import 'reflect-metadata'
 
-export { Gateway, type GatewayOptions, type GatewayDefaults, type InvalidMessagePolicy } from './decorators/gateway'
+export { Gateway, type GatewayOptions, type GatewayDefaults, type InvalidMessagePolicy, type SlowConsumerPolicy } from './decorators/gateway'
 export { Module, type ModuleOptions } from './decorators/module'
 export {
   OnConnect,
@@ -11,6 +11,7 @@ export {
   OnError,
   OnPing,
   OnPong,
+  OnDrain,
   OnMessage,
   type HandlerOptions,
   type BinaryHandlerOptions,

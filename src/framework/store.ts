@@ -11,7 +11,7 @@ import type { GuardLike } from './guard'
 export type Class<T = unknown> = abstract new (...args: any[]) => T
 export type MemberKey = string | symbol
 
-export type HandlerKind = 'connect' | 'text' | 'binary' | 'close' | 'error' | 'ping' | 'pong' | 'message'
+export type HandlerKind = 'connect' | 'text' | 'binary' | 'close' | 'error' | 'ping' | 'pong' | 'drain' | 'message'
 
 export interface HandlerRecord {
   readonly kind: HandlerKind

@@ -8,6 +8,7 @@ import {
   OnBinary,
   OnClose,
   OnConnect,
+  OnDrain,
   OnError,
   OnMessage,
   OnPing,
@@ -538,6 +539,97 @@ describe('ConnectionSession', () => {
       conn.emit('pong', Buffer.from('b'))
       expect(seen).to.deep.equal(['ping a', 'pong b'])
       expect(session.alive).to.equal(true)
+    })
+  })
+
+  describe('@OnDrain', () => {
+    it("runs on the connection's 'drain' with (conn) and sends what it returns", async () => {
+      const seen: unknown[] = []
+      @Gateway('/d')
+      class Drained {
+        @OnDrain()
+        async caughtUp(conn: FakeConnection) {
+          seen.push(conn)
+          return { event: 'drained' }
+        }
+      }
+      const { conn } = open(Drained)
+      conn.emit('drain')
+      expect(await conn.sentCount(1)).to.deep.equal(['{"event":"drained"}'])
+      expect(seen).to.deep.equal([conn])
+    })
+
+    it('resolves parameter decorators like @OnConnect', () => {
+      @Gateway('/d/:room')
+      class WithParams {
+        @OnDrain()
+        caughtUp(@Param('room') room: string, @ConnData('user') user: string) {
+          return `${room} ${user}`
+        }
+      }
+      const { conn } = open(WithParams, { params: { room: 'r1' } })
+      conn.data.user = 'ann'
+      conn.emit('drain')
+      expect(conn.sent).to.deep.equal(['r1 ann'])
+    })
+
+    it('waits for the handler in flight, once, and runs only when the connection has caught up again', async () => {
+      const gate = deferred()
+      let drains = 0
+      @Gateway('/d')
+      class Busy {
+        @OnText()
+        async onText() {
+          await gate.promise
+          return 'done'
+        }
+        @OnDrain()
+        caughtUp() {
+          return `drained ${++drains}`
+        }
+      }
+      const { conn } = open(Busy)
+      conn.emit('text', 'go')
+      conn.emit('drain')
+      conn.emit('drain')
+      expect(conn.sent).to.deep.equal([])
+      // The handler leaves data unsent: the queued drain is stale.
+      conn.writable = false
+      conn.bufferedAmount = 100_000
+      gate.resolve()
+      await conn.sentCount(1)
+      expect(conn.sent).to.deep.equal(['done'])
+      expect(conn.waitingForDrain).to.equal(1)
+      conn.release()
+      expect(await conn.sentCount(2)).to.deep.equal(['done', 'drained 1'])
+    })
+
+    it('does not run a queued drain once the connection has closed', async () => {
+      const gate = deferred()
+      let drains = 0
+      @Gateway('/d')
+      class Closing {
+        @OnText()
+        async onText() {
+          await gate.promise
+        }
+        @OnBinary()
+        onBinary() {
+          return 'after'
+        }
+        @OnDrain()
+        caughtUp() {
+          drains++
+        }
+      }
+      const { conn } = open(Closing)
+      conn.emit('text', 'go')
+      conn.emit('drain')
+      conn.emit('binary', Buffer.from('x'))
+      conn.readyState = 3
+      gate.resolve()
+      expect(await conn.sentCount(1)).to.deep.equal(['after'])
+      expect(drains).to.equal(0)
     })
   })
 })

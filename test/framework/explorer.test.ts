@@ -8,6 +8,7 @@ import {
   OnBinary,
   OnClose,
   OnConnect,
+  OnDrain,
   OnError,
   OnMessage,
   OnPing,
@@ -69,6 +70,7 @@ describe('exploreGateway', () => {
       @OnText() onText(t: string, c: unknown) {}
       @OnClose() onClose(code: number, reason: string, c: unknown) {}
       @OnError() onError(e: Error, c: unknown) {}
+      @OnDrain() onDrain(c: unknown) {}
     }
     const kinds = Object.fromEntries(explore(Defaults).handlers.map((h) => [h.kind, h.params.map((p) => p.kind)]))
     expect(kinds).to.deep.equal({
@@ -76,6 +78,7 @@ describe('exploreGateway', () => {
       text: ['payload', 'connection'],
       close: ['code', 'reason', 'connection'],
       error: ['payload', 'connection'],
+      drain: ['connection'],
     })
   })
 
@@ -307,6 +310,36 @@ describe('exploreGateway', () => {
       expect(definitionError(() => explore(BadPolicy)).message).to.match(/invalidMessage/)
       expect(definitionError(() => explore(BadOrder)).message).to.match(/protocolOrder/)
       expect(definitionError(() => explore(BadSize)).message).to.match(/maxMessageSize/)
+    })
+
+    it('rejects a maxBufferedAmount that is not a positive integer and an unknown slowConsumer policy', () => {
+      for (const maxBufferedAmount of [0, -1, 1.5, Number.NaN, Infinity, '1024' as never]) {
+        @Gateway('/x', { maxBufferedAmount })
+        class BadBuffer {}
+        const err = definitionError(() => explore(BadBuffer))
+        expect(err.message).to.match(/options\.maxBufferedAmount must be a positive integer/)
+        expect(err.message).to.include('BadBuffer')
+      }
+      @Gateway('/x', { slowConsumer: 'pause' as never })
+      class BadPolicy {}
+      expect(definitionError(() => explore(BadPolicy)).message).to.match(/options\.slowConsumer must be 'close' or 'drop', not "pause"/)
+      @Gateway('/x', { maxBufferedAmount: 1024, slowConsumer: 'drop' })
+      class Good {}
+      expect(explore(Good).options).to.include({ maxBufferedAmount: 1024, slowConsumer: 'drop' })
+    })
+
+    it('rejects a second @OnDrain and a payload on @OnDrain', () => {
+      @Gateway('/x')
+      class Two {
+        @OnDrain() a() {}
+        @OnDrain() b() {}
+      }
+      @Gateway('/y')
+      class WithPayload {
+        @OnDrain() a(@Payload() p: unknown) {}
+      }
+      expect(definitionError(() => explore(Two)).message).to.match(/two @OnDrain\(\) handlers: a and b/)
+      expect(definitionError(() => explore(WithPayload)).message).to.match(/@OnDrain\(\) has no payload/)
     })
 
     it('rejects two @SelectProtocol methods and a guard that is not a function', () => {

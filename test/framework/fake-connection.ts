@@ -11,6 +11,8 @@ export class FakeConnection extends EventEmitter {
   private waiting: (() => void)[] = []
   pings = 0
   terminated = false
+  /** What the transport reports as unsent; tests set it. */
+  bufferedAmount = 0
 
   constructor(
     readonly request: unknown = undefined,
@@ -59,6 +61,7 @@ export class FakeConnection extends EventEmitter {
   }
   release(): void {
     this.writable = true
+    this.bufferedAmount = 0
     for (const resolve of this.waiting.splice(0)) resolve()
   }
   /** Resolves once `sent` holds `count` messages. */

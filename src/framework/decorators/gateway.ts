@@ -5,6 +5,9 @@ import { setGatewayRecord, type Class } from '../store'
 /** How a gateway treats a message it cannot route or validate. */
 export type InvalidMessagePolicy = 'reply' | 'close'
 
+/** What sending to a connection with more than `maxBufferedAmount` unsent bytes does. */
+export type SlowConsumerPolicy = 'close' | 'drop'
+
 /**
  * Options shared by `@Gateway(path, options)` and `bootstrap(module, options)`: a gateway's own
  * value wins over the app's, which wins over the default.
@@ -12,6 +15,16 @@ export type InvalidMessagePolicy = 'reply' | 'close'
 export interface GatewayDefaults {
   /** Largest message accepted, in bytes; a bigger one closes with 1009. Default 16 MiB. */
   maxMessageSize?: number
+  /**
+   * Unsent bytes a connection may hold (queued by sends, not yet taken by the kernel). A send past
+   * it follows `slowConsumer`. Default: the app's `transport.maxBufferedAmount`, else 16 MiB.
+   */
+  maxBufferedAmount?: number
+  /**
+   * A send to a connection past `maxBufferedAmount`: `'close'` (default) closes it with 1008;
+   * `'drop'` drops the message and keeps the connection (`@OnDrain` runs once it has caught up).
+   */
+  slowConsumer?: SlowConsumerPolicy
   /** Ping every N ms and terminate connections that miss the pong; 0 turns it off. Default 30000. */
   heartbeatInterval?: number
   /**

@@ -109,6 +109,19 @@ export function OnPong(options?: HandlerOptions): MethodDecorator {
 }
 
 /**
+ * Runs when a connection has caught up: after a send to it returned false (its unsent data
+ * reached the high-water mark, or a message was dropped under `slowConsumer: 'drop'`), once that
+ * data has gone out. Default parameters: `(conn)`. Its return value is sent. To wait for capacity
+ * inside a handler instead, `await conn.drain()`.
+ *
+ * @example
+ * @OnDrain() caughtUp(conn: Connection) { return this.feed.missedSince(conn.data.lastSent) }
+ */
+export function OnDrain(options?: HandlerOptions): MethodDecorator {
+  return handler('drain', options)
+}
+
+/**
  * Handles JSON text messages `{"event": <event>, "data": ...}`. Default parameters:
  * `(data, conn)`; a parameter typed with a class (a class-validator DTO) or marked with
  * `@Payload(Dto)` is converted with class-transformer and validated. Invalid JSON, an unknown
