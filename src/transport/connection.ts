@@ -588,6 +588,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private overflow(callback: WriteCallback | undefined): boolean {
     const error = new ConnectionStateError(this.readyState, 'slow consumer: maxBufferedAmount exceeded')
     if (this.options.slowConsumer === 'close') this.fail(CloseCode.PolicyViolation, 'slow consumer')
+    else this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
     if (callback !== undefined) process.nextTick(callback, error)
     return false
   }
