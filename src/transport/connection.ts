@@ -451,6 +451,16 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.drainWanted = true
     if (this.drainProbe || this.closed) return
     this.drainProbe = true
+    // Probe on the next tick, after the batch this send belongs to has been written: flushing
+    // here would split the batch of the current read (one write per message under load).
+    process.nextTick(this.probeDrain)
+  }
+
+  private readonly probeDrain = (): void => {
+    if (this.closed || this.socket.destroyed) {
+      this.drainProbe = false
+      return
+    }
     this.sender.flush()
     this.socket.write(EMPTY, (error) => {
       this.drainProbe = false
