@@ -1017,8 +1017,10 @@ async function main(): Promise<void> {
     const stamp = startedAt.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')
     const file = join(dir, `${stamp}-${options.quick ? 'quick' : 'full'}.md`)
     writeFileSync(file, `${markdown}\n`)
-    writeFileSync(join(dir, 'latest.md'), `${markdown}\n`)
-    log(`saved ${file.slice(ROOT.length + 1)} and bench/results/latest.md`)
+    // A smoke run does not replace the latest full results.
+    const latest = options.quick ? 'latest-quick.md' : 'latest.md'
+    writeFileSync(join(dir, latest), `${markdown}\n`)
+    log(`saved ${file.slice(ROOT.length + 1)} and bench/results/${latest}`)
   }
 }
 
