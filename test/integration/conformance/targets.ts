@@ -1,36 +1,20 @@
-// What the suite tests: the core echo server and echo client, in-process with the options of
-// test/fixtures/echo-server.ts and test/fixtures/echo-client.ts (keep them in step), or the
-// fixtures themselves as child processes (`npm run conformance -- --spawn`).
+// What the suite tests: the core echo server and echo client of test/fixtures/echo.ts (what
+// `npm run echo` / `npm run echo-client` run), in-process, or the built fixtures as child
+// processes (`npm run conformance -- --spawn`).
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import * as path from 'node:path'
-import { connect, createServer, negotiateProtocol, type Connection } from '../../../src'
+import { createEchoServer, runEchoClient } from '../../fixtures/echo'
 
-const MiB = 1024 * 1024
 
 export interface Target {
   url: string
   close(): Promise<void>
 }
 
-/** The echo server of test/fixtures/echo-server.ts, listening on 127.0.0.1, port 0. */
+/** The echo server of `npm run echo` (test/fixtures/echo.ts), listening on 127.0.0.1, port 0. */
 export function startEchoServer(): Promise<Target> {
-  const server = createServer(
-    {
-      maxMessageSize: 64 * MiB,
-      maxBufferedAmount: 128 * MiB,
-      binaryMode: 'buffer',
-      heartbeatInterval: 0,
-      closeTimeout: 2000,
-      selectProtocol: (request, offered) =>
-        request.path === '/proto' ? negotiateProtocol(offered, ['chat.v2', 'chat.v1']) : undefined,
-    },
-    (connection) => {
-      connection.on('text', (text) => connection.sendText(text))
-      connection.on('binary', (data) => connection.sendBinary(data))
-      connection.on('error', () => {})
-    },
-  )
+  const server = createEchoServer()
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
@@ -47,35 +31,8 @@ export function startEchoServer(): Promise<Target> {
   })
 }
 
-/**
- * The echo client of test/fixtures/echo-client.ts: reads the case count, runs every case echoing
- * each message, then asks for the reports.
- */
-export async function runEchoClient(base: string, agent = 'gatewire'): Promise<void> {
-  const open = (url: string, onOpen?: (connection: Connection) => void): Promise<{ code: number; text: string[] }> =>
-    new Promise((resolve) => {
-      const texts: string[] = []
-      const connection = connect(`${base}${url}`, {
-        maxMessageSize: 64 * MiB,
-        maxBufferedAmount: 128 * MiB,
-        binaryMode: 'buffer',
-        closeTimeout: 2000,
-      })
-      connection.on('connect', () => onOpen?.(connection))
-      connection.on('text', (text) => texts.push(text))
-      connection.on('error', () => {})
-      connection.on('close', (code) => resolve({ code, text: texts }))
-    })
-  const count = Number((await open('/getCaseCount')).text[0])
-  if (!Number.isInteger(count) || count < 0) throw new Error(`bad case count from ${base}/getCaseCount`)
-  for (let i = 1; i <= count; i++) {
-    await open(`/runCase?case=${i}&agent=${encodeURIComponent(agent)}`, (connection) => {
-      connection.on('text', (text) => connection.sendText(text))
-      connection.on('binary', (data) => connection.sendBinary(data as unknown as Buffer))
-    })
-  }
-  await open(`/updateReports?agent=${encodeURIComponent(agent)}`)
-}
+/** The echo client of `npm run echo-client` (test/fixtures/echo.ts), in-process. */
+export { runEchoClient }
 
 const root = path.resolve(__dirname, '../../..')
 
