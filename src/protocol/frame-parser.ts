@@ -1,13 +1,16 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants'
 import { isValidCloseCode } from './close-code'
-import { applyMask } from './mask'
+import { applyMask, unmaskAscii } from './mask'
 import { ProtocolError } from './protocol-error'
 import { Utf8Validator } from './utf8-validator'
 
 /** What the parser reports. Callbacks run synchronously inside `push()`. */
 export interface FrameHandler {
-  /** A whole, UTF-8-validated text message. */
-  onText(text: string): void
+  /**
+   * A whole, UTF-8-validated text message. `source[start, end)` holds its UTF-8 bytes; they
+   * stay unchanged (the parser never writes to them again), so they may be kept and reused.
+   */
+  onText(text: string, source: Buffer, start: number, end: number): void
   /** A whole binary message (when binary messages are not streamed). */
   onBinary(data: Buffer): void
   /** Streamed binary messages: start, each payload piece as it arrives, end. */
@@ -242,8 +245,12 @@ export class FrameParser {
   private readPayload(chunk: Buffer, pos: number): number {
     const take = Math.min(this.remaining, chunk.length - pos)
     const end = pos + take
+    const isText = this.messageOpcode === Opcode.Text && this.opcode < 0x8
+    let ascii = false
     if (this.masked) {
-      applyMask(chunk, this.maskKey, this.payloadLength - this.remaining, pos, end)
+      const phase = this.payloadLength - this.remaining
+      if (isText) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
+      else applyMask(chunk, this.maskKey, phase, pos, end)
     }
     this.remaining -= take
     const opcode = this.opcode
@@ -265,8 +272,10 @@ export class FrameParser {
       }
       return end
     }
-    if (this.messageOpcode === Opcode.Text) {
-      // Fail fast: the bytes seen so far must already be a valid UTF-8 prefix.
+    if (isText && !(ascii && this.utf8.end())) {
+      // Fail fast: the bytes seen so far must already be a valid UTF-8 prefix. (ASCII bytes
+      // after a complete character are, and the unmasking pass already told us they are ASCII.)
+      ascii = false
       if (!this.utf8.push(chunk, pos, end)) {
         this.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message')
         return end
@@ -287,7 +296,9 @@ export class FrameParser {
           return end
         }
         // Decode straight from the chunk: no view object for the common small text message.
-        this.handler.onText(chunk.utf8Slice(pos, end))
+        // The chunk range goes along, so an echo or a broadcast of this string can copy its
+        // bytes instead of encoding it again.
+        this.handler.onText(ascii ? chunk.latin1Slice(pos, end) : chunk.utf8Slice(pos, end), chunk, pos, end)
       } else {
         this.handler.onBinary(chunk.subarray(pos, end))
       }
@@ -344,7 +355,7 @@ export class FrameParser {
         this.utf8.reset()
         return this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
       }
-      this.handler.onText(data.utf8Slice(0, data.length))
+      this.handler.onText(data.utf8Slice(0, data.length), data, 0, data.length)
     } else {
       this.handler.onBinary(data)
     }

@@ -22,41 +22,84 @@ export function applyMask(
   start = 0,
   end = data.length,
 ): void {
+  maskRange(data, key, phase, start, end, false)
+}
+
+/**
+ * applyMask that also reports whether every unmasked byte is ASCII (below 0x80), in the same
+ * pass: an ASCII payload is valid UTF-8 without a separate validation pass.
+ */
+export function unmaskAscii(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number): boolean {
+  return (maskRange(data, key, phase, start, end, true) & 0x80808080) === 0
+}
+
+/** Masks data[start, end); with `collect`, returns the OR of the resulting bytes (as words). */
+function maskRange(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number, collect: boolean): number {
   let i = start
   let k = phase & 3
+  let seen = 0
   if (end - start >= WORD_THRESHOLD) {
     // Bytes until the address is 4-aligned, so an Int32Array can view the middle.
     const misalign = (data.byteOffset + i) & 3
     if (misalign !== 0) {
       for (let n = 4 - misalign; n > 0; n--) {
-        data[i++] ^= key[k]
+        seen |= data[i] ^= key[k]
+        i++
         k = (k + 1) & 3
       }
     }
     const words = (end - i) >>> 2
-    if (words > 0) {
-      // Key rotated to the current phase, as a word in the byte order the view reads.
-      const word = LITTLE_ENDIAN
-        ? key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
-        : (key[k] << 24) | (key[(k + 1) & 3] << 16) | (key[(k + 2) & 3] << 8) | key[(k + 3) & 3]
-      // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
-      // creating a typed array per frame costs more than masking a small payload.
-      const buffer = data.buffer
-      if (buffer !== viewBuffer) {
-        viewBuffer = buffer
-        wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
-      }
-      const view = wordView
-      const first = (data.byteOffset + i) >>> 2
-      const last = first + words
-      for (let w = first; w < last; w++) view[w] ^= word
-      i += words << 2
+    // Key rotated to the current phase, as a word in the byte order the view reads.
+    const word = LITTLE_ENDIAN
+      ? key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
+      : (key[k] << 24) | (key[(k + 1) & 3] << 16) | (key[(k + 2) & 3] << 8) | key[(k + 3) & 3]
+    // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
+    // creating a typed array per frame costs more than masking a small payload.
+    const buffer = data.buffer
+    if (buffer !== viewBuffer) {
+      viewBuffer = buffer
+      wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
     }
+    const view = wordView
+    let w = (data.byteOffset + i) >>> 2
+    const last = w + words
+    // Unrolled by 8: about 3x the throughput of one word per iteration.
+    const unrolledEnd = last - 7
+    if (collect) {
+      let a = 0
+      let b = 0
+      for (; w < unrolledEnd; w += 8) {
+        a |= view[w] ^= word
+        b |= view[w + 1] ^= word
+        a |= view[w + 2] ^= word
+        b |= view[w + 3] ^= word
+        a |= view[w + 4] ^= word
+        b |= view[w + 5] ^= word
+        a |= view[w + 6] ^= word
+        b |= view[w + 7] ^= word
+      }
+      for (; w < last; w++) a |= view[w] ^= word
+      seen |= a | b
+    } else {
+      for (; w < unrolledEnd; w += 8) {
+        view[w] ^= word
+        view[w + 1] ^= word
+        view[w + 2] ^= word
+        view[w + 3] ^= word
+        view[w + 4] ^= word
+        view[w + 5] ^= word
+        view[w + 6] ^= word
+        view[w + 7] ^= word
+      }
+      for (; w < last; w++) view[w] ^= word
+    }
+    i += words << 2
   }
   for (; i < end; i++) {
-    data[i] ^= key[k]
+    seen |= data[i] ^= key[k]
     k = (k + 1) & 3
   }
+  return seen
 }
 
 const POOL_SIZE = 8192

@@ -14,7 +14,7 @@ import {
 } from '../protocol'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
-import { Sender, type WriteCallback } from './sender'
+import { rememberText, Sender, type WriteCallback } from './sender'
 import type { UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
@@ -351,7 +351,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private frameHandler(): FrameHandler {
     return {
-      onText: (text) => {
+      onText: (text, source, start, end) => {
+        rememberText(text, source, start, end)
         this.emit('text', text)
         this.emit('message', text)
       },
@@ -462,6 +463,17 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       return
     }
     this.sender.flush()
+    if (this.bufferedAmount < this.options.highWaterMark) {
+      // The kernel took the batch (the usual case): no need to ask the socket.
+      this.drainProbe = false
+      this.onDrain()
+      return
+    }
+    if (this.socket.writableNeedDrain) {
+      // The socket is past its own high-water mark and emits 'drain' itself (see onDrain).
+      this.drainProbe = false
+      return
+    }
     this.socket.write(EMPTY, (error) => {
       this.drainProbe = false
       if (!error) this.onDrain()

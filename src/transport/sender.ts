@@ -18,6 +18,26 @@ const SLAB_SIZE = 128 * 1024
 let slab = Buffer.allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
 
+/**
+ * The text message received last (by any connection) and where its UTF-8 bytes are. Echoing
+ * or forwarding a string just received is common (echo, chat relays, broadcast): sending that
+ * same string copies these bytes instead of encoding it again. Only small messages are kept,
+ * so this pins at most one socket read (or one small reassembled message) process-wide.
+ */
+let recentText: string | null = null
+let recentSource: Buffer = Buffer.alloc(0)
+let recentStart = 0
+let recentEnd = 0
+
+/** Notes a received text message and its bytes, `source[start, end)`, which must not change. */
+export function rememberText(text: string, source: Buffer, start: number, end: number): void {
+  if (end - start > COPY_THRESHOLD) return
+  recentText = text
+  recentSource = source
+  recentStart = start
+  recentEnd = end
+}
+
 
 /**
  * Frames a connection's outgoing messages and writes them to its socket in batches: what is
@@ -64,14 +84,10 @@ export class Sender {
   /** Queues a frame with a binary payload. The payload is not modified. */
   frame(opcode: number, payload: Uint8Array, fin: boolean, callback?: WriteCallback, rsv = 0): void {
     const length = payload.length
-    const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
     if (length <= COPY_THRESHOLD) {
-      const at = this.claim(MAX_HEADER_SIZE + length)
-      const payloadAt = writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv)
-      slab.set(payload, payloadAt)
-      if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
-      this.commit(payloadAt + length)
+      this.copyFrame(opcode, payload, 0, length, fin, rsv)
     } else {
+      const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
       const at = this.claim(MAX_HEADER_SIZE)
       this.commit(writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv))
       let body = payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)
@@ -88,6 +104,11 @@ export class Sender {
 
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
   text(text: string, fin: boolean, callback?: WriteCallback): void {
+    if (text === recentText) {
+      this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin)
+      this.done(callback)
+      return
+    }
     if (text.length > STRING_COPY_THRESHOLD) {
       this.frame(0x1, Buffer.from(text, 'utf8'), fin, callback)
       return
@@ -115,8 +136,25 @@ export class Sender {
     this.done(callback)
   }
 
+  /** Frames source[start, end) with its header in the slab (the payload copied, masked for clients). */
+  private copyFrame(opcode: number, source: Uint8Array, start: number, end: number, fin: boolean, rsv = 0): void {
+    const length = end - start
+    const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
+    const at = this.claim(MAX_HEADER_SIZE + length)
+    const payloadAt = writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv)
+    if (start === 0 && end === source.length) slab.set(source, payloadAt)
+    else slab.set(source.subarray(start, end), payloadAt)
+    if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
+    this.commit(payloadAt + length)
+  }
+
   /** Writes everything queued to the socket in one write (or one writev). */
   flush(): void {
+    // The region this sender filled last; if it is still the slab's tail and the socket takes
+    // everything at once, the region can be filled again (see below).
+    const tailSlab = this.segmentSlab
+    const tailStart = this.segmentStart
+    const tailEnd = this.segmentEnd
     this.closeSegment()
     const segments = this.segments
     if (segments.length === 0) return
@@ -139,6 +177,11 @@ export class Sender {
       socket.write(segments[last], onWritten)
       socket.uncork()
     }
+    // Nothing left in the socket's queue means every write so far completed (its callback ran),
+    // so the kernel has the bytes: the slab region can be reused at once. Under steady traffic
+    // the slab is then refilled from its start, staying in cache instead of a fresh 128 KiB
+    // buffer (and its page faults) every hundred frames.
+    if (tailSlab === slab && tailEnd === slabUsed && socket.writableLength === 0) slabUsed = tailStart
   }
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */

@@ -609,6 +609,53 @@ describe('FrameParser', () => {
       expectOneError(recorder.events, CloseCode.InvalidPayload)
     })
 
+    it('closes with 1007 when a long ASCII fragment follows a fragment that ended inside a character', () => {
+      // ASCII bytes are valid UTF-8 only after a complete character: the ASCII shortcut of the
+      // unmasking pass must not skip the check when a character is still open.
+      for (const length of [1, 31, 32, 100]) {
+        // The third fragment would complete the character, were the ASCII bytes not checked.
+        const events = parse([
+          masked(Opcode.Text, hex('e2 82'), { fin: false }),
+          masked(Opcode.Continuation, Buffer.alloc(length, 0x61), { fin: false }),
+          masked(Opcode.Continuation, hex('ac')),
+        ])
+        expectOneError(events, CloseCode.InvalidPayload)
+      }
+    })
+
+    it('delivers long ASCII and non-ASCII text frames, whole and fragmented, with their source bytes', () => {
+      const ascii = 'a'.repeat(40) + 'Z'.repeat(300)
+      const mixed = 'ascii then é and € and 😀 '.repeat(20)
+      for (const value of [ascii, mixed]) {
+        expectSameEvents(parse(masked(Opcode.Text, value)), [text(value)])
+        const bytesOf = Buffer.from(value)
+        const cut = 37
+        expectSameEvents(
+          parse([
+            masked(Opcode.Text, bytesOf.subarray(0, cut), { fin: false }),
+            masked(Opcode.Continuation, bytesOf.subarray(cut)),
+          ]),
+          [text(value)],
+        )
+      }
+    })
+
+    it('leaves the source bytes of a delivered text message unchanged while it parses on', () => {
+      const held: { source: Buffer; start: number; end: number }[] = []
+      const parser = new FrameParser(
+        { ...noopHandler(), onText: (_text, source, start, end) => held.push({ source, start, end }) },
+        SERVER,
+      )
+      const stream = Buffer.concat([masked(Opcode.Text, 'first message'), masked(Opcode.Text, 'second')])
+      parser.push(stream.subarray(0, 25))
+      parser.push(Buffer.concat([stream.subarray(25), masked(Opcode.Binary, bytes(64)), masked(Opcode.Text, 'x'.repeat(64))]))
+      expect(held.map((h) => h.source.toString('utf8', h.start, h.end))).to.deep.equal([
+        'first message',
+        'second',
+        'x'.repeat(64),
+      ])
+    })
+
     it('closes with 1007 on invalid UTF-8 in an early fragment of a message that is never finished', () => {
       const events = expectFailure(
         Buffer.concat([masked(Opcode.Text, 'ok', { fin: false }), masked(Opcode.Continuation, hex('ff'), { fin: false })]),

@@ -18,7 +18,12 @@ export type FrameEvent =
 export class FrameRecorder implements FrameHandler {
   readonly events: FrameEvent[] = []
 
-  onText(text: string): void {
+  onText(text: string, source: Buffer, start: number, end: number): void {
+    // The parser's promise: source[start, end) holds the message's UTF-8 bytes.
+    const bytes = source.toString('hex', start, end)
+    if (bytes !== Buffer.from(text).toString('hex')) {
+      throw new Error(`onText source bytes ${bytes} do not encode ${JSON.stringify(text)}`)
+    }
     this.events.push({ type: 'text', text })
   }
   onBinary(data: Buffer): void {

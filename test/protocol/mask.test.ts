@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { MaskKeyPool, applyMask } from '../../src/protocol/mask'
+import { MaskKeyPool, applyMask, unmaskAscii } from '../../src/protocol/mask'
 
 /** Byte-by-byte masking straight from RFC 6455 §5.3: j = i MOD 4, octet ^ key[j]. */
 function referenceMask(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number): Uint8Array {
@@ -125,6 +125,55 @@ describe('applyMask', () => {
     const key = Uint8Array.from(KEYS[0])
     applyMask(dataAt(1, 100, 1), key, 3)
     expect(Array.from(key)).to.deep.equal(Array.from(KEYS[0]))
+  })
+})
+
+describe('unmaskAscii', () => {
+  /** Masks `plain` with `key` (at `phase`), in a buffer placed `offset` bytes into its ArrayBuffer. */
+  function masked(plain: Uint8Array, key: Uint8Array, phase: number, offset: number): Uint8Array {
+    const data = new Uint8Array(new ArrayBuffer(offset + plain.length + 4), offset, plain.length)
+    data.set(plain)
+    applyMask(data, key, phase)
+    return data
+  }
+
+  it('unmasks like applyMask and reports ASCII, for every alignment, phase and length 0–300', () => {
+    let checked = 0
+    for (let offset = 0; offset < 4; offset++) {
+      for (let phase = 0; phase < 4; phase++) {
+        for (let length = 0; length <= 300; length += length < 80 ? 1 : 7) {
+          const plain = Uint8Array.from({ length }, (_, i) => 0x20 + ((i * 7) % 0x5f))
+          const data = masked(plain, KEYS[1], phase, offset)
+          expect(unmaskAscii(data, KEYS[1], phase, 0, length)).to.equal(true)
+          expect(Buffer.from(data).equals(Buffer.from(plain))).to.equal(true)
+          checked++
+        }
+      }
+    }
+    expect(checked).to.be.greaterThan(1000)
+  })
+
+  it('reports a single non-ASCII byte wherever it is: head, unrolled words, word tail or byte tail', () => {
+    for (let offset = 0; offset < 4; offset++) {
+      for (const length of [1, 5, 31, 32, 33, 64, 100, 257]) {
+        for (let at = 0; at < length; at++) {
+          const plain = new Uint8Array(length).fill(0x61)
+          plain[at] = 0x80 + (at % 0x80)
+          const data = masked(plain, KEYS[0], at & 3, offset)
+          expect(unmaskAscii(data, KEYS[0], at & 3, 0, length), `offset ${offset} length ${length} at ${at}`).to.equal(false)
+          expect(Buffer.from(data).equals(Buffer.from(plain))).to.equal(true)
+        }
+      }
+    }
+  })
+
+  it('only unmasks and judges the range given', () => {
+    const plain = Uint8Array.from([0xff, 0x61, 0x62, 0x63, 0xff])
+    const data = masked(plain, KEYS[0], 0, 0)
+    const before = Uint8Array.from(data)
+    expect(unmaskAscii(data, KEYS[0], 1, 1, 4)).to.equal(true)
+    expect(Array.from(data.subarray(1, 4))).to.deep.equal([0x61, 0x62, 0x63])
+    expect([data[0], data[4]]).to.deep.equal([before[0], before[4]])
   })
 })
 

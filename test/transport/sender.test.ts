@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { Socket } from 'node:net'
 import { MaskKeyPool } from '../../src/protocol'
-import { Sender } from '../../src/transport/sender'
+import { rememberText, Sender } from '../../src/transport/sender'
 import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
 
 /** Records what the Sender hands to its socket: one entry per socket-level write batch. */
@@ -176,6 +176,83 @@ describe('transport/sender', () => {
     sender.discard(new Error('gone'))
     await tick()
     expect(results).to.deep.equal(['a:ok', 'b:gone'])
+  })
+
+  it('fills its slab region again once the socket took the write at once, never a region still queued', () => {
+    /** Keeps what it is handed (no copy); `pending` says whether the kernel has taken it yet. */
+    class HoldingSocket {
+      writes: Buffer[] = []
+      writableLength = 0
+      destroyed = false
+      constructor(private readonly pending: boolean) {}
+      cork(): void {}
+      uncork(): void {}
+      write(data: Buffer): boolean {
+        this.writes.push(data)
+        if (this.pending) this.writableLength += data.length
+        return true
+      }
+    }
+    const fast = new HoldingSocket(false)
+    const slow = new HoldingSocket(true)
+    const fastSender = new Sender(fast as unknown as Socket, null)
+    const slowSender = new Sender(slow as unknown as Socket, null)
+    const send = (sender: Sender, text: string): void => {
+      sender.cork()
+      sender.text(text, true)
+      sender.uncork()
+    }
+    send(fastSender, 'first')
+    send(fastSender, 'again')
+    // Taken at once: the second frame was written where the first one was.
+    expect(fast.writes[1].buffer).to.equal(fast.writes[0].buffer)
+    expect(fast.writes[1].byteOffset).to.equal(fast.writes[0].byteOffset)
+    expect(frames(fast.writes[1])[0].payload.toString()).to.equal('again')
+
+    send(slowSender, 'still queued')
+    const queued = slow.writes[0]
+    const copy = Buffer.from(queued)
+    for (let i = 0; i < 5000; i++) send(fastSender, `overwrite ${i}`)
+    expect(queued.equals(copy)).to.equal(true)
+    expect(frames(queued)[0].payload.toString()).to.equal('still queued')
+  })
+
+  it('sends a text just received by copying its bytes instead of encoding it again', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const received = 'héllo wörld, ünïcode'
+    const source = Buffer.concat([Buffer.from('xx'), Buffer.from(received), Buffer.from('yy')])
+    rememberText(received, source, 2, source.length - 2)
+    const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
+    const original = proto.utf8Write
+    let encodes = 0
+    proto.utf8Write = function (this: Buffer, ...args: unknown[]) {
+      encodes++
+      return original.apply(this, args)
+    }
+    try {
+      sender.text(received, true)
+      expect(encodes).to.equal(0)
+      sender.text(received.toUpperCase(), true) // another string of the same length: encoded
+      expect(encodes).to.equal(1)
+    } finally {
+      proto.utf8Write = original
+    }
+    await tick()
+    const sent = frames(Buffer.concat(socket.batches.flat()))
+    expect(sent.map((f) => f.payload.toString())).to.deep.equal([received, received.toUpperCase()])
+  })
+
+  it('masks a copied text frame on the client side', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
+    const received = 'echo me back'
+    rememberText(received, Buffer.from(received), 0, received.length)
+    sender.text(received, true)
+    await tick()
+    const [frame] = frames(Buffer.concat(socket.batches.flat()))
+    expect(frame.masked).to.equal(true)
+    expect(frame.payload.toString()).to.equal(received)
   })
 
   it('answers every message of one socket read with a single write (echo batching on a real socket)', async () => {
