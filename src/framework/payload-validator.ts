@@ -1,5 +1,5 @@
-import { plainToInstance, type ClassTransformOptions } from 'class-transformer'
-import { validate, validateSync, type ValidationError, type ValidatorOptions } from 'class-validator'
+import type { ClassTransformOptions } from 'class-transformer'
+import type { ValidationError, ValidatorOptions } from 'class-validator'
 import { InvalidMessageError, type MessageFieldError } from './invalid-message-error'
 import type { Class } from './store'
 
@@ -34,6 +34,10 @@ export function compilePayloadValidator(
 ): PayloadValidator | undefined {
   if (!enabled && dto === undefined) return undefined
   if (dto !== undefined) {
+    // Loaded on first use: an application that validates nothing does not carry class-transformer
+    // and class-validator in its heap (and a DTO's own decorators have loaded them already).
+    const { plainToInstance } = require('class-transformer') as typeof import('class-transformer')
+    const { validate, validateSync } = require('class-validator') as typeof import('class-validator')
     const transformer = options.transformer ?? {}
     const validator: ValidatorOptions = { forbidUnknownValues: true, ...options.validator }
     const toInstance = (data: unknown): object => {
