@@ -1,6 +1,6 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants'
 import { isValidCloseCode } from './close-code'
-import { applyMask, unmaskAscii } from './mask'
+import { applyMaskWord, unmaskAscii } from './mask'
 import { ProtocolError } from './protocol-error'
 import { Utf8Validator } from './utf8-validator'
 
@@ -66,7 +66,8 @@ export class FrameParser {
   private readonly fragmentOverhead: number
 
   private state = State.Header
-  private readonly scratch = Buffer.allocUnsafe(14)
+  /** Allocated the first time a header arrives split across chunks. */
+  private scratch: Buffer | null = null
   private scratchLength = 0
 
   // Current frame.
@@ -75,7 +76,8 @@ export class FrameParser {
   private payloadLength = 0
   private remaining = 0
   private masked = false
-  private readonly maskKey = Buffer.allocUnsafe(4)
+  /** The frame's masking key as keyWord(): a number, not a buffer per connection. */
+  private maskKey = 0
 
   // Current data message (possibly fragmented).
   private messageOpcode = 0
@@ -136,20 +138,21 @@ export class FrameParser {
         at = pos
         pos += size
       } else {
-        chunk.copy(this.scratch, 0, pos, chunk.length)
+        chunk.copy((this.scratch ??= Buffer.allocUnsafe(14)), 0, pos, chunk.length)
         this.scratchLength = available
         return chunk.length
       }
     } else {
       // Assemble the header in the scratch buffer, byte count known once the second byte is in.
-      let need = this.scratchLength < 2 ? 2 : headerSize(this.scratch[1])
+      const scratch = (this.scratch ??= Buffer.allocUnsafe(14))
+      let need = this.scratchLength < 2 ? 2 : headerSize(scratch[1])
       while (pos < chunk.length && this.scratchLength < need) {
-        this.scratch[this.scratchLength++] = chunk[pos++]
-        if (this.scratchLength === 2) need = headerSize(this.scratch[1])
+        scratch[this.scratchLength++] = chunk[pos++]
+        if (this.scratchLength === 2) need = headerSize(scratch[1])
       }
       if (this.scratchLength < need) return pos
       this.scratchLength = 0
-      source = this.scratch
+      source = scratch
       at = 0
     }
     this.startFrame(source, at)
@@ -230,10 +233,7 @@ export class FrameParser {
     this.remaining = length
     this.masked = masked
     if (masked) {
-      this.maskKey[0] = source[next]
-      this.maskKey[1] = source[next + 1]
-      this.maskKey[2] = source[next + 2]
-      this.maskKey[3] = source[next + 3]
+      this.maskKey = (source[next] << 24) | (source[next + 1] << 16) | (source[next + 2] << 8) | source[next + 3]
     }
     if (length === 0) {
       this.endFrame(EMPTY)
@@ -250,7 +250,7 @@ export class FrameParser {
     if (this.masked) {
       const phase = this.payloadLength - this.remaining
       if (isText) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
-      else applyMask(chunk, this.maskKey, phase, pos, end)
+      else applyMaskWord(chunk, this.maskKey, phase, pos, end)
     }
     this.remaining -= take
     const opcode = this.opcode

@@ -22,37 +22,46 @@ export function applyMask(
   start = 0,
   end = data.length,
 ): void {
+  maskRange(data, keyWord(key), phase, start, end, false)
+}
+
+/** The 4 key bytes as one 32-bit integer, key[0] in the top byte: how the parser keeps a key. */
+export function keyWord(key: Uint8Array): number {
+  return (key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3]
+}
+
+/** applyMask with the key given as keyWord(key). */
+export function applyMaskWord(data: Uint8Array, key: number, phase: number, start: number, end: number): void {
   maskRange(data, key, phase, start, end, false)
 }
 
 /**
- * applyMask that also reports whether every unmasked byte is ASCII (below 0x80), in the same
- * pass: an ASCII payload is valid UTF-8 without a separate validation pass.
+ * applyMaskWord that also reports whether every unmasked byte is ASCII (below 0x80), in the
+ * same pass: an ASCII payload is valid UTF-8 without a separate validation pass.
  */
-export function unmaskAscii(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number): boolean {
+export function unmaskAscii(data: Uint8Array, key: number, phase: number, start: number, end: number): boolean {
   return (maskRange(data, key, phase, start, end, true) & 0x80808080) === 0
 }
 
 /** Masks data[start, end); with `collect`, returns the OR of the resulting bytes (as words). */
-function maskRange(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number, collect: boolean): number {
+function maskRange(data: Uint8Array, key: number, phase: number, start: number, end: number, collect: boolean): number {
   let i = start
-  let k = phase & 3
+  // Key rotated so that its top byte is the one for data[i].
+  let rotated = rotate(key, phase & 3)
   let seen = 0
   if (end - start >= WORD_THRESHOLD) {
     // Bytes until the address is 4-aligned, so an Int32Array can view the middle.
     const misalign = (data.byteOffset + i) & 3
     if (misalign !== 0) {
       for (let n = 4 - misalign; n > 0; n--) {
-        seen |= data[i] ^= key[k]
+        seen |= data[i] ^= rotated >>> 24
         i++
-        k = (k + 1) & 3
+        rotated = (rotated << 8) | (rotated >>> 24)
       }
     }
     const words = (end - i) >>> 2
-    // Key rotated to the current phase, as a word in the byte order the view reads.
-    const word = LITTLE_ENDIAN
-      ? key[k] | (key[(k + 1) & 3] << 8) | (key[(k + 2) & 3] << 16) | (key[(k + 3) & 3] << 24)
-      : (key[k] << 24) | (key[(k + 1) & 3] << 16) | (key[(k + 2) & 3] << 8) | key[(k + 3) & 3]
+    // The rotated key as a word in the byte order the view reads.
+    const word = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
     // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
     // creating a typed array per frame costs more than masking a small payload.
     const buffer = data.buffer
@@ -96,10 +105,19 @@ function maskRange(data: Uint8Array, key: Uint8Array, phase: number, start: numb
     i += words << 2
   }
   for (; i < end; i++) {
-    seen |= data[i] ^= key[k]
-    k = (k + 1) & 3
+    seen |= data[i] ^= rotated >>> 24
+    rotated = (rotated << 8) | (rotated >>> 24)
   }
   return seen
+}
+
+/** The key word rotated left by `bytes` bytes (0-3). */
+function rotate(key: number, bytes: number): number {
+  return bytes === 0 ? key : (key << (bytes * 8)) | (key >>> (32 - bytes * 8))
+}
+
+function byteSwap(word: number): number {
+  return ((word & 0xff) << 24) | ((word & 0xff00) << 8) | ((word >>> 8) & 0xff00) | (word >>> 24)
 }
 
 const POOL_SIZE = 8192

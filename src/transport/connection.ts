@@ -36,6 +36,8 @@ export interface ConnectionInit {
   protocols: readonly string[]
   protocol?: string
   request?: UpgradeRequest
+  /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
+  release?: (connection: Connection<object>) => void
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
@@ -94,6 +96,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   data: TData
 
   private readonly role: 'server' | 'client'
+  private readonly release: ((connection: Connection<object>) => void) | undefined
   private readonly options: ResolvedConnectionOptions
   private sender!: Sender
   private parser!: FrameParser
@@ -119,6 +122,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   constructor(init: ConnectionInit) {
     super()
     this.role = init.role
+    this.release = init.release
     const request = init.request
     // Hooks (verifyRequest, the framework's per-gateway options) may override these per connection.
     this.options =
@@ -155,7 +159,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.socket = socket
     this.sender = new Sender(socket, this.role === 'client' ? clientMaskKeys : null)
     const request = this.request
-    this.parser = new FrameParser(this.frameHandler(), {
+    this.parser = new FrameParser(new FrameEvents(this), {
       expectMasked: this.role === 'server',
       maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
       streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
@@ -166,11 +170,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       this.idleTimer = setTimeout(() => this.close(CloseCode.GoingAway, 'idle timeout'), this.options.idleTimeout)
       this.idleTimer.unref()
     }
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('end', () => this.onEnd())
-    socket.on('close', () => this.finish())
-    socket.on('error', (error: Error) => this.emitError(error))
-    socket.on('drain', () => this.onDrain())
+    // Shared listeners that find the connection on the socket: no closures per connection.
+    ;(socket as SocketWithConnection)[kConnection] = this
+    socket.on('data', socketOnData)
+    socket.on('end', socketOnEnd)
+    socket.on('close', socketOnClose)
+    socket.on('error', socketOnError)
+    socket.on('drain', socketOnDrain)
     this.readyState = Connection.OPEN
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
@@ -349,52 +355,54 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.finish()
   }
 
-  private frameHandler(): FrameHandler {
-    return {
-      onText: (text, source, start, end) => {
-        rememberText(text, source, start, end)
-        this.emit('text', text)
-        this.emit('message', text)
-      },
-      onBinary: (data) => {
-        this.emit('binary', data)
-        this.emit('message', data)
-      },
-      onBinaryStart: () => {
-        const stream = new Readable({ read: () => this.resumeFor('stream') })
-        this.inbound = stream
-        if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
-        this.emit('binary', stream)
-      },
-      onBinaryChunk: (chunk) => {
-        if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
-      },
-      onBinaryEnd: () => {
-        const stream = this.inbound
-        this.inbound = null
-        if (stream !== null) stream.push(null)
-        this.resumeFor('stream')
-      },
-      onPing: (payload) => {
-        this.pingsThisRead++
-        if (this.readyState === Connection.OPEN) {
-          // A peer that pings while never reading our pongs is flooding us (RFC 6455 §5.5.2 still
-          // asks for a pong, but not at the cost of unbounded memory).
-          if (this.sender.bufferedAmount > this.options.maxBufferedAmount) {
-            this.fail(CloseCode.PolicyViolation, 'ping flood')
-            return
-          }
-          this.sender.frame(Opcode.Pong, payload, true)
-        }
-        this.emit('ping', payload)
-      },
-      onPong: (payload) => {
-        this.alive = true
-        this.emit('pong', payload)
-      },
-      onClose: (code, reason) => this.onCloseFrame(code, reason),
-      onError: (error) => this.onProtocolError(error),
+  // Parser callbacks (see FrameEvents below).
+
+  private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
+    rememberText(text, source, start, end)
+    this.emit('text', text)
+    this.emit('message', text)
+  }
+
+  private onBinaryMessage(data: Buffer): void {
+    this.emit('binary', data)
+    this.emit('message', data)
+  }
+
+  private onBinaryStart(): void {
+    const stream = new Readable({ read: () => this.resumeFor('stream') })
+    this.inbound = stream
+    if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
+    this.emit('binary', stream)
+  }
+
+  private onBinaryChunk(chunk: Buffer): void {
+    if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
+  }
+
+  private onBinaryEnd(): void {
+    const stream = this.inbound
+    this.inbound = null
+    if (stream !== null) stream.push(null)
+    this.resumeFor('stream')
+  }
+
+  private onPing(payload: Buffer): void {
+    this.pingsThisRead++
+    if (this.readyState === Connection.OPEN) {
+      // A peer that pings while never reading our pongs is flooding us (RFC 6455 §5.5.2 still
+      // asks for a pong, but not at the cost of unbounded memory).
+      if (this.sender.bufferedAmount > this.options.maxBufferedAmount) {
+        this.fail(CloseCode.PolicyViolation, 'ping flood')
+        return
+      }
+      this.sender.frame(Opcode.Pong, payload, true)
     }
+    this.emit('ping', payload)
+  }
+
+  private onPong(payload: Buffer): void {
+    this.alive = true
+    this.emit('pong', payload)
   }
 
   private onData(chunk: Buffer): void {
@@ -454,10 +462,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.drainProbe = true
     // Probe on the next tick, after the batch this send belongs to has been written: flushing
     // here would split the batch of the current read (one write per message under load).
-    process.nextTick(this.probeDrain)
+    process.nextTick(probeDrain, this)
   }
 
-  private readonly probeDrain = (): void => {
+
+
+  /** Runs on the tick after wantDrain(). */
+  private probeDrain(): void {
     if (this.closed || this.socket.destroyed) {
       this.drainProbe = false
       return
@@ -479,7 +490,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       if (!error) this.onDrain()
     })
   }
-
   private pauseFor(reason: 'stream' | 'output'): void {
     if (reason === 'stream') this.pausedForStream = true
     else this.pausedForOutput = true
@@ -569,6 +579,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.outbound = null
     this.afterOutbound = []
     const received = this.closeReceived
+    if (this.release !== undefined) this.release(this)
     this.guard(() =>
       this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
     )
@@ -663,6 +674,65 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
+}
+
+/**
+ * Routes the parser's callbacks to the connection's private handlers: one small object per
+ * connection instead of a closure per callback (idle connections are mostly this overhead).
+ */
+class FrameEvents implements FrameHandler {
+  constructor(private readonly connection: Connection<object>) {}
+  onText(text: string, source: Buffer, start: number, end: number): void {
+    this.connection['onTextMessage'](text, source, start, end)
+  }
+  onBinary(data: Buffer): void {
+    this.connection['onBinaryMessage'](data)
+  }
+  onBinaryStart(): void {
+    this.connection['onBinaryStart']()
+  }
+  onBinaryChunk(chunk: Buffer): void {
+    this.connection['onBinaryChunk'](chunk)
+  }
+  onBinaryEnd(): void {
+    this.connection['onBinaryEnd']()
+  }
+  onPing(payload: Buffer): void {
+    this.connection['onPing'](payload)
+  }
+  onPong(payload: Buffer): void {
+    this.connection['onPong'](payload)
+  }
+  onClose(code: number, reason: string): void {
+    this.connection['onCloseFrame'](code, reason)
+  }
+  onError(error: ProtocolError): void {
+    this.connection['onProtocolError'](error)
+  }
+}
+
+const kConnection = Symbol('gatewire.connection')
+type SocketWithConnection = Socket & { [kConnection]: Connection<object> }
+
+function socketOnData(this: Socket, chunk: Buffer): void {
+  ;(this as SocketWithConnection)[kConnection]['onData'](chunk)
+}
+function socketOnEnd(this: Socket): void {
+  ;(this as SocketWithConnection)[kConnection]['onEnd']()
+}
+function socketOnClose(this: Socket): void {
+  ;(this as SocketWithConnection)[kConnection]['finish']()
+}
+function socketOnError(this: Socket, error: Error): void {
+  ;(this as SocketWithConnection)[kConnection]['emitError'](error)
+}
+function socketOnDrain(this: Socket): void {
+  ;(this as SocketWithConnection)[kConnection]['onDrain']()
+}
+
+/** process.nextTick target: one shared function rather than a closure per connection. */
+function probeDrain(connection: Connection<object>): void {
+  connection['probeDrain']()
 }
 
 function truncateReason(reason: string): string {

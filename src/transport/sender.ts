@@ -55,11 +55,8 @@ export class Sender {
   private segmentStart = 0
   private segmentEnd = 0
   private corked = 0
+  /** A flush is queued on process.nextTick (see flushLater). */
   private flushScheduled = false
-  private readonly flushTask = (): void => {
-    this.flushScheduled = false
-    if (this.corked === 0) this.flush()
-  }
 
   constructor(
     private readonly socket: Socket,
@@ -231,9 +228,15 @@ export class Sender {
     if (this.corked === 0 && !this.flushScheduled) {
       // Outside a read: gather what this tick sends, then write once.
       this.flushScheduled = true
-      process.nextTick(this.flushTask)
+      process.nextTick(flushLater, this)
     }
   }
+}
+
+/** The deferred flush of a sender: one shared function rather than a closure per connection. */
+function flushLater(sender: Sender): void {
+  sender['flushScheduled'] = false
+  if (sender['corked'] === 0) sender.flush()
 }
 
 function isAscii(text: string): boolean {

@@ -57,6 +57,9 @@ export class Server extends EventEmitter {
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket as Socket, head)
   }
+  private readonly release = (connection: Connection<object>): void => {
+    this.open.delete(connection as Connection)
+  }
   /** Errors of the server's own HTTP server (EADDRINUSE ...), re-emitted with Node's semantics: unhandled, they throw. */
   private readonly onHttpError = (error: Error): void => {
     this.emit('error', error)
@@ -226,6 +229,8 @@ export class Server extends EventEmitter {
     }
     const accept = (protocol: string | undefined): void => {
       if (!settle() || socket.destroyed) return
+      // The handshake's closures (and with them the request) are not kept for the connection's life.
+      socket.off('close', settle)
       if (protocol !== undefined && !protocols.includes(protocol)) {
         // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
         this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
@@ -278,9 +283,9 @@ export class Server extends EventEmitter {
       protocols: request.protocols,
       protocol,
       request,
+      release: this.release,
     })
     this.open.add(connection)
-    connection.once('close', () => this.open.delete(connection))
     // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
     connection.attach(socket, head, () => {
       try {

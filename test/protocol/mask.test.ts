@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { MaskKeyPool, applyMask, unmaskAscii } from '../../src/protocol/mask'
+import { MaskKeyPool, applyMask, applyMaskWord, keyWord, unmaskAscii } from '../../src/protocol/mask'
 
 /** Byte-by-byte masking straight from RFC 6455 §5.3: j = i MOD 4, octet ^ key[j]. */
 function referenceMask(data: Uint8Array, key: Uint8Array, phase: number, start: number, end: number): Uint8Array {
@@ -128,6 +128,22 @@ describe('applyMask', () => {
   })
 })
 
+describe('applyMaskWord', () => {
+  it('masks like applyMask with the key given as keyWord(key)', () => {
+    for (const key of KEYS) {
+      for (let phase = 0; phase < 4; phase++) {
+        for (const [offset, length] of [[0, 7], [1, 100], [3, 1000]]) {
+          const a = dataAt(offset, length, phase + offset)
+          const b = Uint8Array.from(a)
+          applyMask(a, key, phase, 0, length)
+          applyMaskWord(b, keyWord(key), phase, 0, length)
+          expect(Buffer.from(b).equals(Buffer.from(a))).to.equal(true)
+        }
+      }
+    }
+  })
+})
+
 describe('unmaskAscii', () => {
   /** Masks `plain` with `key` (at `phase`), in a buffer placed `offset` bytes into its ArrayBuffer. */
   function masked(plain: Uint8Array, key: Uint8Array, phase: number, offset: number): Uint8Array {
@@ -144,7 +160,7 @@ describe('unmaskAscii', () => {
         for (let length = 0; length <= 300; length += length < 80 ? 1 : 7) {
           const plain = Uint8Array.from({ length }, (_, i) => 0x20 + ((i * 7) % 0x5f))
           const data = masked(plain, KEYS[1], phase, offset)
-          expect(unmaskAscii(data, KEYS[1], phase, 0, length)).to.equal(true)
+          expect(unmaskAscii(data, keyWord(KEYS[1]), phase, 0, length)).to.equal(true)
           expect(Buffer.from(data).equals(Buffer.from(plain))).to.equal(true)
           checked++
         }
@@ -160,7 +176,7 @@ describe('unmaskAscii', () => {
           const plain = new Uint8Array(length).fill(0x61)
           plain[at] = 0x80 + (at % 0x80)
           const data = masked(plain, KEYS[0], at & 3, offset)
-          expect(unmaskAscii(data, KEYS[0], at & 3, 0, length), `offset ${offset} length ${length} at ${at}`).to.equal(false)
+          expect(unmaskAscii(data, keyWord(KEYS[0]), at & 3, 0, length), `offset ${offset} length ${length} at ${at}`).to.equal(false)
           expect(Buffer.from(data).equals(Buffer.from(plain))).to.equal(true)
         }
       }
@@ -171,7 +187,7 @@ describe('unmaskAscii', () => {
     const plain = Uint8Array.from([0xff, 0x61, 0x62, 0x63, 0xff])
     const data = masked(plain, KEYS[0], 0, 0)
     const before = Uint8Array.from(data)
-    expect(unmaskAscii(data, KEYS[0], 1, 1, 4)).to.equal(true)
+    expect(unmaskAscii(data, keyWord(KEYS[0]), 1, 1, 4)).to.equal(true)
     expect(Array.from(data.subarray(1, 4))).to.deep.equal([0x61, 0x62, 0x63])
     expect([data[0], data[4]]).to.deep.equal([before[0], before[4]])
   })
