@@ -15,7 +15,7 @@ import {
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { rememberText, Sender, type WriteCallback } from './sender'
-import type { UpgradeRequest } from './upgrade-request'
+import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
 
@@ -181,6 +181,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
+    if (this.request !== undefined) releaseRequestMessage(this.request)
     // The head may view a buffer the http parser reuses: parse a copy, since payloads are views.
     if (head.length !== 0 && !this.closed) this.onData(Buffer.from(head))
   }

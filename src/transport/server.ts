@@ -278,7 +278,7 @@ export class Server extends EventEmitter {
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
-      path: request.req.url ?? '/',
+      path: request.req?.url ?? '/',
       headers: request.headers,
       protocols: request.protocols,
       protocol,

@@ -2,10 +2,16 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
 /** What the server knows about an upgrade request before it answers 101. */
 export interface UpgradeRequest {
-  /** The request as Node's http module parsed it. */
-  readonly req: IncomingMessage
+  /**
+   * The request as Node's http module parsed it. Kept during the handshake (verifyRequest,
+   * selectProtocol, guards) and the 'connection' and 'connect' events (`@OnConnect`), then
+   * released (undefined): an IncomingMessage would otherwise be most of an idle connection's
+   * memory. Everything below stays.
+   */
+  readonly req: IncomingMessage | undefined
   /** Pathname as sent (still percent-encoded), without the query string. */
   readonly path: string
+  /** The query string, parsed on first use. */
   readonly query: URLSearchParams
   readonly headers: IncomingHttpHeaders
   /** Subprotocols the client offered, most preferred first. */
@@ -24,20 +30,45 @@ export interface UpgradeRequest {
   slowConsumer?: 'close' | 'drop'
 }
 
-export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
-  const url = req.url ?? '/'
-  const q = url.indexOf('?')
-  // Kept percent-encoded: decoding is the router's business, segment by segment.
-  const path = q === -1 ? url : url.slice(0, q)
-  const origin = req.headers.origin
-  return {
-    req,
-    path,
-    query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
-    headers: req.headers,
-    protocols,
-    remoteAddress: req.socket.remoteAddress,
-    origin: typeof origin === 'string' ? origin : undefined,
-    data: {},
+class ServerUpgradeRequest implements UpgradeRequest {
+  req: IncomingMessage | undefined
+  readonly path: string
+  readonly headers: IncomingHttpHeaders
+  readonly protocols: readonly string[]
+  readonly remoteAddress: string | undefined
+  readonly origin: string | undefined
+  data: Record<string, unknown> = {}
+  maxMessageSize?: number
+  binaryMode?: 'stream' | 'buffer'
+  maxBufferedAmount?: number
+  slowConsumer?: 'close' | 'drop'
+  private readonly rawQuery: string
+  private parsedQuery: URLSearchParams | undefined
+
+  constructor(req: IncomingMessage, protocols: readonly string[]) {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    this.req = req
+    // Kept percent-encoded: decoding is the router's business, segment by segment.
+    this.path = q === -1 ? url : url.slice(0, q)
+    this.rawQuery = q === -1 ? '' : url.slice(q + 1)
+    this.headers = req.headers
+    this.protocols = protocols
+    this.remoteAddress = req.socket.remoteAddress
+    const origin = req.headers.origin
+    this.origin = typeof origin === 'string' ? origin : undefined
   }
+
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery))
+  }
+}
+
+export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
+  return new ServerUpgradeRequest(req, protocols)
+}
+
+/** @internal Drops the IncomingMessage once the connection is open (see UpgradeRequest.req). */
+export function releaseRequestMessage(request: UpgradeRequest): void {
+  if (request instanceof ServerUpgradeRequest) request.req = undefined
 }

@@ -180,6 +180,32 @@ describe('transport/server', () => {
       expect((await nextConnection()).data).to.deep.equal({ user: 'ada' })
     })
 
+    it('keeps the raw request through the connect events, then keeps only what the request told', async () => {
+      const seen: string[] = []
+      const { url, nextConnection } = await listen(
+        {
+          verifyRequest: (request) => {
+            seen.push(`verify ${request.req?.method}`)
+          },
+        },
+        (connection) => {
+          seen.push(`connection ${connection.request?.req?.url}`)
+          connection.on('connect', () => seen.push(`connect ${connection.request?.req !== undefined}`))
+        },
+      )
+      await open(`${url}/room/7?user=ada&lang=en`)
+      const connection = await nextConnection()
+      expect(seen).to.deep.equal(['verify GET', 'connection /room/7?user=ada&lang=en', 'connect true'])
+      const request = connection.request!
+      expect(request.req).to.equal(undefined) // released once open
+      expect(request.path).to.equal('/room/7')
+      expect(request.query.get('user')).to.equal('ada')
+      expect(request.query.get('lang')).to.equal('en')
+      expect(request.headers.host).to.match(/^127\.0\.0\.1:/)
+      expect(request.remoteAddress).to.equal('127.0.0.1')
+      expect(connection.path).to.equal('/room/7?user=ada&lang=en')
+    })
+
     it('adds extraHeaders to the 101 response', async () => {
       const { port } = await listen({ extraHeaders: { 'X-Served-By': 'gatewire' } })
       const peer = await RawPeer.connect(port)
