@@ -83,9 +83,11 @@ export class FrameParser {
   private messageOpcode = 0
   private messageCost = 0
   private messageStreamed = false
-  private pieces: Buffer[] = []
+  /** Pieces of a message that spans chunks or fragments (null until one does). */
+  private pieces: Buffer[] | null = null
   private piecesLength = 0
-  private readonly utf8 = new Utf8Validator()
+  /** Created for the first text message that is not plain ASCII. */
+  private utf8: Utf8Validator | null = null
 
   // A control frame whose payload spans chunks.
   private control: Buffer | null = null
@@ -123,7 +125,7 @@ export class FrameParser {
   /** Stops parsing: later input is ignored (used when the connection is being torn down). */
   stop(): void {
     this.state = State.Done
-    this.pieces = []
+    this.pieces = null
     this.control = null
   }
 
@@ -272,11 +274,11 @@ export class FrameParser {
       }
       return end
     }
-    if (isText && !(ascii && this.utf8.end())) {
+    if (isText && !(ascii && (this.utf8 === null || this.utf8.end()))) {
       // Fail fast: the bytes seen so far must already be a valid UTF-8 prefix. (ASCII bytes
       // after a complete character are, and the unmasking pass already told us they are ASCII.)
       ascii = false
-      if (!this.utf8.push(chunk, pos, end)) {
+      if (!(this.utf8 ??= new Utf8Validator()).push(chunk, pos, end)) {
         this.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message')
         return end
       }
@@ -284,13 +286,13 @@ export class FrameParser {
     if (this.messageStreamed) {
       this.handler.onBinaryChunk(chunk.subarray(pos, end))
       if (this.state === State.Done) return end
-    } else if (this.remaining === 0 && this.fin && this.pieces.length === 0) {
+    } else if (this.remaining === 0 && this.fin && this.pieces === null) {
       // Fast path: a whole message in one piece is delivered as a view, never copied.
       const messageOpcode = this.messageOpcode
       this.state = State.Header
       this.messageOpcode = 0
       if (messageOpcode === Opcode.Text) {
-        if (!this.utf8.end()) {
+        if (this.utf8 !== null && !this.utf8.end()) {
           this.utf8.reset()
           this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
           return end
@@ -318,7 +320,7 @@ export class FrameParser {
     if (piece.length * 2 < piece.buffer.byteLength) {
       piece = Buffer.from(piece)
     }
-    this.pieces.push(piece)
+    ;(this.pieces ??= []).push(piece)
     this.piecesLength += piece.length
   }
 
@@ -340,10 +342,9 @@ export class FrameParser {
       return
     }
     const pieces = this.pieces
-    const data =
-      pieces.length === 1 ? pieces[0] : pieces.length === 0 ? EMPTY : Buffer.concat(pieces, this.piecesLength)
-    if (pieces.length !== 0) {
-      this.pieces = []
+    const data = pieces === null ? EMPTY : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, this.piecesLength)
+    if (pieces !== null) {
+      this.pieces = null
       this.piecesLength = 0
     }
     this.deliver(messageOpcode, data)
@@ -351,7 +352,7 @@ export class FrameParser {
 
   private deliver(messageOpcode: number, data: Buffer): void {
     if (messageOpcode === Opcode.Text) {
-      if (!this.utf8.end()) {
+      if (this.utf8 !== null && !this.utf8.end()) {
         this.utf8.reset()
         return this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
       }

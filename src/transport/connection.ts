@@ -92,8 +92,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   socket!: Socket
   /** Server side: the upgrade request as the hooks saw it. */
   readonly request: UpgradeRequest | undefined
-  /** Per-connection data for the application (from `verifyRequest`, guards ...). */
-  data: TData
+  private dataValue: TData | undefined
 
   private readonly role: 'server' | 'client'
   private readonly release: ((connection: Connection<object>) => void) | undefined
@@ -108,7 +107,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private pausedForStream = false
   private pausedForOutput = false
   private outbound: Writable | null = null
-  private afterOutbound: Array<() => void> = []
+  /** Sends deferred while a beginBinary() stream is open (null when none is). */
+  private afterOutbound: Array<() => void> | null = null
   private idleTimer: NodeJS.Timeout | null = null
   /** Someone was told to wait for 'drain' (a send returned false, or drain() is pending). */
   private drainWanted = false
@@ -121,6 +121,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** @internal */
   constructor(init: ConnectionInit) {
     super()
+    // EventEmitter stores listeners in a prototype-less object literal, which V8 keeps as a
+    // dictionary (~200 B); an instance of a class whose prototype has no prototype behaves the
+    // same for EventEmitter (own keys, no inherited names) and stays a small fast object.
+    ;(this as unknown as { _events: object })._events = new ListenerTableClass()
     this.role = init.role
     this.release = init.release
     const request = init.request
@@ -138,7 +142,15 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.protocols = init.protocols
     this.protocol = init.protocol
     this.request = init.request
-    this.data = (init.request?.data ?? {}) as TData
+  }
+
+  /** Per-connection data for the application (from `verifyRequest`, guards ...): the request's `data`. */
+  get data(): TData {
+    return (this.dataValue ??= (this.request === undefined ? {} : this.request.data) as TData)
+  }
+
+  set data(value: TData) {
+    this.dataValue = value
   }
 
   /** Bytes queued by send calls and not yet written to the kernel. */
@@ -277,7 +289,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
         if (this.outbound === stream) {
           // The message cannot be completed: the peer would wait for its end forever.
           this.outbound = null
-          this.afterOutbound = []
+          this.afterOutbound = null
           if (this.readyState === Connection.OPEN) this.close(CloseCode.InternalError, 'binary stream aborted')
         }
         callback(error)
@@ -544,7 +556,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.readyState = Connection.CLOSING
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
-    this.afterOutbound = []
+    this.afterOutbound = null
     this.sender.frame(Opcode.Close, payload, true)
     this.sender.flush()
   }
@@ -578,7 +590,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.sender?.discard(error)
     this.endInbound(error)
     this.outbound = null
-    this.afterOutbound = []
+    this.afterOutbound = null
     const received = this.closeReceived
     if (this.release !== undefined) this.release(this)
     this.guard(() =>
@@ -598,12 +610,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private endOutbound(): void {
     this.outbound = null
     const deferred = this.afterOutbound
-    this.afterOutbound = []
-    for (const send of deferred) send()
+    this.afterOutbound = null
+    if (deferred !== null) for (const send of deferred) send()
   }
 
   private defer(send: () => void): boolean {
-    this.afterOutbound.push(send)
+    ;(this.afterOutbound ??= []).push(send)
     this.wantDrain()
     return false
   }
@@ -676,6 +688,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
+
+/** See the Connection constructor. */
+function ListenerTable(): void {}
+ListenerTable.prototype = Object.create(null)
+const ListenerTableClass = ListenerTable as unknown as new () => object
 
 /**
  * Routes the parser's callbacks to the connection's private handlers: one small object per

@@ -48,7 +48,8 @@ export function rememberText(text: string, source: Buffer, start: number, end: n
 export class Sender {
   /** Bytes framed but not yet handed to the socket. */
   private queuedBytes = 0
-  private segments: Buffer[] = []
+  /** Regions and payloads queued for the next write (null when nothing is). */
+  private segments: Buffer[] | null = null
   private callbacks: WriteCallback[] | null = null
   /** The region of the shared slab this sender is filling: [segmentSlab, segmentStart, segmentEnd). */
   private segmentSlab: Buffer | null = null
@@ -93,7 +94,7 @@ export class Sender {
         applyMask(body, maskKey, 0, 0, length)
       }
       this.closeSegment()
-      this.segments.push(body)
+      ;(this.segments ??= []).push(body)
       this.queuedBytes += length
     }
     this.done(callback)
@@ -154,9 +155,9 @@ export class Sender {
     const tailEnd = this.segmentEnd
     this.closeSegment()
     const segments = this.segments
-    if (segments.length === 0) return
+    if (segments === null) return
     const callbacks = this.callbacks
-    this.segments = []
+    this.segments = null
     this.callbacks = null
     this.queuedBytes = 0
     const socket = this.socket
@@ -183,7 +184,7 @@ export class Sender {
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */
   discard(error: Error): void {
-    this.segments = []
+    this.segments = null
     this.segmentSlab = null
     this.queuedBytes = 0
     const callbacks = this.callbacks
@@ -217,7 +218,7 @@ export class Sender {
 
   private closeSegment(): void {
     if (this.segmentSlab !== null && this.segmentEnd > this.segmentStart) {
-      this.segments.push(this.segmentSlab.subarray(this.segmentStart, this.segmentEnd))
+      ;(this.segments ??= []).push(this.segmentSlab.subarray(this.segmentStart, this.segmentEnd))
     }
     this.segmentSlab = null
     this.segmentStart = this.segmentEnd = 0

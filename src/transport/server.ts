@@ -205,7 +205,7 @@ export class Server extends EventEmitter {
     } catch (error) {
       return reject(socket, error as HandshakeError)
     }
-    const request = createUpgradeRequest(req, protocols)
+    const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
     this.pending++
     let settled = false
     const timer = setTimeout(() => {
@@ -344,3 +344,6 @@ function isPromise<T>(value: unknown): value is Promise<T> {
 }
 
 function noop(): void {}
+
+/** Shared by every connection whose client offered no subprotocol. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([])

@@ -35,15 +35,15 @@ class ServerUpgradeRequest implements UpgradeRequest {
   readonly path: string
   readonly headers: IncomingHttpHeaders
   readonly protocols: readonly string[]
-  readonly remoteAddress: string | undefined
   readonly origin: string | undefined
-  data: Record<string, unknown> = {}
   maxMessageSize?: number
   binaryMode?: 'stream' | 'buffer'
   maxBufferedAmount?: number
   slowConsumer?: 'close' | 'drop'
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined
+  private readonly socket: IncomingMessage['socket']
+  private dataValue: Record<string, unknown> | undefined
 
   constructor(req: IncomingMessage, protocols: readonly string[]) {
     const url = req.url ?? '/'
@@ -54,13 +54,26 @@ class ServerUpgradeRequest implements UpgradeRequest {
     this.rawQuery = q === -1 ? '' : url.slice(q + 1)
     this.headers = req.headers
     this.protocols = protocols
-    this.remoteAddress = req.socket.remoteAddress
+    this.socket = req.socket
     const origin = req.headers.origin
     this.origin = typeof origin === 'string' ? origin : undefined
   }
 
   get query(): URLSearchParams {
     return (this.parsedQuery ??= new URLSearchParams(this.rawQuery))
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress
+  }
+
+  /** Created on first use: most connections never carry data. */
+  get data(): Record<string, unknown> {
+    return (this.dataValue ??= {})
+  }
+
+  set data(value: Record<string, unknown>) {
+    this.dataValue = value
   }
 }
 
