@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { applyMask, MaskKeyPool, MAX_HEADER_SIZE, writeFrameHeader } from '../protocol'
 
 export type WriteCallback = (error?: Error) => void
@@ -59,11 +59,20 @@ export class Sender {
   /** A flush is queued on process.nextTick (see flushLater). */
   private flushScheduled = false
 
+  /**
+   * Whether a write the socket completed at once means its bytes were copied (to the kernel, or
+   * into TLS): true for net.Socket (and TLS) sockets. A generic Duplex may keep the Buffer it
+   * was given (a PassThrough hands it to its reader), so its slab regions are never reused.
+   */
+  private readonly copiesOnWrite: boolean
+
   constructor(
     private readonly socket: Socket,
     /** Clients mask every frame (RFC 6455 §5.3); servers pass null. */
     private readonly maskKeys: MaskKeyPool | null,
-  ) {}
+  ) {
+    this.copiesOnWrite = socket instanceof Socket
+  }
 
   /** Bytes accepted but not yet written to the kernel. */
   get bufferedAmount(): number {
@@ -179,7 +188,7 @@ export class Sender {
     // so the kernel has the bytes: the slab region can be reused at once. Under steady traffic
     // the slab is then refilled from its start, staying in cache instead of a fresh 128 KiB
     // buffer (and its page faults) every hundred frames.
-    if (tailSlab === slab && tailEnd === slabUsed && socket.writableLength === 0) slabUsed = tailStart
+    if (tailSlab === slab && tailEnd === slabUsed && this.copiesOnWrite && socket.writableLength === 0) slabUsed = tailStart
   }
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */

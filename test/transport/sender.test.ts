@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import type { Socket } from 'node:net'
+import { Socket as NetSocket, type Socket } from 'node:net'
+import { PassThrough } from 'node:stream'
 import { MaskKeyPool } from '../../src/protocol'
 import { rememberText, Sender } from '../../src/transport/sender'
 import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
@@ -179,17 +180,20 @@ describe('transport/sender', () => {
   })
 
   it('fills its slab region again once the socket took the write at once, never a region still queued', () => {
-    /** Keeps what it is handed (no copy); `pending` says whether the kernel has taken it yet. */
-    class HoldingSocket {
+    /** A net.Socket that keeps what it is handed; `pending` says whether the kernel has taken it yet. */
+    class HoldingSocket extends NetSocket {
       writes: Buffer[] = []
-      writableLength = 0
-      destroyed = false
-      constructor(private readonly pending: boolean) {}
-      cork(): void {}
-      uncork(): void {}
-      write(data: Buffer): boolean {
-        this.writes.push(data)
-        if (this.pending) this.writableLength += data.length
+      private pendingBytes = 0
+      constructor(private readonly keepsPending: boolean) {
+        super()
+        // What the sender reads: bytes not yet taken by the kernel.
+        Object.defineProperty(this, 'writableLength', { get: () => this.pendingBytes })
+      }
+      override cork(): void {}
+      override uncork(): void {}
+      override write(data: Uint8Array | string): boolean {
+        this.writes.push(data as Buffer)
+        if (this.keepsPending) this.pendingBytes += data.length
         return true
       }
     }
@@ -215,6 +219,20 @@ describe('transport/sender', () => {
     for (let i = 0; i < 5000; i++) send(fastSender, `overwrite ${i}`)
     expect(queued.equals(copy)).to.equal(true)
     expect(frames(queued)[0].payload.toString()).to.equal('still queued')
+  })
+
+  it('never refills a region handed to a stream that may keep it (not a net.Socket)', () => {
+    const stream = new PassThrough() // completes writes at once, but hands the very Buffer to its reader
+    const sender = new Sender(stream as unknown as Socket, null)
+    for (const text of ['first', 'second', 'third']) {
+      sender.cork()
+      sender.text(text, true)
+      sender.uncork()
+    }
+    const written: Buffer[] = []
+    let chunk: Buffer | null
+    while ((chunk = stream.read() as Buffer | null) !== null) written.push(chunk)
+    expect(frames(Buffer.concat(written)).map((f) => f.payload.toString())).to.deep.equal(['first', 'second', 'third'])
   })
 
   it('sends a text just received by copying its bytes instead of encoding it again', async () => {
