@@ -31,6 +31,7 @@ const { values: cli } = parseArgs({
     modes: { type: 'string' },
     servers: { type: 'string' },
     idle: { type: 'string' },
+    'idle-settle': { type: 'string' },
     window: { type: 'string' },
     configs: { type: 'string' },
     profile: { type: 'boolean', default: false },
@@ -545,10 +546,11 @@ async function idleConnections(specs: ServerSpec[]): Promise<void> {
             '--mode', 'idle',
             '--connections', String(connections),
             '--gc-signal',
-            '--settle', quick ? '300' : '1000',
+            '--settle', cli['idle-settle'] ?? (quick ? '300' : '1000'),
             '--memory-file', memoryFile,
           ],
-          120,
+          // Two settle waits (each settle + 70%) on top of opening the connections.
+          120 + (4 * Number(cli['idle-settle'] ?? 0)) / 1000,
         )
         record('idle', spec.id, outcome)
         log(`  idle ${connections} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
