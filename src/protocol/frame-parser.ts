@@ -86,6 +86,9 @@ export class FrameParser {
   /** Pieces of a message that spans chunks or fragments (null until one does). */
   private pieces: Buffer[] | null = null
   private piecesLength = 0
+  /** A one-frame message spanning chunks, gathered in place (see readPayload). */
+  private assembly: Buffer | null = null
+  private assemblyLength = 0
   /** Created for the first text message that is not plain ASCII. */
   private utf8: Utf8Validator | null = null
 
@@ -126,6 +129,7 @@ export class FrameParser {
   stop(): void {
     this.state = State.Done
     this.pieces = null
+    this.assembly = null
     this.control = null
   }
 
@@ -286,7 +290,7 @@ export class FrameParser {
     if (this.messageStreamed) {
       this.handler.onBinaryChunk(chunk.subarray(pos, end))
       if (this.state === State.Done) return end
-    } else if (this.remaining === 0 && this.fin && this.pieces === null) {
+    } else if (this.remaining === 0 && this.fin && this.pieces === null && this.assembly === null) {
       // Fast path: a whole message in one piece is delivered as a view, never copied.
       const messageOpcode = this.messageOpcode
       this.state = State.Header
@@ -305,6 +309,16 @@ export class FrameParser {
         this.handler.onBinary(chunk.subarray(pos, end))
       }
       return end
+    } else if (this.assembly !== null) {
+      chunk.copy(this.assembly, this.assemblyLength, pos, end)
+      this.assemblyLength += take
+    } else if (this.fin && this.pieces === null && this.payloadLength - this.remaining === take && take * 4 >= this.payloadLength) {
+      // The first piece of a one-frame message that spans chunks, and at least a quarter of it:
+      // gather the message in a buffer of its final size, one copy per piece and no joining.
+      // (The quarter bounds what a header alone can make us allocate to 4x the bytes received.)
+      this.assembly = Buffer.allocUnsafe(this.payloadLength)
+      chunk.copy(this.assembly, 0, pos, end)
+      this.assemblyLength = take
     } else {
       this.addPiece(chunk.subarray(pos, end))
     }
@@ -339,6 +353,13 @@ export class FrameParser {
     if (this.messageStreamed) {
       this.messageStreamed = false
       this.handler.onBinaryEnd()
+      return
+    }
+    const assembly = this.assembly
+    if (assembly !== null) {
+      this.assembly = null
+      this.assemblyLength = 0
+      this.deliver(messageOpcode, assembly)
       return
     }
     const pieces = this.pieces

@@ -236,6 +236,39 @@ describe('FrameParser', () => {
       expect(received).to.deep.equal(bytes(1000))
     })
 
+    it('gathers a one-frame message that spans chunks into one buffer of its final size', () => {
+      const payload = bytes(100_000, 3)
+      const frame = masked(Opcode.Binary, payload)
+      let received: Buffer | undefined
+      const parser = new FrameParser({ ...noopHandler(), onBinary: (data) => (received = data) }, SERVER)
+      const concat = Buffer.concat
+      let joins = 0
+      Buffer.concat = (...args: Parameters<typeof concat>) => {
+        joins++
+        return concat(...args)
+      }
+      try {
+        for (const [from, to] of [[0, 65_536], [65_536, 131_072], [131_072, frame.length]]) {
+          parser.push(Buffer.from(frame.subarray(from, to)))
+        }
+      } finally {
+        Buffer.concat = concat
+      }
+      expect(received?.equals(payload)).to.equal(true)
+      expect(received?.buffer.byteLength).to.equal(payload.length)
+      expect(joins).to.equal(0) // copied piece by piece into place, never joined afterwards
+    })
+
+    it('does not reserve a large message on the strength of its header and a few bytes', () => {
+      const header = encodeFrameHeader({ opcode: Opcode.Binary, fin: true, payloadLength: 1 << 20, maskKey: KEY })
+      const parser = new FrameParser(noopHandler(), SERVER)
+      parser.push(Buffer.concat([header, Buffer.alloc(1000)]))
+      // Under a quarter of the payload has arrived: pieces are kept as received instead.
+      expect(parser['assembly']).to.equal(null)
+      parser.push(Buffer.alloc(300_000))
+      expect(parser['assembly']).to.equal(null)
+    })
+
     it('joins text fragments as bytes, so a character split across fragments survives', () => {
       const euro = hex('e2 82 ac')
       const frames = Buffer.concat([
