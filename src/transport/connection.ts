@@ -124,7 +124,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // EventEmitter stores listeners in a prototype-less object literal, which V8 keeps as a
     // dictionary (~200 B); an instance of a class whose prototype has no prototype behaves the
     // same for EventEmitter (own keys, no inherited names) and stays a small fast object.
-    ;(this as unknown as { _events: object })._events = new ListenerTableClass()
+    ;(this as unknown as { _events: object })._events = new ListenerTable()
     this.role = init.role
     this.release = init.release
     const request = init.request
@@ -690,9 +690,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 }
 
 /** See the Connection constructor. */
-function ListenerTable(): void {}
-ListenerTable.prototype = Object.create(null)
-const ListenerTableClass = ListenerTable as unknown as new () => object
+const ListenerTable = function ListenerTable(): void {} as unknown as new () => object
+ListenerTable.prototype = Object.create(null) as object
 
 /**
  * Routes the parser's callbacks to the connection's private handlers: one small object per

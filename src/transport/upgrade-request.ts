@@ -35,6 +35,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
   readonly path: string
   readonly headers: IncomingHttpHeaders
   readonly protocols: readonly string[]
+  readonly remoteAddress: string | undefined
   readonly origin: string | undefined
   maxMessageSize?: number
   binaryMode?: 'stream' | 'buffer'
@@ -42,7 +43,6 @@ class ServerUpgradeRequest implements UpgradeRequest {
   slowConsumer?: 'close' | 'drop'
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined
-  private readonly socket: IncomingMessage['socket']
   private dataValue: Record<string, unknown> | undefined
 
   constructor(req: IncomingMessage, protocols: readonly string[]) {
@@ -54,17 +54,14 @@ class ServerUpgradeRequest implements UpgradeRequest {
     this.rawQuery = q === -1 ? '' : url.slice(q + 1)
     this.headers = req.headers
     this.protocols = protocols
-    this.socket = req.socket
+    // Read now: once the socket has closed it no longer knows its peer.
+    this.remoteAddress = req.socket.remoteAddress
     const origin = req.headers.origin
     this.origin = typeof origin === 'string' ? origin : undefined
   }
 
   get query(): URLSearchParams {
     return (this.parsedQuery ??= new URLSearchParams(this.rawQuery))
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress
   }
 
   /** Created on first use: most connections never carry data. */

@@ -202,8 +202,12 @@ describe('transport/server', () => {
       expect(request.query.get('user')).to.equal('ada')
       expect(request.query.get('lang')).to.equal('en')
       expect(request.headers.host).to.match(/^127\.0\.0\.1:/)
-      expect(request.remoteAddress).to.equal('127.0.0.1')
       expect(connection.path).to.equal('/room/7?user=ada&lang=en')
+      // Still known once the socket is gone (a socket that has closed no longer knows its peer).
+      const closed = next(connection, 'close')
+      connection.terminate()
+      await closed
+      expect(request.remoteAddress).to.equal('127.0.0.1')
     })
 
     it('adds extraHeaders to the 101 response', async () => {
