@@ -97,8 +97,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private readonly role: 'server' | 'client'
   private readonly release: ((connection: Connection<object>) => void) | undefined
   private readonly options: ResolvedConnectionOptions
-  private sender!: Sender
-  private parser!: FrameParser
+  /** Created by the first send (see output()): an idle connection holds none. */
+  private sender: Sender | null = null
+  /** Created by the first bytes from the peer (see input()); STOPPED_PARSER once input is ignored. */
+  private parser: FrameParser | null = null
   private closeReceived: { code: number; reason: string } | null = null
   private closeSent = false
   private closed = false
@@ -155,7 +157,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   /** Bytes queued by send calls and not yet written to the kernel. */
   get bufferedAmount(): number {
-    return this.sender === undefined ? 0 : this.sender.bufferedAmount
+    return this.sender !== null ? this.sender.bufferedAmount : this.socket === undefined ? 0 : this.socket.writableLength
   }
 
   get remoteAddress(): string | undefined {
@@ -169,13 +171,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    */
   attach(socket: Socket, head: Buffer, onOpen?: () => void): void {
     this.socket = socket
-    this.sender = new Sender(socket, this.role === 'client' ? clientMaskKeys : null)
-    const request = this.request
-    this.parser = new FrameParser(new FrameEvents(this), {
-      expectMasked: this.role === 'server',
-      maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
-      streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
-    })
     socket.setNoDelay(true)
     if (this.options.idleTimeout > 0) {
       // Only what the peer sends counts: a socket timeout would also be reset by our own writes.
@@ -203,9 +198,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.readyState !== Connection.OPEN) return this.refuse(callback)
     if (typeof text !== 'string') throw new TypeError('sendText expects a string')
     if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
-    if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    this.sender.text(text, true, callback)
-    return this.accepted()
+    const sender = this.output()
+    if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
+    sender.text(text, true, callback)
+    return this.accepted(sender)
   }
 
   /** Sends a binary message (one frame; use beginBinary() to stream fragments). */
@@ -213,9 +209,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.readyState !== Connection.OPEN) return this.refuse(callback)
     if (!(data instanceof Uint8Array)) throw new TypeError('sendBinary expects a Buffer or Uint8Array')
     if (this.outbound !== null) return this.defer(() => this.sendBinary(data, callback))
-    if (this.sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    this.sender.frame(Opcode.Binary, data, true, callback)
-    return this.accepted()
+    const sender = this.output()
+    if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
+    sender.frame(Opcode.Binary, data, true, callback)
+    return this.accepted(sender)
   }
 
   /** Sends a string as text, a Buffer/Uint8Array as binary. */
@@ -228,8 +225,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const payload = typeof data === 'string' ? Buffer.from(data) : data
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('a ping payload must be at most 125 bytes')
     if (this.readyState !== Connection.OPEN) return this.refuse(callback)
-    this.sender.frame(Opcode.Ping, payload, true, callback)
-    return this.accepted()
+    const sender = this.output()
+    sender.frame(Opcode.Ping, payload, true, callback)
+    return this.accepted(sender)
   }
 
   /**
@@ -260,7 +258,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       return out
     }
     const fragment = (data: Buffer, fin: boolean, callback?: WriteCallback): void => {
-      this.sender.frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
+      this.output().frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
       first = false
     }
     const stream = new Writable({
@@ -274,7 +272,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
         pendingLength += chunk.length
         // Keep the last bytes back so the final fragment (sent on end) is never empty.
         while (pendingLength > fragmentSize) fragment(take(fragmentSize), false)
-        if (this.sender.bufferedAmount < this.options.highWaterMark) callback()
+        if (this.bufferedAmount < this.options.highWaterMark) callback()
         else this.whenDrained(callback)
       },
       final: (callback) => {
@@ -331,7 +329,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
         reject(new ConnectionStateError(this.readyState, 'the connection is closed'))
         return
       }
-      this.sender.flush()
+      this.sender?.flush()
       this.socket.write(EMPTY, (error) => (error ? reject(error) : resolve()))
     })
   }
@@ -404,11 +402,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.readyState === Connection.OPEN) {
       // A peer that pings while never reading our pongs is flooding us (RFC 6455 §5.5.2 still
       // asks for a pong, but not at the cost of unbounded memory).
-      if (this.sender.bufferedAmount > this.options.maxBufferedAmount) {
+      const sender = this.output()
+      if (sender.bufferedAmount > this.options.maxBufferedAmount) {
         this.fail(CloseCode.PolicyViolation, 'ping flood')
         return
       }
-      this.sender.frame(Opcode.Pong, payload, true)
+      sender.frame(Opcode.Pong, payload, true)
     }
     this.emit('ping', payload)
   }
@@ -421,10 +420,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private onData(chunk: Buffer): void {
     if (this.idleTimer !== null) this.idleTimer.refresh()
     this.pingsThisRead = 0
-    const sender = this.sender
+    const sender = this.output()
     sender.cork()
     try {
-      this.parser.push(chunk)
+      this.input().push(chunk)
     } catch (error) {
       this.onListenerError(error)
     } finally {
@@ -447,7 +446,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onDrain(): void {
-    if (this.pausedForOutput && this.sender.bufferedAmount <= this.readPauseBytes()) this.resumeFor('output')
+    if (this.pausedForOutput && this.bufferedAmount <= this.readPauseBytes()) this.resumeFor('output')
     if (!this.drainWanted || this.closed || this.socket.destroyed) return
     if (this.bufferedAmount < this.options.highWaterMark) {
       this.drainWanted = false
@@ -458,8 +457,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   /** A send's return value: false (and 'drain' to follow) at or past the high-water mark. */
-  private accepted(): boolean {
-    if (this.sender.bufferedAmount < this.options.highWaterMark) return true
+  private accepted(sender: Sender): boolean {
+    if (sender.bufferedAmount < this.options.highWaterMark) return true
     this.wantDrain()
     return false
   }
@@ -480,13 +479,35 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
 
 
+  /** The sender, created on first use: most of an idle connection's memory is what it never needed. */
+  private output(): Sender {
+    return this.sender ?? (this.sender = new Sender(this.socket, this.role === 'client' ? clientMaskKeys : null))
+  }
+
+  /** The frame parser, created when the peer's first bytes arrive. */
+  private input(): FrameParser {
+    if (this.parser !== null) return this.parser
+    const request = this.request
+    return (this.parser = new FrameParser(new FrameEvents(this), {
+      expectMasked: this.role === 'server',
+      maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
+      streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
+    }))
+  }
+
+  /** Later input is ignored (the connection is being torn down). */
+  private stopInput(): void {
+    if (this.parser === null) this.parser = STOPPED_PARSER
+    else this.parser.stop()
+  }
+
   /** Runs on the tick after wantDrain(). */
   private probeDrain(): void {
     if (this.closed || this.socket.destroyed) {
       this.drainProbe = false
       return
     }
-    this.sender.flush()
+    this.sender?.flush()
     if (this.bufferedAmount < this.options.highWaterMark) {
       // The kernel took the batch (the usual case): no need to ask the socket.
       this.drainProbe = false
@@ -525,7 +546,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.endInbound(new ConnectionStateError(Connection.CLOSING, 'the peer closed the connection mid-message'))
     if (this.role === 'server') {
       // RFC 6455 §7.1.1: the server closes the TCP connection first.
-      this.sender.flush()
+      this.sender?.flush()
       this.socket.end()
     }
     this.armCloseTimer()
@@ -541,12 +562,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * TCP connection without waiting for the peer.
    */
   private fail(code: number, reason: string): void {
-    this.parser.stop()
+    this.stopInput()
     if (this.readyState === Connection.OPEN) {
       this.sendClose(encodeClosePayload(code, truncateReason(reason)))
     }
     this.readyState = Connection.CLOSING
-    this.sender.flush()
+    this.sender?.flush()
     this.socket.end()
     this.armCloseTimer()
   }
@@ -557,8 +578,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
     this.afterOutbound = null
-    this.sender.frame(Opcode.Close, payload, true)
-    this.sender.flush()
+    const sender = this.output()
+    sender.frame(Opcode.Close, payload, true)
+    sender.flush()
   }
 
   private armCloseTimer(): void {
@@ -570,9 +592,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private onEnd(): void {
     // The peer half-closed. Sockets from http.Server keep allowHalfOpen, so end our side too
     // (after what is queued), and make sure the socket goes away even if our output is stuck.
-    this.parser.stop()
+    this.stopInput()
     if (this.readyState === Connection.OPEN) this.readyState = Connection.CLOSING
-    this.sender.flush()
+    this.sender?.flush()
     this.socket.end()
     this.armCloseTimer()
   }
@@ -586,7 +608,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.idleTimer !== null) clearTimeout(this.idleTimer)
     this.idleTimer = null
     const error = new ConnectionStateError(Connection.CLOSED, 'the connection is closed')
-    this.parser?.stop()
+    this.stopInput()
     this.sender?.discard(error)
     this.endInbound(error)
     this.outbound = null
@@ -692,6 +714,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 /** See the Connection constructor. */
 const ListenerTable = function ListenerTable(): void {} as unknown as new () => object
 ListenerTable.prototype = Object.create(null) as object
+
+/** Stands for the parser of a connection whose input is ignored before any arrived: push() does nothing. */
+const STOPPED_PARSER = new FrameParser({} as FrameHandler, { expectMasked: true, maxMessageSize: 0 })
+STOPPED_PARSER.stop()
 
 /**
  * Routes the parser's callbacks to the connection's private handlers: one small object per

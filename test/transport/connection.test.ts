@@ -452,6 +452,23 @@ describe('transport/connection', () => {
       expect(closes.closes).to.have.length(1)
     })
 
+    it('ignores what the peer sends after the connection failed before any input arrived', async () => {
+      const { peer, conn } = await rawPair({ maxBufferedAmount: 2 * MiB, closeTimeout: 2000 })
+      const texts: string[] = []
+      conn.on('text', (text) => texts.push(text))
+      const closes = closeRecorder(conn)
+      peer.socket.pause()
+      await saturate(conn, 2 * MiB)
+      conn.sendBinary(Buffer.alloc(10))
+      expect(conn.readyState).to.equal(2)
+      // Sent after our close frame: a failed connection reads no more messages (RFC 6455 §7.1.7).
+      peer.sendFrame(Op.Text, 'too late')
+      peer.socket.resume()
+      expect((await peer.closeFrame()).code).to.equal(CloseCode.PolicyViolation)
+      await closes.closed
+      expect(texts).to.deep.equal([])
+    })
+
     it("'drop': sends past maxBufferedAmount are dropped, the connection stays open", async () => {
       const { peer, conn } = await rawPair({ maxBufferedAmount: 2 * MiB, slowConsumer: 'drop' })
       peer.socket.pause()
@@ -470,6 +487,24 @@ describe('transport/connection', () => {
       const texts = []
       texts.push(await peer.opcodeFrame(Op.Text))
       expect(texts.map((t) => t.payload.toString())).to.deep.equal(['after drain'])
+    })
+  })
+
+  describe('memory of an idle connection', () => {
+    it('holds no frame parser until the peer sends, and no sender until something is sent', async () => {
+      const { peer, conn } = await rawPair()
+      const internals = conn as unknown as { parser: object | null; sender: object | null }
+      expect(internals.parser).to.equal(null)
+      expect(internals.sender).to.equal(null)
+      expect(conn.bufferedAmount).to.equal(0)
+      conn.sendText('first')
+      expect(internals.sender).to.not.equal(null)
+      expect(internals.parser).to.equal(null)
+      expect((await peer.opcodeFrame(Op.Text)).payload.toString()).to.equal('first')
+      const text = next<[string]>(conn, 'text')
+      peer.sendFrame(Op.Text, 'hello')
+      expect((await text)[0]).to.equal('hello')
+      expect(internals.parser).to.not.equal(null)
     })
   })
 
