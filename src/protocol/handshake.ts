@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import { WEBSOCKET_GUID } from './constants'
 import { HandshakeError } from './handshake-error'
 
@@ -6,14 +6,19 @@ import { HandshakeError } from './handshake-error'
 export type HeaderValue = string | string[] | undefined
 export type HeaderBag = Record<string, HeaderValue>
 
+/** crypto.hash (Node ≥ 20.12): no Hash object per handshake. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash
+
 /** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64')
+  return oneShotHash !== undefined
+    ? oneShotHash('sha1', key + WEBSOCKET_GUID, 'base64')
+    : crypto.createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64')
 }
 
 /** A fresh Sec-WebSocket-Key: 16 random bytes, base64 (RFC 6455 §4.1). */
 export function createClientKey(): string {
-  return randomBytes(16).toString('base64')
+  return crypto.randomBytes(16).toString('base64')
 }
 
 // RFC 7230 §3.2.6 token characters.
@@ -28,11 +33,22 @@ function single(value: HeaderValue): string | undefined {
   return Array.isArray(value) ? value.join(',') : value
 }
 
-/** True when a comma-separated header lists `token` (case-insensitive). */
+/** True when a comma-separated header lists `token` (lower-case letters; compared case-insensitively). */
 function listsToken(value: HeaderValue, token: string): boolean {
+  // The usual header is the token alone ("websocket", "Upgrade"): compared without allocating.
+  if (typeof value === 'string' && value.length === token.length && equalsLowerCase(value, token)) return true
   const text = single(value)
   if (text === undefined) return false
   return text.split(',').some((part) => part.trim().toLowerCase() === token)
+}
+
+/** `value` equals `lower` (lower-case ASCII letters) ignoring the case of ASCII letters. */
+function equalsLowerCase(value: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = value.charCodeAt(i)
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false
+  }
+  return true
 }
 
 /**
@@ -84,9 +100,8 @@ export interface ValidUpgrade {
  */
 export function validateUpgradeRequest(method: string | undefined, httpVersion: string, headers: HeaderBag): ValidUpgrade {
   if (method !== 'GET') throw new HandshakeError(400, 'the upgrade request must use GET')
-  const [major, minor] = httpVersion.split('.').map(Number)
   // RFC 6455 §4.1: the request MUST be HTTP/1.1 or higher.
-  if (!(major > 1 || (major === 1 && minor >= 1))) {
+  if (httpVersion !== '1.1' && !isHttp11OrHigher(httpVersion)) {
     throw new HandshakeError(400, 'the upgrade request must be HTTP/1.1 or higher')
   }
   if (single(headers.host) === undefined) throw new HandshakeError(400, 'missing Host header')
@@ -109,6 +124,11 @@ export function validateUpgradeRequest(method: string | undefined, httpVersion: 
   }
   const protocols = parseProtocolHeader(headers['sec-websocket-protocol'])
   return { key, protocols }
+}
+
+function isHttp11OrHigher(httpVersion: string): boolean {
+  const [major, minor] = httpVersion.split('.').map(Number)
+  return major > 1 || (major === 1 && minor >= 1)
 }
 
 const STATUS_TEXT: Record<number, string> = {

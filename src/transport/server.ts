@@ -206,6 +206,34 @@ export class Server extends EventEmitter {
       return reject(socket, error as HandshakeError)
     }
     const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
+    // Synchronous hooks (the usual case) answer at once; only a promise makes the handshake
+    // pending, with its timer and closures.
+    let outcome: string | undefined | Promise<string | undefined>
+    try {
+      const verified = this.verifyRequest?.(request)
+      outcome = isPromise(verified) ? verified.then(() => this.chooseProtocol(request, protocols)) : this.chooseProtocol(request, protocols)
+    } catch (error) {
+      return this.refuseUpgrade(socket, error)
+    }
+    if (isPromise(outcome)) this.awaitUpgrade(socket, head, key, request, protocols, outcome)
+    else this.acceptUpgrade(socket, head, key, request, protocols, outcome)
+  }
+
+  /** The subprotocol to answer: selectProtocol's choice, or the first of validProtocols the client offered. */
+  private chooseProtocol(request: UpgradeRequest, protocols: string[]): string | undefined | Promise<string | undefined> {
+    if (this.selectProtocol !== undefined) return this.selectProtocol(request, protocols)
+    return this.validProtocols === undefined ? undefined : negotiateProtocol(protocols, this.validProtocols)
+  }
+
+  /** A hook returned a promise: the handshake is pending (counted, timed) until it settles. */
+  private awaitUpgrade(
+    socket: Socket,
+    head: Buffer,
+    key: string,
+    request: UpgradeRequest,
+    protocols: string[],
+    outcome: Promise<string | undefined>,
+  ): void {
     this.pending++
     let settled = false
     const timer = setTimeout(() => {
@@ -218,52 +246,44 @@ export class Server extends EventEmitter {
       settled = true
       this.pending--
       clearTimeout(timer)
+      // The handshake's closures (and with them the request) are not kept for the connection's life.
+      socket.off('close', settle)
       return true
     }
     socket.once('close', settle)
-    const fail = (error: unknown): void => {
-      if (!settle()) return
-      if (error instanceof HandshakeError) return reject(socket, error)
-      this.emitError(error instanceof Error ? error : new Error(String(error)))
-      reject(socket, new HandshakeError(500, 'internal error'))
+    outcome.then(
+      (protocol) => {
+        if (settle()) this.acceptUpgrade(socket, head, key, request, protocols, protocol)
+      },
+      (error: unknown) => {
+        if (settle()) this.refuseUpgrade(socket, error)
+      },
+    )
+  }
+
+  private acceptUpgrade(
+    socket: Socket,
+    head: Buffer,
+    key: string,
+    request: UpgradeRequest,
+    protocols: string[],
+    protocol: string | undefined,
+  ): void {
+    if (socket.destroyed) return
+    if (protocol !== undefined && !protocols.includes(protocol)) {
+      // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
+      this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
+      return reject(socket, new HandshakeError(500, 'internal error'))
     }
-    const accept = (protocol: string | undefined): void => {
-      if (!settle() || socket.destroyed) return
-      // The handshake's closures (and with them the request) are not kept for the connection's life.
-      socket.off('close', settle)
-      if (protocol !== undefined && !protocols.includes(protocol)) {
-        // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
-        this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
-        return reject(socket, new HandshakeError(500, 'internal error'))
-      }
-      if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
-      this.completeUpgrade(socket, head, key, request, protocol)
-    }
-    const choose = (): void => {
-      if (this.selectProtocol !== undefined) {
-        const chosen = this.selectProtocol(request, protocols)
-        if (isPromise(chosen)) chosen.then(accept, fail)
-        else accept(chosen)
-      } else {
-        accept(this.validProtocols === undefined ? undefined : negotiateProtocol(protocols, this.validProtocols))
-      }
-    }
-    try {
-      const verified = this.verifyRequest?.(request)
-      if (isPromise(verified)) {
-        verified.then(() => {
-          try {
-            choose()
-          } catch (error) {
-            fail(error)
-          }
-        }, fail)
-      } else {
-        choose()
-      }
-    } catch (error) {
-      fail(error)
-    }
+    if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
+    this.completeUpgrade(socket, head, key, request, protocol)
+  }
+
+  /** A hook threw or rejected: its HandshakeError is the answer, anything else a 500 (and 'error'). */
+  private refuseUpgrade(socket: Socket, error: unknown): void {
+    if (error instanceof HandshakeError) return reject(socket, error)
+    this.emitError(error instanceof Error ? error : new Error(String(error)))
+    reject(socket, new HandshakeError(500, 'internal error'))
   }
 
   private completeUpgrade(

@@ -89,6 +89,16 @@ describe('handshake helpers', () => {
       expect(upgrade.protocols).to.deep.equal([])
     })
 
+    it('accepts single-token Upgrade and Connection values in any case', () => {
+      for (const [upgrade, connection] of [
+        ['websocket', 'Upgrade'],
+        ['WEBSOCKET', 'UPGRADE'],
+        ['webSocket', 'upgrade'],
+      ]) {
+        expect(validateUpgradeRequest('GET', '1.1', request({ upgrade, connection })).key).to.equal(RFC_KEY)
+      }
+    })
+
     it('accepts HTTP versions above 1.1', () => {
       expect(validateUpgradeRequest('GET', '2.0', request()).key).to.equal(RFC_KEY)
     })
@@ -100,6 +110,11 @@ describe('handshake helpers', () => {
       ['a request without Host', 'GET', '1.1', request({ host: undefined })],
       ['a request without Upgrade', 'GET', '1.1', request({ upgrade: undefined })],
       ['a request upgrading to something else', 'GET', '1.1', request({ upgrade: 'h2c' })],
+      ['an Upgrade token of the same length but another letter', 'GET', '1.1', request({ upgrade: 'websockeu' })],
+      ['an Upgrade token differing outside the letters', 'GET', '1.1', request({ upgrade: 'websock\x05t' })],
+      ['an Upgrade token with a prefix', 'GET', '1.1', request({ upgrade: 'websockets' })],
+      ['a Connection token of the same length but another letter', 'GET', '1.1', request({ connection: 'upgrada' })],
+      ['an HTTP/0.9 request', 'GET', '0.9', request()],
       ['a request without Connection', 'GET', '1.1', request({ connection: undefined })],
       ['a request with Connection: keep-alive only', 'GET', '1.1', request({ connection: 'keep-alive' })],
       ['a request without Sec-WebSocket-Key', 'GET', '1.1', request({ 'sec-websocket-key': undefined })],
