@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
-import { clockTicks, cpuBusyTicks, ownCpuSeconds, processCpuSeconds, processStatusKiB } from './lib/proc'
+import { clockTicks, cpuBusyTicks, ownCpuSeconds, processCpuSeconds, processIo, processMinorFaults, processStatusKiB, tcpCounters, type ProcessIo, type TcpCounters } from './lib/proc'
 import {
   OP_BINARY,
   OP_PONG,
@@ -40,6 +40,22 @@ export interface ThroughputResult {
    */
   othersCpuSeconds: { serverCore?: number; generatorCore?: number; machine: number }
   unexpected: number
+  /**
+   * The server's and the generator's read/write syscalls and bytes over the window, from
+   * /proc/<pid>/io (socket reads and writes go through read/write/writev): bytes per read
+   * shows how large the batches each side gets are.
+   */
+  serverIo?: ProcessIo
+  generatorIo?: ProcessIo
+  /**
+   * TCP events over the window, whole network namespace (other traffic included): zero-window
+   * advertisements and retransmitted segments. Both should be ~0 on loopback; when a receive
+   * buffer fills, the stalled data is later sent from inside the peer's read or ack processing,
+   * so its cost is charged to the wrong process.
+   */
+  tcp?: TcpCounters
+  /** The server's minor page faults over the window (a heap that keeps shrinking and growing back). */
+  serverMinorFaults?: number
   latencyMs?: { p50: number; p90: number; p99: number; p999: number; max: number; samples: number }
 }
 export interface LargeResult {
@@ -130,10 +146,38 @@ function closeAll(): void {
   sockets.clear()
 }
 
+/**
+ * Every socket reads into this one buffer (net's `onread` option) instead of the per-read
+ * allocation of a plain 'data' listener. That allocation costs Node 20, per read, a 64 KiB
+ * malloc, a zero-filled buffer of the bytes read plus a copy into it, and the page faults of
+ * the heap growing and shrinking under ~1 GB/s of short-lived buffers; in the generator that
+ * was a third of its CPU and varied from run to run. Reads are handled synchronously, one at a
+ * time, and the counters keep no reference to a chunk, so one buffer serves every connection.
+ * 1 MiB: a read takes whatever a connection has queued (the echo servers keep Node's default).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(1024 * 1024)
+READ_BUFFER.fill(0) // touch its pages once, here, not during a measurement
+
 /** Opens a TCP connection (and performs the WebSocket handshake for `ws`). */
-async function open(onFirstBytes: (rest: Buffer, socket: Socket) => void): Promise<Socket> {
+async function open(onFirstBytes: (rest: Buffer, socket: Socket) => void, onData: (chunk: Buffer) => void): Promise<Socket> {
+  let ready = false
+  let socketRef: Socket | undefined
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: HOST, port })
+    const s = connect({
+      host: HOST,
+      port,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (nread: number, buffer: Uint8Array): boolean => {
+          const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread)
+          // Before the handshake is done, the bytes go to its 'data' listener as a copy.
+          if (ready) onData(chunk)
+          else socketRef?.emit('data', Buffer.from(chunk))
+          return true
+        },
+      },
+    })
+    socketRef = s
     s.once('connect', () => {
       s.removeListener('error', reject)
       resolve(s)
@@ -146,6 +190,8 @@ async function open(onFirstBytes: (rest: Buffer, socket: Socket) => void): Promi
   const rest = protocol === 'ws' ? await wsHandshake(socket, HOST, port, values.path ?? '/', 10_000) : Buffer.alloc(0)
   socket.on('error', () => undefined)
   onFirstBytes(rest, socket)
+  ready = true
+  if (rest.length > 0) onData(rest)
   return socket
 }
 
@@ -168,6 +214,11 @@ function newCounter(expectLength: number, expectOpcode: number, socket?: () => S
     expectLength,
     onPing: (payload) => socket?.()?.write(maskedFrame(OP_PONG, payload)),
   })
+}
+
+function ioDelta(a: ProcessIo | undefined, b: ProcessIo | undefined): ProcessIo | undefined {
+  if (a === undefined || b === undefined || !Number.isFinite(a.reads) || !Number.isFinite(b.reads)) return undefined
+  return { reads: b.reads - a.reads, writes: b.writes - a.writes, readBytes: b.readBytes - a.readBytes, writtenBytes: b.writtenBytes - a.writtenBytes }
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -238,11 +289,9 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
           }
         }
       }
-      return open((rest, socket) => {
+      return open((_rest, socket) => {
         self = socket
-        socket.on('data', onData)
-        if (rest.length > 0) onData(rest)
-      })
+      }, onData)
     }),
   )
   // Start all connections only once every one is open (paced ones spread over the interval).
@@ -265,7 +314,15 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
   const g0 = ownCpuSeconds()
   const k0 = process.cpuUsage().system
   const c0 = cpuBusyTicks()
+  const sio0 = processIo(serverPid)
+  const gio0 = processIo(process.pid)
+  const tcp0 = tcpCounters()
+  const f0 = processMinorFaults(serverPid)
   await sleep(num('duration') * 1000)
+  const f1 = processMinorFaults(serverPid)
+  const tcp1 = tcpCounters()
+  const sio1 = processIo(serverPid)
+  const gio1 = processIo(process.pid)
   const t1 = process.hrtime.bigint()
   const m1 = total
   const s1 = processCpuSeconds(serverPid)
@@ -305,6 +362,17 @@ async function throughput(latency: boolean): Promise<ThroughputResult> {
     othersCpuSeconds,
     unexpected: counters.reduce((sum, c) => sum + c.unexpected, 0),
   }
+  const serverIo = ioDelta(sio0, sio1)
+  const generatorIo = ioDelta(gio0, gio1)
+  if (serverIo !== undefined) result.serverIo = serverIo
+  if (generatorIo !== undefined) result.generatorIo = generatorIo
+  if (Number.isFinite(f1 - f0)) result.serverMinorFaults = f1 - f0
+  if (tcp0 !== undefined && tcp1 !== undefined) {
+    result.tcp = {
+      zeroWindowAdvertised: tcp1.zeroWindowAdvertised - tcp0.zeroWindowAdvertised,
+      retransmittedSegments: tcp1.retransmittedSegments - tcp0.retransmittedSegments,
+    }
+  }
   if (latency) {
     const sorted = Float64Array.from(rtts).sort()
     result.latencyMs = {
@@ -340,15 +408,15 @@ async function large(): Promise<LargeResult> {
           onPing: (payload) => self?.write(maskedFrame(OP_PONG, payload)),
           onClose: (code) => failed?.(new Error(`server closed the connection with ${code}`)),
         })
-  await open((rest, socket) => {
-    self = socket
-    const onData = (chunk: Buffer): void => {
+  await open(
+    (_rest, socket) => {
+      self = socket
+      socket.on('close', () => failed?.(new Error('connection closed before the echo completed')))
+    },
+    (chunk) => {
       if (counter.push(chunk) > 0) done?.()
-    }
-    socket.on('data', onData)
-    socket.on('close', () => failed?.(new Error('connection closed before the echo completed')))
-    if (rest.length > 0) onData(rest)
-  })
+    },
+  )
   if (self === undefined) throw new Error('no socket')
   await sleep(200)
   const rssBeforeKiB = processStatusKiB(serverPid, 'VmRSS')
@@ -409,11 +477,12 @@ async function idle(): Promise<IdleResult> {
       next++
       let self: Socket | undefined
       const counter = newCounter(-1, 0, () => self)
-      await open((rest, socket) => {
-        self = socket
-        socket.on('data', (chunk: Buffer) => counter.push(chunk))
-        if (rest.length > 0) counter.push(rest)
-      })
+      await open(
+        (_rest, socket) => {
+          self = socket
+        },
+        (chunk) => counter.push(chunk),
+      )
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -333,13 +333,54 @@ const THROUGHPUT: ThroughputConfig[] = [
 ]
 
 /**
- * Messages in flight per connection: as many as fit in 256 KiB, between 4 and 1000 (16 B: 1000,
- * 1 KiB: 254, 64 KiB: 4), unless --window is given. A deep window is what lets a server that
- * batches show it, and keeps the generator's per-read overhead well below the server's.
+ * Bytes in flight per connection: 64 KiB, or half of the kernel's default TCP receive buffer
+ * (`net.ipv4.tcp_rmem`, middle value) when that is smaller. Half the buffer is the receive
+ * window Linux is sure to advertise before autotuning grows it (tcp_adv_win_scale 1, the
+ * initial scaling ratio); 64 KiB is also what one read of a Node socket takes, so a server
+ * whose queue is full still gets full-size reads. More than the window in flight (the old
+ * 256 KiB) leaves data parked behind zero-window advertisements, and when the receiver reads,
+ * that data is sent from inside its read or ack processing: loopback TCP work changes process
+ * and the per-server-CPU figures move with TCP flow control, not with the server (measured:
+ * see bench/README.md, "Windows").
+ */
+const IN_FLIGHT_BYTES = inFlightBudget()
+
+function inFlightBudget(): number {
+  let defaultReceiveBuffer = 131072
+  try {
+    const middle = Number(readFileSync('/proc/sys/net/ipv4/tcp_rmem', 'utf8').trim().split(/\s+/)[1])
+    if (Number.isInteger(middle) && middle > 0) defaultReceiveBuffer = middle
+  } catch {
+    // Not Linux, or /proc not mounted: assume Linux's default.
+  }
+  return Math.min(64 * 1024, Math.floor(defaultReceiveBuffer / 2))
+}
+
+/**
+ * Messages in flight per connection: as many frames as fit in IN_FLIGHT_BYTES, between 2 and
+ * 1000 (16 B: 1000, 1 KiB: 63, 64 KiB: 2), unless --window is given. At least 2, so a connection
+ * always has a message queued behind the one being echoed (64 KiB messages: 128 KiB in flight,
+ * the only configuration over the budget).
  */
 function windowFor(size: number): number {
   if (options.window !== undefined) return options.window
-  return Math.max(4, Math.min(1000, Math.floor((256 * 1024) / (size + 14))))
+  // 14: the largest frame header (a masked client frame with a 64-bit length), so the frames fit.
+  return Math.max(2, Math.min(1000, Math.floor(IN_FLIGHT_BYTES / (size + 14))))
+}
+
+/**
+ * glibc malloc setting for every server in the throughput and latency runs (the same for all):
+ * keep up to 256 MiB free at the top of the heap instead of returning it to the kernel. Node
+ * allocates a buffer per socket read (64 KiB, plus one of the bytes read), i.e. ~1 GB/s at
+ * 1 KiB ×50, freed in bursts by the GC; with glibc's default (dynamic) trim threshold the heap
+ * top was, depending on what the process had run before, given back and faulted in again on
+ * every read: raw-batched at 1 KiB fell from ~1.4M to ~250k msgs/CPU-s with 0.2 minor faults
+ * per message (after the 16 B run) against 0.002. Setting the threshold also fixes glibc's
+ * mmap threshold at 128 KiB. The large-message and idle runs, which measure memory, keep the
+ * default.
+ */
+const SERVER_MALLOC_ENV: Record<string, string> = {
+  GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, `glibc.malloc.trim_threshold=${256 * MiB}`].filter((t) => t !== undefined && t !== '').join(':'),
 }
 
 const LATENCY_CONNECTIONS = 50
@@ -378,7 +419,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
   const running = new Map<string, RunningServer>()
   for (const spec of specs) {
     try {
-      running.set(spec.id, await startServer(spec, false, true))
+      running.set(spec.id, await startServer(spec, false, true, SERVER_MALLOC_ENV))
     } catch (error) {
       notAvailable.set(spec.id, (error as Error).message)
       log(`  ${spec.id}: ${(error as Error).message}`)
@@ -389,7 +430,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
     if (current !== undefined && current.alive()) return current
     if (current !== undefined) log(`  ${spec.id} died (${essence(current.output())}); restarting`)
     try {
-      const restarted = await startServer(spec, false, true)
+      const restarted = await startServer(spec, false, true, SERVER_MALLOC_ENV)
       running.set(spec.id, restarted)
       return restarted
     } catch {
@@ -482,7 +523,8 @@ function describe(outcome: Outcome<GeneratorResult>): string {
   if (r.mode === 'idle') return `${r.kibPerConnection.toFixed(2)} KiB/conn (${r.connections} conns)`
   {
     const lat = r.latencyMs !== undefined ? ` p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms` : ''
-    return `${fmtCount(r.messagesPerServerCpuSecond)}/server-CPU-s (${fmtCount(r.messagesPerSecond)}/s, server ${pct(r.serverCpuSeconds / r.seconds)}, gen ${pct(r.generatorCpuSeconds / r.seconds)})${lat}`
+    const tcp = r.tcp !== undefined && r.mode === 'throughput' ? `, 0-win ${r.tcp.zeroWindowAdvertised}, retr ${r.tcp.retransmittedSegments}` : ''
+    return `${fmtCount(r.messagesPerServerCpuSecond)}/server-CPU-s (${fmtCount(r.messagesPerSecond)}/s, server ${pct(r.serverCpuSeconds / r.seconds)}, gen ${pct(r.generatorCpuSeconds / r.seconds)}${tcp})${lat}`
   }
 }
 
@@ -600,6 +642,9 @@ function pct(n: number): string {
 function fmtBytes(n: number): string {
   return n >= MiB ? `${n / MiB} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`
 }
+function fmtInt(n: number): string {
+  return Number.isFinite(n) ? String(Math.round(n)) : 'n/a'
+}
 function fmtMiB(kib: number | undefined): string {
   return kib === undefined || !Number.isFinite(kib) ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`
 }
@@ -611,6 +656,11 @@ interface Aggregate {
   generatorCpu: number
   /** Share of the server's core (of the machine when not pinned) other processes used. */
   others: number
+  /** Bytes per read(2) the server made, in KiB (from /proc/<pid>/io). */
+  serverReadKiB: number
+  /** Zero-window advertisements and retransmitted segments per run (whole network namespace). */
+  zeroWindows: number
+  retransmits: number
   unexpected: number
   n: number
   errors: string[]
@@ -624,6 +674,9 @@ function aggregateThroughput(configKey: string, serverId: string): Aggregate {
     serverCpu: median(values.map((v) => v.serverCpuSeconds / v.seconds)),
     generatorCpu: median(values.map((v) => v.generatorCpuSeconds / v.seconds)),
     others: median(values.map((v) => othersShare(v))),
+    serverReadKiB: median(values.map((v) => (v.serverIo !== undefined && v.serverIo.reads > 0 ? v.serverIo.readBytes / v.serverIo.reads / 1024 : Number.NaN))),
+    zeroWindows: median(values.map((v) => v.tcp?.zeroWindowAdvertised ?? Number.NaN)),
+    retransmits: median(values.map((v) => v.tcp?.retransmittedSegments ?? Number.NaN)),
     unexpected: values.reduce((sum, v) => sum + v.unexpected, 0),
     n: values.length,
     errors,
@@ -743,10 +796,17 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     lines.push('## Pipelined throughput')
     lines.push('')
     lines.push(
-      'Each connection keeps a window of messages in flight (up to 256 KiB: 1000 × 16 B, 254 × 1 KiB, 4 × 64 KiB), and the ' +
-        'generator answers each batch of echoes with one write. `server CPU` and `gen CPU`: the share of one core each process ' +
-        'used during the window; a generator at ≥ 90% (†) may limit the wall-clock rate (less so the per-CPU-second figure: the ' +
-        "server then sees larger batches). `others`: the share of the server's core other processes took (noise, from /proc/stat).",
+      `Each connection keeps a window of messages in flight: as many as fit in ${fmtBytes(IN_FLIGHT_BYTES)} ` +
+        `(${windowFor(16)} × 16 B, ${windowFor(1024)} × 1 KiB, ${windowFor(65536)} × 64 KiB), and the generator answers each batch of ` +
+        'echoes with one write. The budget is the receive window a default TCP socket advertises (half of `net.ipv4.tcp_rmem`, ' +
+        'at most 64 KiB, one Node read): more than that in flight parks data behind zero-window advertisements, and the ' +
+        'loopback TCP work of sending it later is charged to whichever process reads or acks first, not to the one that wrote it. ' +
+        '`server CPU` and `gen CPU`: the share of one core each process used during the window; a generator at ≥ 90% (†) may ' +
+        "limit the rate and the server's batches. `others`: the share of the server's core other processes took (noise, from " +
+        '/proc/stat). `KiB/read`: bytes per read(2) of the server (/proc/<pid>/io). `0-win / retr`: zero-window ' +
+        'advertisements and retransmitted TCP segments per run (median; whole machine, from /proc/net), which should be ~0. ' +
+        `Every server here runs with \`GLIBC_TUNABLES=${SERVER_MALLOC_ENV.GLIBC_TUNABLES}\` (the same for all): glibc's default ` +
+        "dynamic trim threshold sometimes returned the heap top to the kernel and faulted it back in on every read (see bench/README.md, 'Windows').",
     )
     lines.push('')
     for (const config of THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key))) {
@@ -755,20 +815,21 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       const ws = aggregateThroughput(key, wsId).perCpu
       lines.push(`### ${config.title} (window ${windowFor(config.size)})`)
       lines.push('')
-      lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | others | runs |')
-      lines.push('|---|---|---|---|---|---|---|---|---|')
+      lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | others | runs | KiB/read | 0-win / retr |')
+      lines.push('|---|---|---|---|---|---|---|---|---|---|---|')
       for (const spec of specs) {
         const a = aggregateThroughput(key, spec.id)
         if (a.n === 0) {
           const why = unavailableCell(spec.id) ?? firstError(a.errors)
-          lines.push(`| ${spec.id} | ${why} | | | | | | | 0/${options.reps} |`)
+          lines.push(`| ${spec.id} | ${why} | | | | | | | 0/${options.reps} | | |`)
           continue
         }
         const flag = a.generatorCpu >= 0.9 ? ' †' : ''
         const bad = a.unexpected > 0 ? ` (${a.unexpected} wrong echoes!)` : ''
         lines.push(
           `| ${spec.id} | ${fmtCount(a.perCpu)}${bad} | ${fmtRatio(a.perCpu / ceiling)} | ${fmtRatio(a.perCpu / ws)} | ${fmtCount(a.rate)} | ` +
-            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)}${flag} | ${pct(a.others)} | ${a.n}/${options.reps} |`,
+            `${pct(a.serverCpu)} | ${pct(a.generatorCpu)}${flag} | ${pct(a.others)} | ${a.n}/${options.reps} | ` +
+            `${Number.isFinite(a.serverReadKiB) ? a.serverReadKiB.toFixed(1) : 'n/a'} | ${fmtInt(a.zeroWindows)} / ${fmtInt(a.retransmits)} |`,
         )
       }
       lines.push('')

@@ -30,6 +30,16 @@ export function processCpuSeconds(pid: number, ticksPerSecond = clockTicks()): n
   return (utime + stime) / ticksPerSecond
 }
 
+/** Minor page faults a process has taken so far (field 10 of /proc/<pid>/stat); NaN when unreadable. */
+export function processMinorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[10 - 3])
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** A `VmRSS`/`VmHWM`-style field of /proc/<pid>/status, in KiB; undefined when unreadable. */
 export function processStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number | undefined {
   try {
@@ -58,4 +68,46 @@ export function cpuBusyTicks(): Map<string, number> {
     busy.set(name, n[0] + n[1] + n[2] + n[5] + n[6] + (n[7] ?? 0))
   }
   return busy
+}
+
+/** Read/write syscall counts and bytes of a process so far, from /proc/<pid>/io; undefined when unreadable. */
+export interface ProcessIo {
+  reads: number
+  writes: number
+  readBytes: number
+  writtenBytes: number
+}
+export function processIo(pid: number): ProcessIo | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN)
+    return { reads: field('syscr'), writes: field('syscw'), readBytes: field('rchar'), writtenBytes: field('wchar') }
+  } catch {
+    return undefined
+  }
+}
+
+/** TCP counters of this network namespace (all sockets, loopback included), as `nstat` shows them. */
+export interface TcpCounters {
+  /** TcpExt TCPToZeroWindowAdv: times a receiver advertised a zero window (its buffer was full). */
+  zeroWindowAdvertised: number
+  /** Tcp RetransSegs: segments sent again (on loopback: tail-loss probes fired while a peer stalled). */
+  retransmittedSegments: number
+}
+export function tcpCounters(): TcpCounters | undefined {
+  const field = (file: string, table: string, name: string): number => {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${table}:`))
+    if (lines.length < 2) return Number.NaN
+    const index = lines[0].split(/\s+/).indexOf(name)
+    return index < 1 ? Number.NaN : Number(lines[1].split(/\s+/)[index])
+  }
+  try {
+    const counters = {
+      zeroWindowAdvertised: field('/proc/net/netstat', 'TcpExt', 'TCPToZeroWindowAdv'),
+      retransmittedSegments: field('/proc/net/snmp', 'Tcp', 'RetransSegs'),
+    }
+    return Number.isFinite(counters.zeroWindowAdvertised) && Number.isFinite(counters.retransmittedSegments) ? counters : undefined
+  } catch {
+    return undefined
+  }
 }
