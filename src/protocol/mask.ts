@@ -6,9 +6,13 @@ const WORD_THRESHOLD = 32
 // An Int32Array reads words in the platform's byte order; the key word must match it.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
-// The word view of the last buffer masked (see applyMask).
+// The word view of the last buffer masked (see maskRange).
 let viewBuffer: ArrayBufferLike | null = null
 let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0)
+// The last array masked and its byteOffset: the parser masks every frame of a socket read in
+// the same chunk, and reading `.buffer` and `.byteOffset` costs more than a small frame's words.
+let lastData: Uint8Array | null = null
+let lastByteOffset = 0
 
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
@@ -50,8 +54,20 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
   let rotated = rotate(key, phase & 3)
   let seen = 0
   if (end - start >= WORD_THRESHOLD) {
+    if (data !== lastData) {
+      // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
+      // creating a typed array per frame costs more than masking a small payload.
+      const buffer = data.buffer
+      if (buffer !== viewBuffer) {
+        viewBuffer = buffer
+        wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
+      }
+      lastData = data
+      lastByteOffset = data.byteOffset
+    }
+    const byteOffset = lastByteOffset
     // Bytes until the address is 4-aligned, so an Int32Array can view the middle.
-    const misalign = (data.byteOffset + i) & 3
+    const misalign = (byteOffset + i) & 3
     if (misalign !== 0) {
       for (let n = 4 - misalign; n > 0; n--) {
         seen |= data[i] ^= rotated >>> 24
@@ -62,15 +78,8 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
     const words = (end - i) >>> 2
     // The rotated key as a word in the byte order the view reads.
     const word = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
-    // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
-    // creating a typed array per frame costs more than masking a small payload.
-    const buffer = data.buffer
-    if (buffer !== viewBuffer) {
-      viewBuffer = buffer
-      wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
-    }
     const view = wordView
-    let w = (data.byteOffset + i) >>> 2
+    let w = (byteOffset + i) >>> 2
     const last = w + words
     // Unrolled by 8: about 3x the throughput of one word per iteration.
     const unrolledEnd = last - 7

@@ -370,13 +370,27 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
-    this.emit('text', text)
-    this.emit('message', text)
+    this.emitMessage('text', text)
+    this.emitMessage('message', text)
   }
 
   private onBinaryMessage(data: Buffer): void {
-    this.emit('binary', data)
-    this.emit('message', data)
+    this.emitMessage('binary', data)
+    this.emitMessage('message', data)
+  }
+
+  /**
+   * emit(event, data) for the per-message events. With one plain listener (the usual case) it is
+   * called directly: EventEmitter's emit gathers its arguments into an array on every call.
+   */
+  private emitMessage(event: 'text' | 'binary' | 'message', data: string | Buffer): void {
+    const listener = (this as unknown as { _events: Record<string, unknown> })._events[event]
+    if (listener === undefined) return
+    if (typeof listener === 'function' && kCapture !== undefined && (this as unknown as Record<symbol, unknown>)[kCapture] !== true) {
+      ;(listener as (this: Connection<TData>, data: string | Buffer) => void).call(this, data)
+    } else {
+      this.emit(event, data)
+    }
   }
 
   private onBinaryStart(): void {
@@ -710,6 +724,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
+
+/**
+ * EventEmitter's own key for captureRejections: when it is on, listeners' promises must go
+ * through emit (which catches their rejections). Undefined if this Node keeps it elsewhere,
+ * and then every event goes through emit.
+ */
+const kCapture = Object.getOwnPropertySymbols(new EventEmitter()).find((symbol) => symbol.description === 'kCapture')
 
 /** See the Connection constructor. */
 const ListenerTable = function ListenerTable(): void {} as unknown as new () => object

@@ -8,6 +8,8 @@ const COPY_THRESHOLD = 4096
 /** Strings up to this many UTF-16 units are encoded straight into the slab. */
 const STRING_COPY_THRESHOLD = 1365
 const SLAB_SIZE = 128 * 1024
+/** Payloads up to this size are copied byte by byte rather than by a native call. */
+const SMALL_COPY = 32
 
 /**
  * One slab shared by every sender in the process, like Node's own Buffer pool: frames are
@@ -112,7 +114,24 @@ export class Sender {
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
   text(text: string, fin: boolean, callback?: WriteCallback): void {
     if (text === recentText) {
-      this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin)
+      const length = recentEnd - recentStart
+      if (length <= SMALL_COPY || text.length === length) {
+        const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
+        const at = this.claim(MAX_HEADER_SIZE + length)
+        const payloadAt = writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
+        if (length <= SMALL_COPY) {
+          // A few bytes: a loop costs less than a call into native code.
+          for (let i = 0; i < length; i++) slab[payloadAt + i] = recentSource[recentStart + i]
+        } else {
+          // As many UTF-16 units as UTF-8 bytes: all ASCII, so the string's own one-byte
+          // characters are the payload (a native copy, no view of the source to create).
+          slab.latin1Write(text, payloadAt, length)
+        }
+        if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
+        this.commit(payloadAt + length)
+      } else {
+        this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin)
+      }
       this.done(callback)
       return
     }

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
 import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Readable } from 'node:stream'
 import { CloseCode, ConnectionStateError, ProtocolError, type Connection, type ServerOptions } from '../../src'
 import {
@@ -487,6 +488,38 @@ describe('transport/connection', () => {
       const texts = []
       texts.push(await peer.opcodeFrame(Op.Text))
       expect(texts.map((t) => t.payload.toString())).to.deep.equal(['after drain'])
+    })
+  })
+
+  describe('message events', () => {
+    it('calls every listener, once listeners once, and message listeners too', async () => {
+      const { peer, conn } = await rawPair()
+      const calls: string[] = []
+      conn.on('text', (text) => calls.push(`a:${text}`))
+      conn.on('text', (text) => calls.push(`b:${text}`))
+      conn.once('text', (text) => calls.push(`once:${text}`))
+      conn.on('message', (data) => calls.push(`message:${String(data)}`))
+      const second = new Promise((resolve) => conn.on('text', (text) => text === '2' && resolve(text)))
+      peer.sendFrame(Op.Text, '1')
+      peer.sendFrame(Op.Text, '2')
+      await second
+      expect(calls).to.deep.equal(['a:1', 'b:1', 'once:1', 'message:1', 'a:2', 'b:2', 'message:2'])
+    })
+
+    it("keeps EventEmitter's captureRejections: a rejected async listener becomes an 'error'", async () => {
+      const previous = EventEmitter.captureRejections
+      EventEmitter.captureRejections = true
+      try {
+        const { peer, conn } = await rawPair()
+        conn.on('text', async (text) => {
+          throw new Error(`rejected ${text}`)
+        })
+        const error = next<[Error]>(conn, 'error')
+        peer.sendFrame(Op.Text, 'hi')
+        expect((await error)[0].message).to.equal('rejected hi')
+      } finally {
+        EventEmitter.captureRejections = previous
+      }
     })
   })
 

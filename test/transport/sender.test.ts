@@ -261,6 +261,38 @@ describe('transport/sender', () => {
     expect(sent.map((f) => f.payload.toString())).to.deep.equal([received, received.toUpperCase()])
   })
 
+  for (const [name, received] of [
+    ['a short ASCII text', 'ascii, short'],
+    ['a long ASCII text', 'the quick brown fox jumps over the lazy dog; '.repeat(30)],
+    ['a long non-ASCII text', 'héllo wörld, ünïcode 🎉 '.repeat(20)],
+  ]) {
+    for (const client of [false, true]) {
+      it(`sends ${name} just received without encoding it (${client ? 'client, masked' : 'server'})`, async () => {
+        const socket = new FakeSocket()
+        const sender = new Sender(socket as unknown as Socket, client ? new MaskKeyPool() : null)
+        const source = Buffer.concat([Buffer.from('xyz'), Buffer.from(received), Buffer.from('!')])
+        rememberText(received, source, 3, source.length - 1)
+        const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
+        const original = proto.utf8Write
+        let encodes = 0
+        proto.utf8Write = function (this: Buffer, ...args: unknown[]) {
+          encodes++
+          return original.apply(this, args)
+        }
+        try {
+          sender.text(received, true)
+        } finally {
+          proto.utf8Write = original
+        }
+        expect(encodes).to.equal(0)
+        await tick()
+        const [frame] = frames(Buffer.concat(socket.batches.flat()))
+        expect(frame.masked).to.equal(client)
+        expect(frame.payload.toString()).to.equal(received)
+      })
+    }
+  }
+
   it('masks a copied text frame on the client side', async () => {
     const socket = new FakeSocket()
     const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
