@@ -85,6 +85,14 @@ export interface IdleResult {
   heapKiBPerConnection?: number
   /** Memory outside the JS heap tracked by V8 (Buffers etc.), per connection (KiB). */
   externalKiBPerConnection?: number
+  /**
+   * The same, read again `settledMs` after the last connection opened (--settled): by then V8
+   * has given back the young generation it grew while the connections were being opened.
+   */
+  settledMs?: number
+  rssSettledKiB?: number
+  kibPerConnectionSettled?: number
+  heapKiBPerConnectionSettled?: number
   gc: boolean
   openAtEnd: number
 }
@@ -114,6 +122,7 @@ const { values } = parseArgs({
     'open-concurrency': { type: 'string', default: '200' },
     interval: { type: 'string', default: '0' },
     settle: { type: 'string', default: '1000' },
+    settled: { type: 'string', default: '0' },
     'memory-file': { type: 'string' },
     'server-core': { type: 'string' },
     'generator-core': { type: 'string' },
@@ -450,8 +459,9 @@ async function idle(): Promise<IdleResult> {
   const concurrency = Math.max(1, num('open-concurrency'))
   const gc = values['gc-signal'] === true
   const settleMs = num('settle')
-  const settle = async (): Promise<number> => {
-    await sleep(settleMs)
+  const settledMs = num('settled')
+  const settle = async (waitMs = settleMs): Promise<number> => {
+    await sleep(waitMs)
     if (gc) {
       process.kill(serverPid, 'SIGUSR2')
       await sleep(Math.max(300, settleMs * 0.7))
@@ -486,8 +496,25 @@ async function idle(): Promise<IdleResult> {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
+  const openedAt = Date.now()
   const rssAfterKiB = await settle()
   const memoryAfter = readMemory()
+  // The later reading: V8 shrinks its young generation only once its allocation rate, averaged
+  // over several seconds, has dropped, so an RSS read a second after a burst of connections
+  // still holds the (empty) young generation the burst grew.
+  let settled: Pick<IdleResult, 'settledMs' | 'rssSettledKiB' | 'kibPerConnectionSettled' | 'heapKiBPerConnectionSettled'> = {}
+  if (settledMs > 0) {
+    const rssSettledKiB = await settle(Math.max(0, settledMs - (Date.now() - openedAt)))
+    const memorySettled = readMemory()
+    settled = {
+      settledMs,
+      rssSettledKiB,
+      kibPerConnectionSettled: (rssSettledKiB - rssBeforeKiB) / connections,
+      ...(memoryBefore !== undefined && memorySettled !== undefined
+        ? { heapKiBPerConnectionSettled: (memorySettled.heapUsed - memoryBefore.heapUsed) / 1024 / connections }
+        : {}),
+    }
+  }
   const openAtEnd = sockets.size
   closeAll()
   if (openAtEnd < connections) throw new Error(`only ${openAtEnd} of ${connections} connections still open`)
@@ -503,6 +530,7 @@ async function idle(): Promise<IdleResult> {
           externalKiBPerConnection: (memoryAfter.external - memoryBefore.external) / 1024 / connections,
         }
       : {}),
+    ...settled,
     gc,
     openAtEnd,
   }
