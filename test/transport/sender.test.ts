@@ -241,21 +241,9 @@ describe('transport/sender', () => {
     const received = 'héllo wörld, ünïcode'
     const source = Buffer.concat([Buffer.from('xx'), Buffer.from(received), Buffer.from('yy')])
     rememberText(received, source, 2, source.length - 2)
-    const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
-    const original = proto.utf8Write
-    let encodes = 0
-    proto.utf8Write = function (this: Buffer, ...args: unknown[]) {
-      encodes++
-      return original.apply(this, args)
-    }
-    try {
-      sender.text(received, true)
-      expect(encodes).to.equal(0)
-      sender.text(received.toUpperCase(), true) // another string of the same length: encoded
-      expect(encodes).to.equal(1)
-    } finally {
-      proto.utf8Write = original
-    }
+    expect(countEncodes(() => sender.text(received, true))).to.equal(0)
+    // Another string of the same length: encoded.
+    expect(countEncodes(() => sender.text(received.toUpperCase(), true))).to.equal(1)
     await tick()
     const sent = frames(Buffer.concat(socket.batches.flat()))
     expect(sent.map((f) => f.payload.toString())).to.deep.equal([received, received.toUpperCase()])
@@ -272,19 +260,7 @@ describe('transport/sender', () => {
         const sender = new Sender(socket as unknown as Socket, client ? new MaskKeyPool() : null)
         const source = Buffer.concat([Buffer.from('xyz'), Buffer.from(received), Buffer.from('!')])
         rememberText(received, source, 3, source.length - 1)
-        const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
-        const original = proto.utf8Write
-        let encodes = 0
-        proto.utf8Write = function (this: Buffer, ...args: unknown[]) {
-          encodes++
-          return original.apply(this, args)
-        }
-        try {
-          sender.text(received, true)
-        } finally {
-          proto.utf8Write = original
-        }
-        expect(encodes).to.equal(0)
+        expect(countEncodes(() => sender.text(received, true))).to.equal(0)
         await tick()
         const [frame] = frames(Buffer.concat(socket.batches.flat()))
         expect(frame.masked).to.equal(client)
@@ -331,3 +307,20 @@ describe('transport/sender', () => {
     expect(writes.length).to.be.at.most(2) // 100 echoes, at most one write per read
   })
 })
+
+/** How many times `run` makes Node encode a string into a Buffer (Buffer#utf8Write calls). */
+function countEncodes(run: () => void): number {
+  const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
+  const original = proto.utf8Write
+  let encodes = 0
+  proto.utf8Write = function (this: Buffer, ...args: unknown[]) {
+    encodes++
+    return original.apply(this, args)
+  }
+  try {
+    run()
+  } finally {
+    proto.utf8Write = original
+  }
+  return encodes
+}
