@@ -384,14 +384,20 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * called directly: EventEmitter's emit gathers its arguments into an array on every call.
    */
   private emitMessage(event: 'text' | 'binary' | 'message', data: string | Buffer): void {
+    if (
+      this.emit !== eventEmitterEmit || // wrapped (instrumentation, a subclass): it sees every event
+      kCapture === undefined ||
+      (this as unknown as Record<symbol, unknown>)[kCapture] === true // captureRejections: emit catches
+    ) {
+      this.emit(event, data)
+      return
+    }
     const listener = (this as unknown as { _events: Record<string, unknown> })._events[event]
     if (listener === undefined) return
-    if (typeof listener === 'function' && kCapture !== undefined && (this as unknown as Record<symbol, unknown>)[kCapture] !== true) {
-      ;(listener as (this: Connection<TData>, data: string | Buffer) => void).call(this, data)
-    } else {
-      this.emit(event, data)
-    }
+    if (typeof listener === 'function') (listener as (this: Connection<TData>, data: string | Buffer) => void).call(this, data)
+    else this.emit(event, data)
   }
+
 
   private onBinaryStart(): void {
     const stream = new Readable({ read: () => this.resumeFor('stream') })
@@ -730,6 +736,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
  * through emit (which catches their rejections). Undefined if this Node keeps it elsewhere,
  * and then every event goes through emit.
  */
+const eventEmitterEmit = EventEmitter.prototype.emit
 const kCapture = Object.getOwnPropertySymbols(new EventEmitter()).find((symbol) => symbol.description === 'kCapture')
 
 /** See the Connection constructor. */

@@ -506,6 +506,20 @@ describe('transport/connection', () => {
       expect(calls).to.deep.equal(['a:1', 'b:1', 'once:1', 'message:1', 'a:2', 'b:2', 'message:2'])
     })
 
+    it('goes through an emit that was wrapped (instrumentation sees every message event)', async () => {
+      const { peer, conn } = await rawPair()
+      const seen: string[] = []
+      const emit = conn.emit.bind(conn)
+      conn.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+        if (event === 'text' || event === 'message') seen.push(`${String(event)}:${String(args[0])}`)
+        return emit(event, ...args)
+      }
+      const text = next<[string]>(conn, 'text')
+      peer.sendFrame(Op.Text, 'traced')
+      await text
+      expect(seen).to.deep.equal(['text:traced', 'message:traced'])
+    })
+
     it("keeps EventEmitter's captureRejections: a rejected async listener becomes an 'error'", async () => {
       const previous = EventEmitter.captureRejections
       EventEmitter.captureRejections = true
