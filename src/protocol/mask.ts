@@ -13,6 +13,9 @@ let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0)
 // the same chunk, and reading `.buffer` and `.byteOffset` costs more than a small frame's words.
 let lastData: Uint8Array | null = null
 let lastByteOffset = 0
+/** Views of larger buffers are not kept: they would keep a big message alive after it is sent. */
+const MAX_CACHED_WORDS = (1024 * 1024) >>> 2
+const NO_VIEW = new Int32Array(0)
 
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
@@ -112,6 +115,11 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
       for (; w < last; w++) view[w] ^= word
     }
     i += words << 2
+    if (view.length > MAX_CACHED_WORDS) {
+      viewBuffer = null
+      wordView = NO_VIEW
+      lastData = null
+    }
   }
   for (; i < end; i++) {
     seen |= data[i] ^= rotated >>> 24

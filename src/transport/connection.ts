@@ -398,7 +398,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     else this.emit(event, data)
   }
 
-
   private onBinaryStart(): void {
     const stream = new Readable({ read: () => this.resumeFor('stream') })
     this.inbound = stream
@@ -496,8 +495,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // here would split the batch of the current read (one write per message under load).
     process.nextTick(probeDrain, this)
   }
-
-
 
   /** The sender, created on first use: most of an idle connection's memory is what it never needed. */
   private output(): Sender {

@@ -1,4 +1,6 @@
 import { expect } from 'chai'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { MaskKeyPool, applyMask, applyMaskWord, keyWord, unmaskAscii } from '../../src/protocol/mask'
 
 /** Byte-by-byte masking straight from RFC 6455 §5.3: j = i MOD 4, octet ^ key[j]. */
@@ -119,6 +121,33 @@ describe('applyMask', () => {
     expect(data.equals(original)).to.equal(false)
     applyMask(data, KEYS[1], 2)
     expect(data.equals(original)).to.equal(true)
+  })
+
+  it('masks views of one buffer at different offsets, alternating, each at its own offset', () => {
+    const backing = dataAt(0, 4096, 9)
+    const views = [1, 2, 3, 4, 5].map((offset) => new Uint8Array(backing.buffer, backing.byteOffset + offset * 600, 500))
+    for (let round = 0; round < 3; round++) {
+      for (const [index, view] of views.entries()) {
+        const expected = referenceMask(view, KEYS[index % 2], round, 10, 480)
+        applyMask(view, KEYS[index % 2], round, 10, 480)
+        expect(Buffer.from(view).equals(Buffer.from(expected)), `view ${index}, round ${round}`).to.equal(true)
+      }
+    }
+  })
+
+  it('does not keep a large buffer alive after masking it', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const masked = (): WeakRef<ArrayBuffer> => {
+      const big = new Uint8Array(4 * 1024 * 1024)
+      applyMask(big, KEYS[0], 0)
+      return new WeakRef(big.buffer)
+    }
+    const ref = masked()
+    // A WeakRef keeps its target for the rest of the job that created it.
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    expect(ref.deref()).to.equal(undefined)
   })
 
   it('does not modify the key', () => {
