@@ -19,22 +19,24 @@ export function clockTicks(): number {
   return cachedClockTicks
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function processCpuSeconds(pid: number, ticksPerSecond = clockTicks()): number {
+/** The fields of /proc/<pid>/stat after the command name; index `n - 3` is field n of proc(5). */
+function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // Fields after the name start at field 3 (state); utime is field 14, stime field 15.
-  const utime = Number(fields[14 - 3])
-  const stime = Number(fields[15 - 3])
-  return (utime + stime) / ticksPerSecond
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number, ticksPerSecond = clockTicks()): number {
+  const fields = statFields(pid)
+  // utime is field 14, stime field 15.
+  return (Number(fields[14 - 3]) + Number(fields[15 - 3])) / ticksPerSecond
 }
 
 /** Minor page faults a process has taken so far (field 10 of /proc/<pid>/stat); NaN when unreadable. */
 export function processMinorFaults(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[10 - 3])
+    return Number(statFields(pid)[10 - 3])
   } catch {
     return Number.NaN
   }

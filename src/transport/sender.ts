@@ -40,7 +40,6 @@ export function rememberText(text: string, source: Buffer, start: number, end: n
   recentEnd = end
 }
 
-
 /**
  * Frames a connection's outgoing messages and writes them to its socket in batches: what is
  * sent while the connection processes one socket read (echoes, replies, pongs), or within one
@@ -114,24 +113,10 @@ export class Sender {
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
   text(text: string, fin: boolean, callback?: WriteCallback): void {
     if (text === recentText) {
-      const length = recentEnd - recentStart
-      if (length <= SMALL_COPY || text.length === length) {
-        const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
-        const at = this.claim(MAX_HEADER_SIZE + length)
-        const payloadAt = writeFrameHeader(slab, at, 0x1, fin, length, maskKey, 0)
-        if (length <= SMALL_COPY) {
-          // A few bytes: a loop costs less than a call into native code.
-          for (let i = 0; i < length; i++) slab[payloadAt + i] = recentSource[recentStart + i]
-        } else {
-          // As many UTF-16 units as UTF-8 bytes: all ASCII, so the string's own one-byte
-          // characters are the payload (a native copy, no view of the source to create).
-          slab.latin1Write(text, payloadAt, length)
-        }
-        if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
-        this.commit(payloadAt + length)
-      } else {
-        this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin)
-      }
+      // As many UTF-16 units as UTF-8 bytes means all ASCII: the string's own one-byte
+      // characters are then the payload, copied natively without a view of the source.
+      const ascii = text.length === recentEnd - recentStart
+      this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin, 0, ascii ? text : undefined)
       this.done(callback)
       return
     }
@@ -162,14 +147,25 @@ export class Sender {
     this.done(callback)
   }
 
-  /** Frames source[start, end) with its header in the slab (the payload copied, masked for clients). */
-  private copyFrame(opcode: number, source: Uint8Array, start: number, end: number, fin: boolean, rsv = 0): void {
+  /**
+   * Frames source[start, end) with its header in the slab (the payload copied, masked for
+   * clients). `asciiText`, when given, is the same bytes as an ASCII string (a cheaper copy).
+   */
+  private copyFrame(opcode: number, source: Uint8Array, start: number, end: number, fin: boolean, rsv = 0, asciiText?: string): void {
     const length = end - start
     const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
     const at = this.claim(MAX_HEADER_SIZE + length)
     const payloadAt = writeFrameHeader(slab, at, opcode, fin, length, maskKey, rsv)
-    if (start === 0 && end === source.length) slab.set(source, payloadAt)
-    else slab.set(source.subarray(start, end), payloadAt)
+    if (length <= SMALL_COPY) {
+      // A few bytes: a loop costs less than a call into native code.
+      for (let i = 0; i < length; i++) slab[payloadAt + i] = source[start + i]
+    } else if (asciiText !== undefined) {
+      slab.latin1Write(asciiText, payloadAt, length)
+    } else if (start === 0 && end === source.length) {
+      slab.set(source, payloadAt)
+    } else {
+      slab.set(source.subarray(start, end), payloadAt)
+    }
     if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
     this.commit(payloadAt + length)
   }
