@@ -2,16 +2,13 @@ import { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import { Readable, Writable } from 'node:stream'
-import {
-  CloseCode,
-  encodeClosePayload,
-  FrameParser,
-  MaskKeyPool,
-  MAX_CONTROL_PAYLOAD,
-  Opcode,
-  type FrameHandler,
-  type ProtocolError,
-} from '../protocol'
+// Straight from the defining modules, not '../protocol': its re-exports are getters, and a
+// load through one on every message costs a generic property lookup.
+import { encodeClosePayload } from '../protocol/close-code'
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants'
+import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
+import { MaskKeyPool } from '../protocol/mask'
+import type { ProtocolError } from '../protocol/protocol-error'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { rememberText, Sender, type WriteCallback } from './sender'
@@ -392,7 +389,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       this.emit(event, data)
       return
     }
-    const listener = (this as unknown as { _events: Record<string, unknown> })._events[event]
+    // A named load per event: one keyed load site seeing 'text', 'binary' and 'message' would
+    // go megamorphic (a stub-cache probe on every message).
+    const events = (this as unknown as { _events: MessageListeners })._events
+    const listener = event === 'text' ? events.text : event === 'binary' ? events.binary : events.message
     if (listener === undefined) return
     if (typeof listener === 'function') (listener as (this: Connection<TData>, data: string | Buffer) => void).call(this, data)
     else this.emit(event, data)
@@ -735,6 +735,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
  */
 const eventEmitterEmit = EventEmitter.prototype.emit
 const kCapture = Object.getOwnPropertySymbols(new EventEmitter()).find((symbol) => symbol.description === 'kCapture')
+
+/** The listener slots emitMessage reads (EventEmitter keeps a function, or an array of them). */
+interface MessageListeners {
+  text?: unknown
+  binary?: unknown
+  message?: unknown
+}
 
 /** See the Connection constructor. */
 const ListenerTable = function ListenerTable(): void {} as unknown as new () => object

@@ -1,5 +1,8 @@
 import { Socket } from 'node:net'
-import { applyMask, MaskKeyPool, MAX_HEADER_SIZE, writeFrameHeader } from '../protocol'
+// Straight from the defining modules, not '../protocol': its re-exports are getters, and a
+// load through one on every message costs a generic property lookup.
+import { MAX_HEADER_SIZE, writeFrameHeader } from '../protocol/frame-builder'
+import { applyMask, MaskKeyPool } from '../protocol/mask'
 
 export type WriteCallback = (error?: Error) => void
 

@@ -1,0 +1,20 @@
+import { expect } from 'chai'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const TRANSPORT = join(__dirname, '..', '..', 'src', 'transport')
+
+describe('transport imports', () => {
+  it('takes codec values from their defining modules, not the protocol index', () => {
+    // The index re-exports compile to getters; reading one on every message (a frame builder,
+    // a mask function) is a generic property lookup on the per-message path.
+    const files = readdirSync(TRANSPORT).filter((name) => name.endsWith('.ts'))
+    expect(files).to.include('sender.ts')
+    for (const name of ['sender.ts', 'connection.ts']) {
+      const text = readFileSync(join(TRANSPORT, name), 'utf8')
+      const specs = [...text.matchAll(/from\s+'([^']+)'/g)].map((m) => m[1])
+      expect(specs, name).to.not.include('../protocol')
+      expect(specs.some((spec) => spec.startsWith('../protocol/')), name).to.equal(true)
+    }
+  })
+})
