@@ -21,8 +21,40 @@ const MiB = 1024 * 1024
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const { values: cli } = parseArgs({
+const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/run.js [options])
+
+  --quick              smoke run: 1 repetition, the three x50 throughput configurations, short windows
+  --micro              codec micro-benchmarks instead (see bench/micro.ts)
+  --reps N             repetitions per server (default 3, 1 with --quick)
+  --warmup S           seconds of load before each measured window (default 1)
+  --duration S         seconds measured per run (default 2.5)
+  --modes LIST         throughput,latency,large,idle (default all)
+  --servers LIST       e.g. raw-batched,ws,gatewire (default all)
+  --configs LIST       throughput configurations, e.g. 16-x50,1k-x1,64k-x50 (default all)
+  --window N           messages in flight per connection (default: 64 KiB worth)
+  --idle N             idle connections to open (default 10000, 1000 with --quick)
+  --idle-settle MS     wait after the last connection opens before the first reading (default 1000)
+  --idle-settled MS    the second reading, this long after the last connection opened (default 15000; 0: none)
+  --max-noise F        repeat a run when other processes took more than F of the server's core (default 0.2)
+  --profile            run the servers under --cpu-prof (profiles in bench/profiles/, never saved as results)
+  --no-pin             do not pin server and generator to cores with taskset
+  --no-save            print the report without writing bench/results/
+  -h, --help           this text
+`
+
+function parseCli(): ReturnType<typeof parseRunnerArgs> {
+  try {
+    return parseRunnerArgs()
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+}
+
+function parseRunnerArgs() {
+  return parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     quick: { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
     reps: { type: 'string' },
@@ -41,7 +73,26 @@ const { values: cli } = parseArgs({
     'no-save': { type: 'boolean', default: false },
   },
   strict: true,
-})
+  })
+}
+
+const { values: cli } = parseCli()
+if (cli.help === true) {
+  process.stdout.write(USAGE)
+  process.exit(0)
+}
+
+/** A numeric option's value, or `fallback` when it is absent; anything but a number ≥ min stops the run. */
+function numberOption(name: keyof typeof cli, fallback: number, min = 0): number {
+  const raw = cli[name]
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value) || value < min) {
+    process.stderr.write(`bench: --${name} needs a number of at least ${min}, got ${JSON.stringify(raw)}\n\n${USAGE}`)
+    process.exit(2)
+  }
+  return value
+}
 
 type ModeName = 'throughput' | 'latency' | 'large' | 'idle'
 const ALL_MODES: readonly ModeName[] = ['throughput', 'latency', 'large', 'idle']
@@ -49,21 +100,23 @@ const ALL_MODES: readonly ModeName[] = ['throughput', 'latency', 'large', 'idle'
 const quick = cli.quick === true
 const options = {
   quick,
-  reps: cli.reps !== undefined ? Number(cli.reps) : quick ? 1 : 3,
-  warmup: cli.warmup !== undefined ? Number(cli.warmup) : quick ? 0.25 : 1,
-  duration: cli.duration !== undefined ? Number(cli.duration) : quick ? 0.5 : 2.5,
+  reps: numberOption('reps', quick ? 1 : 3, 1),
+  warmup: numberOption('warmup', quick ? 0.25 : 1),
+  duration: numberOption('duration', quick ? 0.5 : 2.5, 0.1),
   modes: new Set<ModeName>(
     cli.modes !== undefined ? (cli.modes.split(',').filter((m) => (ALL_MODES as readonly string[]).includes(m)) as ModeName[]) : ALL_MODES,
   ),
   serverFilter: cli.servers !== undefined ? new Set(cli.servers.split(',')) : undefined,
-  idleConnections: cli.idle !== undefined ? Number(cli.idle) : quick ? 1000 : 10_000,
+  idleConnections: numberOption('idle', quick ? 1000 : 10_000, 1),
+  /** The first idle reading, this long after the last connection opened. */
+  idleSettleMs: numberOption('idle-settle', quick ? 300 : 1000),
   /** The second idle reading, this long after the last connection opened (0: none). */
-  idleSettledMs: cli['idle-settled'] !== undefined ? Number(cli['idle-settled']) : quick ? 0 : 15_000,
+  idleSettledMs: numberOption('idle-settled', quick ? 0 : 15_000),
   largeSizes: quick ? [1 * MiB, 16 * MiB] : [1 * MiB, 16 * MiB, 64 * MiB],
   pin: cli['no-pin'] !== true && hasTaskset(),
-  window: cli.window !== undefined ? Number(cli.window) : undefined,
+  window: cli.window !== undefined ? numberOption('window', 0, 1) : undefined,
   /** Repeat a throughput/latency run when other processes took more than this share of the server's core. */
-  maxNoise: cli['max-noise'] !== undefined ? Number(cli['max-noise']) : 0.2,
+  maxNoise: numberOption('max-noise', 0.2),
   /** Throughput configurations to run (keys such as 16-x50), default all. */
   configs: cli.configs !== undefined ? new Set(cli.configs.split(',')) : quick ? new Set(['16-x50', '1k-x50', '64k-x50']) : undefined,
   /** Run throughput/latency servers under `--cpu-prof`; profiles go to bench/profiles/<stamp>/. */
@@ -594,12 +647,12 @@ async function idleConnections(specs: ServerSpec[]): Promise<void> {
             '--mode', 'idle',
             '--connections', String(connections),
             '--gc-signal',
-            '--settle', cli['idle-settle'] ?? (quick ? '300' : '1000'),
+            '--settle', String(options.idleSettleMs),
             '--settled', String(options.idleSettledMs),
             '--memory-file', memoryFile,
           ],
           // Two settle waits (each settle + 70%) and the settled reading on top of opening the connections.
-          120 + (4 * Number(cli['idle-settle'] ?? 0) + 2 * options.idleSettledMs) / 1000,
+          120 + (4 * options.idleSettleMs + 2 * options.idleSettledMs) / 1000,
         )
         record('idle', spec.id, outcome)
         log(`  idle ${connections} rep ${rep + 1} ${spec.id.padEnd(19)} ${describe(outcome)}`)
