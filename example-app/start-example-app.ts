@@ -23,9 +23,15 @@ export interface ExampleApp {
   /** The gatewire application serving the WebSocket gateways. */
   readonly app: Application
   readonly http: HttpServer
-  /** Graceful stop: every WebSocket is closed with 1001 (Going Away), then the HTTP server. */
+  /**
+   * Graceful stop: every WebSocket is closed with 1001 (Going Away), then the HTTP server; a
+   * connection still without a complete request after a second is cut.
+   */
   close(): Promise<void>
 }
+
+/** How long close() lets HTTP requests in progress finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 1000
 
 // Pages may only talk to this server; shared images are shown from blob: URLs.
 const SECURITY_HEADERS = {
@@ -85,7 +91,17 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       return (closing ??= app.close().then(
         () =>
           new Promise<void>((resolve, reject) => {
-            http.close((err) => (err ? reject(err) : resolve()))
+            // A connection that has not finished a request holds http.close() open, and once
+            // closed the server no longer times requests out: a browser's speculative
+            // connection that never sends one would keep close() pending for good. Such
+            // connections get a short grace, then are cut.
+            const stragglers = setTimeout(() => http.closeAllConnections(), CLOSE_GRACE_MS)
+            stragglers.unref()
+            http.close((err) => {
+              clearTimeout(stragglers)
+              if (err) reject(err)
+              else resolve()
+            })
             // Idle keep-alive connections of page loads would hold close() open.
             http.closeIdleConnections()
           }),

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
 import { WsClient } from './ws-client'
@@ -28,11 +29,13 @@ function fetchText(url: string, method = 'GET'): Promise<Answer> {
 describe('example-app startExampleApp', () => {
   let chat: ExampleApp
   const clients: WsClient[] = []
+  const sockets: Socket[] = []
   beforeEach(async () => {
     chat = await startExampleApp({ port: 0, host: '127.0.0.1' })
   })
   afterEach(async () => {
     for (const client of clients.splice(0)) client.terminate()
+    for (const socket of sockets.splice(0)) socket.destroy()
     await chat.close()
   })
   const wsUrl = (path: string) => `ws://127.0.0.1:${chat.port}${path}`
@@ -98,6 +101,20 @@ describe('example-app startExampleApp', () => {
       () => expect.fail('still serving HTTP'),
       (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ECONNREFUSED'),
     )
+  })
+
+  it('is not held open by a connection that never sends a request (a browser preconnect)', async () => {
+    const accepted = new Promise<Socket>((resolve) => chat.http.once('connection', resolve))
+    const idle = connect(chat.port, '127.0.0.1')
+    sockets.push(idle)
+    idle.on('error', () => {})
+    const ended = new Promise<void>((resolve) => idle.once('close', () => resolve()))
+    await accepted
+    const started = Date.now()
+    await chat.close()
+    expect(Date.now() - started).to.be.below(5000)
+    await ended // the server cut it
+    expect(idle.destroyed).to.equal(true)
   })
 })
 
