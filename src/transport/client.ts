@@ -1,7 +1,9 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import { isIP, type Socket } from 'node:net'
-import { createClientKey, HandshakeError, isToken, validateServerResponse } from '../protocol'
+// From the defining modules, as everywhere in transport (see connection.ts).
+import { createClientKey, isToken, validateServerResponse } from '../protocol/handshake'
+import { HandshakeError } from '../protocol/handshake-error'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ClientOptions } from './options'
 

@@ -3,14 +3,10 @@ import * as http from 'node:http'
 import type * as https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import {
-  buildAcceptResponse,
-  buildRejectResponse,
-  CloseCode,
-  HandshakeError,
-  negotiateProtocol,
-  validateUpgradeRequest,
-} from '../protocol'
+// From the defining modules, as everywhere in transport (see connection.ts).
+import { CloseCode } from '../protocol/constants'
+import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
+import { HandshakeError } from '../protocol/handshake-error'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
