@@ -139,6 +139,8 @@ interface ServerSpec {
   env: Record<string, string | undefined>
   /** Largest message this server is given in the large-message mode, with the reason. */
   maxLarge?: { bytes: number; why: string }
+  /** A reference that is measured in the idle mode only (it does not echo). */
+  idleOnly?: true
 }
 
 const NO_NATIVE = { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' }
@@ -206,6 +208,17 @@ const SERVERS: ServerSpec[] = [
     script: join(DIST, 'bench/servers/uws-echo.js'),
     args: [],
     env: {},
+  },
+  {
+    // What a connection costs a Node server that takes its upgrades from http.Server before any
+    // WebSocket code runs: the floor under ws and gatewire in the idle mode.
+    id: 'http-upgrade',
+    label: 'Node `http.Server` upgrade only, no WebSocket (idle reference)',
+    protocol: 'ws',
+    script: join(DIST, 'bench/servers/upgrade-only.js'),
+    args: [],
+    env: {},
+    idleOnly: true,
   },
 ]
 
@@ -816,6 +829,10 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
   lines.push('| server | 16 B ×50 | 1 KiB ×50 | 64 KiB ×50 | one 16 MiB message | p99 latency ×50 (closed loop / paced) | idle memory |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const spec of specs) {
+    if (spec.idleOnly === true) {
+      lines.push(`| ${spec.label} | — | — | — | — | — | ${idleCell(spec)} |`)
+      continue
+    }
     const cells: string[] = []
     for (const col of summaryCols) {
       const key = `throughput:${col}`
@@ -878,6 +895,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | others | runs | KiB/read | 0-win / retr |')
       lines.push('|---|---|---|---|---|---|---|---|---|---|---|')
       for (const spec of specs) {
+        if (spec.idleOnly === true) continue
         const a = aggregateThroughput(key, spec.id)
         if (a.n === 0) {
           const why = unavailableCell(spec.id) ?? firstError(a.errors)
@@ -915,6 +933,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     ] as const) {
       const wsP99 = median(successes<ThroughputResult>(key, wsId).values.map((v) => v.latencyMs?.p99 ?? Number.NaN))
       for (const spec of specs) {
+        if (spec.idleOnly === true) continue
         const { values, errors } = successes<ThroughputResult>(key, spec.id)
         if (values.length === 0) {
           lines.push(`| ${spec.id} | ${name} | ${unavailableCell(spec.id) ?? firstError(errors)} | | | | | | | | | |`)
@@ -947,6 +966,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     lines.push(`| server | ${header} | s/MiB at ${options.largeSizes.map(fmtBytes).join(', ')} |`)
     lines.push(`|---|${options.largeSizes.map(() => '---|---|').join('')}---|`)
     for (const spec of specs) {
+      if (spec.idleOnly === true) continue
       const cells: string[] = []
       const perMiB: string[] = []
       for (const size of options.largeSizes) {
@@ -991,6 +1011,14 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
           'being opened, and V8 gives that memory back only once its allocation rate, averaged over several seconds, has ' +
           'dropped: the first reading still holds it (empty, but committed), the settled one is what an open idle ' +
           'connection keeps.',
+      )
+      lines.push('')
+    }
+    if (specs.some((s) => s.id === 'http-upgrade')) {
+      lines.push(
+        '`http-upgrade` is a reference, not a WebSocket server: Node\'s `http.Server` answering the handshake with a 101 and ' +
+          'then only keeping the socket. It is what a connection costs a server that takes its upgrades from `http.Server` ' +
+          '(as ws and gatewire do) before any WebSocket code of its own.',
       )
       lines.push('')
     }
@@ -1093,8 +1121,11 @@ function targets(): string[] {
   const idleN = successes<IdleResult>('idle', 'gatewire').values[0]?.connections
   const idleVerdict =
     !Number.isFinite(idleKiB) ? verdict(undefined) : (idleN ?? 0) < 10_000 ? 'needs 10,000 connections (fixed costs dominate below)' : verdict(idleKiB <= 4)
+  // The same reading for Node's http.Server answering the handshake and nothing else.
+  const floorKiB = median(successes<IdleResult>('idle', 'http-upgrade').values.map((v) => v.kibPerConnection))
+  const floor = Number.isFinite(floorKiB) ? `; Node's \`http\` upgrade alone: ${floorKiB.toFixed(2)} KiB` : ''
   lines.push(
-    `| ≤ 4 KiB per idle connection (at 10,000), read 1 s after opening | ${Number.isFinite(idleKiB) ? `${idleKiB.toFixed(2)} KiB at ${String(idleN)}` : 'n/a'} | ${idleVerdict} |`,
+    `| ≤ 4 KiB per idle connection (at 10,000), read 1 s after opening | ${Number.isFinite(idleKiB) ? `${idleKiB.toFixed(2)} KiB at ${String(idleN)}${floor}` : 'n/a'} | ${idleVerdict} |`,
   )
   if (options.idleSettledMs > 0) {
     const settledKiB = median(successes<IdleResult>('idle', 'gatewire').values.map((v) => v.kibPerConnectionSettled ?? Number.NaN))
@@ -1151,13 +1182,14 @@ async function main(): Promise<void> {
   for (const spec of specs) {
     if (!existsSync(spec.script)) notAvailable.set(spec.id, `${spec.script.slice(ROOT.length + 1)} does not exist (not built yet?)`)
   }
+  const echoSpecs = specs.filter((s) => s.idleOnly !== true)
   if (options.modes.has('throughput') || options.modes.has('latency')) {
     log('throughput / latency')
-    await throughputAndLatency(specs)
+    await throughputAndLatency(echoSpecs)
   }
   if (options.modes.has('large')) {
     log('large messages')
-    await largeMessages(specs)
+    await largeMessages(echoSpecs)
   }
   if (options.modes.has('idle')) {
     log('idle connections')
