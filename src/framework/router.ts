@@ -115,7 +115,7 @@ export class Router<T> {
       if (segments[i].includes('%')) segments[i] = decodeURIComponent(segments[i])
     }
     const exact = this.exact.get(segments.join('\0'))
-    if (exact !== undefined) return { value: exact.value, pattern: exact.pattern, params: Object.freeze({}) }
+    if (exact !== undefined) return { value: exact.value, pattern: exact.pattern, params: NO_PARAMS }
     const values: string[] = []
     const route = matchNode(this.root, segments, 0, values)
     if (route === undefined) return undefined
@@ -152,3 +152,6 @@ function matchNode<T>(node: Node<T>, segments: string[], i: number, values: stri
   }
   return undefined
 }
+
+/** The params of every exact match: frozen, so one object serves all connections. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})

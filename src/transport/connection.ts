@@ -116,6 +116,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private pingsThisRead = 0
   /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
   alive = true
+  /**
+   * @internal The framework's state for this connection (its ConnectionSession), which its
+   * listeners, shared by all connections, find here. The core never reads it.
+   */
+  owner: unknown = undefined
 
   /** @internal */
   constructor(init: ConnectionInit) {
@@ -128,14 +133,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.release = init.release
     const request = init.request
     // Hooks (verifyRequest, the framework's per-gateway options) may override these per connection.
+    // A copy only where they differ: the framework sets both on every request, mostly to the
+    // server's own values, and a copy per connection is memory an idle connection keeps.
+    const maxBufferedAmount = request?.maxBufferedAmount ?? init.options.maxBufferedAmount
+    const slowConsumer = request?.slowConsumer ?? init.options.slowConsumer
     this.options =
-      request?.maxBufferedAmount === undefined && request?.slowConsumer === undefined
+      maxBufferedAmount === init.options.maxBufferedAmount && slowConsumer === init.options.slowConsumer
         ? init.options
-        : {
-            ...init.options,
-            maxBufferedAmount: request.maxBufferedAmount ?? init.options.maxBufferedAmount,
-            slowConsumer: request.slowConsumer ?? init.options.slowConsumer,
-          }
+        : { ...init.options, maxBufferedAmount, slowConsumer }
     this.path = init.path
     this.headers = init.headers
     this.protocols = init.protocols

@@ -75,6 +75,39 @@ class Say {
 }
 
 describe('ConnectionSession', () => {
+  describe('listeners', () => {
+    @Gateway('/l')
+    class Echo {
+      @OnText() text(text: string, conn: FakeConnection): string {
+        return `${String(conn.data.name)}:${text}`
+      }
+      @OnClose() close(): void {}
+    }
+
+    it('registers one set of listener functions shared by every connection, no closures per session', () => {
+      const a = open(Echo)
+      const b = open(Echo)
+      for (const event of ['text', 'binary', 'close', 'error', 'pong']) {
+        expect(a.conn.listeners(event), event).to.have.length(1)
+        expect(a.conn.listeners(event)[0], event).to.equal(b.conn.listeners(event)[0])
+      }
+    })
+
+    it('dispatches each connection to its own session through the shared listeners', () => {
+      const a = open(Echo)
+      const b = open(Echo)
+      a.conn.data.name = 'a'
+      b.conn.data.name = 'b'
+      a.conn.emit('text', 'one')
+      b.conn.emit('text', 'two')
+      a.conn.emit('close', 1000, '')
+      expect(a.conn.sent).to.deep.equal(['a:one'])
+      expect(b.conn.sent).to.deep.equal(['b:two'])
+      expect(a.runtime.open.size).to.equal(0)
+      expect(b.runtime.open.size).to.equal(1)
+    })
+  })
+
   describe('return values', () => {
     @Gateway('/r')
     class Returns {

@@ -13,6 +13,8 @@ export class FakeConnection extends EventEmitter {
   terminated = false
   /** What the transport reports as unsent; tests set it. */
   bufferedAmount = 0
+  /** The framework's session, as on the transport's Connection. */
+  owner: unknown = undefined
 
   constructor(
     readonly request: unknown = undefined,

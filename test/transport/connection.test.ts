@@ -436,6 +436,43 @@ describe('transport/connection', () => {
     })
   })
 
+  describe('per-connection options', () => {
+    /** The resolved options a connection works with (private: read here for the memory check). */
+    const optionsOf = (conn: Connection): { maxBufferedAmount: number; slowConsumer: string } =>
+      (conn as unknown as { options: { maxBufferedAmount: number; slowConsumer: string } }).options
+
+    it("shares the server's options object when verifyRequest sets the same limits (no copy per connection)", async () => {
+      const listening = await listen({
+        maxBufferedAmount: 2 * MiB,
+        verifyRequest: (request) => {
+          request.maxBufferedAmount = 2 * MiB
+          request.slowConsumer = 'close'
+        },
+      })
+      const [, a] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+      const [, b] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+      expect(optionsOf(a)).to.equal(optionsOf(b))
+      expect(optionsOf(a).maxBufferedAmount).to.equal(2 * MiB)
+    })
+
+    it('applies limits verifyRequest changes, to that connection only', async () => {
+      let first = true
+      const listening = await listen({
+        maxBufferedAmount: 2 * MiB,
+        verifyRequest: (request) => {
+          if (first) request.slowConsumer = 'drop'
+          first = false
+        },
+      })
+      const [, changed] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+      const [, plain] = await Promise.all([RawPeer.connect(listening.port), listening.nextConnection()])
+      expect(optionsOf(changed).slowConsumer).to.equal('drop')
+      expect(optionsOf(changed).maxBufferedAmount).to.equal(2 * MiB)
+      expect(optionsOf(plain).slowConsumer).to.equal('close')
+      expect(optionsOf(changed)).to.not.equal(optionsOf(plain))
+    })
+  })
+
   describe('slow-consumer policy', () => {
     it("'close' (default): a send past maxBufferedAmount fails with 1008 and errors the callback", async () => {
       const { peer, conn } = await rawPair({ maxBufferedAmount: 2 * MiB, closeTimeout: 2000 })
