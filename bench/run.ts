@@ -1140,8 +1140,14 @@ function targets(): string[] {
         `${Number.isFinite(settledKiB) ? `${settledKiB.toFixed(2)} KiB (ws ${Number.isFinite(wsSettledKiB) ? wsSettledKiB.toFixed(2) : 'n/a'})` : 'n/a'} | ${settledVerdict} |`,
     )
     const half = Number.isFinite(settledKiB) && Number.isFinite(wsSettledKiB) ? settledKiB <= wsSettledKiB / 2 : undefined
+    const floorSettledKiB = median(
+      successes<IdleResult>('idle', 'http-upgrade').values.map((v) => v.kibPerConnectionSettled ?? Number.NaN),
+    )
+    const floorSettled = Number.isFinite(floorSettledKiB) && Number.isFinite(wsSettledKiB)
+      ? `; Node's \`http\` upgrade alone: ${(floorSettledKiB / wsSettledKiB).toFixed(2)}× ws`
+      : ''
     lines.push(
-      `| idle memory half of ws's, settled | ${half === undefined ? 'n/a' : `${(settledKiB / wsSettledKiB).toFixed(2)}× ws`} | ${verdict(half)} |`,
+      `| idle memory half of ws's, settled | ${half === undefined ? 'n/a' : `${(settledKiB / wsSettledKiB).toFixed(2)}× ws${floorSettled}`} | ${verdict(half)} |`,
     )
   }
   for (const [key, name] of [
