@@ -698,6 +698,12 @@ function successes<T extends GeneratorResult>(configKey: string, serverId: strin
   return { values, errors }
 }
 
+/** The median of one idle-mode reading (the 1 s one, or the settled one) for a server. */
+function idleMedian(serverId: string, reading: 'first' | 'settled'): number {
+  const values = successes<IdleResult>('idle', serverId).values
+  return median(values.map((v) => (reading === 'first' ? v.kibPerConnection : (v.kibPerConnectionSettled ?? Number.NaN))))
+}
+
 function fmtCount(n: number): string {
   if (!Number.isFinite(n)) return 'n/a'
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`
@@ -792,6 +798,8 @@ function firstError(errors: string[]): string {
 }
 
 function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): string {
+  // The per-mode tables of throughput, latency and large messages list the echo servers only.
+  const echoSpecs = specs.filter((s) => s.idleOnly !== true)
   const lines: string[] = []
   const cpu = cpus()
   lines.push(`# gatewire benchmarks — ${options.quick ? 'quick' : 'full'} run, ${startedAt.toISOString()}`)
@@ -894,8 +902,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       lines.push('')
       lines.push('| server | msgs / server CPU-s | × ceiling | × ws | msgs/s (wall) | server CPU | gen CPU | others | runs | KiB/read | 0-win / retr |')
       lines.push('|---|---|---|---|---|---|---|---|---|---|---|')
-      for (const spec of specs) {
-        if (spec.idleOnly === true) continue
+      for (const spec of echoSpecs) {
         const a = aggregateThroughput(key, spec.id)
         if (a.n === 0) {
           const why = unavailableCell(spec.id) ?? firstError(a.errors)
@@ -932,8 +939,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       ['latency-paced', 'paced'],
     ] as const) {
       const wsP99 = median(successes<ThroughputResult>(key, wsId).values.map((v) => v.latencyMs?.p99 ?? Number.NaN))
-      for (const spec of specs) {
-        if (spec.idleOnly === true) continue
+      for (const spec of echoSpecs) {
         const { values, errors } = successes<ThroughputResult>(key, spec.id)
         if (values.length === 0) {
           lines.push(`| ${spec.id} | ${name} | ${unavailableCell(spec.id) ?? firstError(errors)} | | | | | | | | | |`)
@@ -965,8 +971,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     const header = options.largeSizes.map((s) => `${fmtBytes(s)}: time | peak RSS`).join(' | ')
     lines.push(`| server | ${header} | s/MiB at ${options.largeSizes.map(fmtBytes).join(', ')} |`)
     lines.push(`|---|${options.largeSizes.map(() => '---|---|').join('')}---|`)
-    for (const spec of specs) {
-      if (spec.idleOnly === true) continue
+    for (const spec of echoSpecs) {
       const cells: string[] = []
       const perMiB: string[] = []
       for (const size of options.largeSizes) {
@@ -1026,8 +1031,8 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
     const settledRule = options.idleSettledMs > 0 ? '---|---|---|' : ''
     lines.push(`| server | KiB per connection (RSS, 1 s) | × ws | of which JS heap | of which external (Buffers) | RSS before | RSS after |${settledHead}`)
     lines.push(`|---|---|---|---|---|---|---|${settledRule}`)
-    const wsIdle = median(successes<IdleResult>('idle', wsId).values.map((v) => v.kibPerConnection))
-    const wsSettled = median(successes<IdleResult>('idle', wsId).values.map((v) => v.kibPerConnectionSettled ?? Number.NaN))
+    const wsIdle = idleMedian(wsId, 'first')
+    const wsSettled = idleMedian(wsId, 'settled')
     for (const spec of specs) {
       const { values, errors } = successes<IdleResult>('idle', spec.id)
       if (values.length === 0) {
@@ -1117,19 +1122,19 @@ function targets(): string[] {
   lines.push(
     `| 64 MiB peak RSS growth ≤ ws (baseline excluded) | ${both(gwGrowth, wsGrowth) ? `+${fmtMiB(gwGrowth)} vs +${fmtMiB(wsGrowth)}` : 'n/a'} | ${atMost(gwGrowth, wsGrowth)} |`,
   )
-  const idleKiB = median(successes<IdleResult>('idle', 'gatewire').values.map((v) => v.kibPerConnection))
+  const idleKiB = idleMedian('gatewire', 'first')
   const idleN = successes<IdleResult>('idle', 'gatewire').values[0]?.connections
   const idleVerdict =
     !Number.isFinite(idleKiB) ? verdict(undefined) : (idleN ?? 0) < 10_000 ? 'needs 10,000 connections (fixed costs dominate below)' : verdict(idleKiB <= 4)
   // The same reading for Node's http.Server answering the handshake and nothing else.
-  const floorKiB = median(successes<IdleResult>('idle', 'http-upgrade').values.map((v) => v.kibPerConnection))
+  const floorKiB = idleMedian('http-upgrade', 'first')
   const floor = Number.isFinite(floorKiB) ? `; Node's \`http\` upgrade alone: ${floorKiB.toFixed(2)} KiB` : ''
   lines.push(
     `| ≤ 4 KiB per idle connection (at 10,000), read 1 s after opening | ${Number.isFinite(idleKiB) ? `${idleKiB.toFixed(2)} KiB at ${String(idleN)}${floor}` : 'n/a'} | ${idleVerdict} |`,
   )
   if (options.idleSettledMs > 0) {
-    const settledKiB = median(successes<IdleResult>('idle', 'gatewire').values.map((v) => v.kibPerConnectionSettled ?? Number.NaN))
-    const wsSettledKiB = median(successes<IdleResult>('idle', wsId).values.map((v) => v.kibPerConnectionSettled ?? Number.NaN))
+    const settledKiB = idleMedian('gatewire', 'settled')
+    const wsSettledKiB = idleMedian(wsId, 'settled')
     const settledVerdict = !Number.isFinite(settledKiB)
       ? verdict(undefined)
       : (idleN ?? 0) < 10_000
@@ -1140,9 +1145,7 @@ function targets(): string[] {
         `${Number.isFinite(settledKiB) ? `${settledKiB.toFixed(2)} KiB (ws ${Number.isFinite(wsSettledKiB) ? wsSettledKiB.toFixed(2) : 'n/a'})` : 'n/a'} | ${settledVerdict} |`,
     )
     const half = Number.isFinite(settledKiB) && Number.isFinite(wsSettledKiB) ? settledKiB <= wsSettledKiB / 2 : undefined
-    const floorSettledKiB = median(
-      successes<IdleResult>('idle', 'http-upgrade').values.map((v) => v.kibPerConnectionSettled ?? Number.NaN),
-    )
+    const floorSettledKiB = idleMedian('http-upgrade', 'settled')
     const floorSettled = Number.isFinite(floorSettledKiB) && Number.isFinite(wsSettledKiB)
       ? `; Node's \`http\` upgrade alone: ${(floorSettledKiB / wsSettledKiB).toFixed(2)}× ws`
       : ''
