@@ -22,8 +22,11 @@ const NO_VIEW = new BigInt64Array(0)
 // converting numbers to BigInts on every call.
 const keyHalves = new Int32Array(2)
 const keyWord64 = new BigInt64Array(keyHalves.buffer)
-// 0x8080808080808080 as a signed 64-bit value: the top bit of every byte.
-const HIGH_BITS = -0x7f7f7f7f7f7f7f80n
+// 0x8080808080808080 (the top bit of every byte) as a signed 64-bit value, and zero, read from
+// a BigInt64Array before the loop: TurboFan then holds them as plain 64-bit integers. Written
+// as BigInt literals in the loop, each is loaded from its heap object and converted again on
+// every iteration (no loop-invariant code motion): 1 KiB unmasked 20% slower.
+const WORD_CONSTANTS = new BigInt64Array([-0x7f7f7f7f7f7f7f80n, 0n])
 
 /**
  * XORs data[start, end) in place with the 4-byte masking key (RFC 6455 §5.3), starting at
@@ -104,6 +107,8 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
       // No BigInt carried from one iteration to the next: TurboFan would box it (a heap
       // BigInt per iteration). Each group of four is tested on its own instead.
       let high = false
+      const highBits = WORD_CONSTANTS[0]
+      const zero = WORD_CONSTANTS[1]
       for (; w < unrolledEnd; w += 4) {
         const a = view[w] ^ word
         const b = view[w + 1] ^ word
@@ -113,12 +118,12 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
         view[w + 1] = b
         view[w + 2] = c
         view[w + 3] = d
-        if (((a | b | c | d) & HIGH_BITS) !== 0n) high = true
+        if (((a | b | c | d) & highBits) !== zero) high = true
       }
       for (; w < last; w++) {
         const a = view[w] ^ word
         view[w] = a
-        if ((a & HIGH_BITS) !== 0n) high = true
+        if ((a & highBits) !== zero) high = true
       }
       if (high) seen |= 0x80
     } else {
