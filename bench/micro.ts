@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, release } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { MALLOC_ENV } from './lib/proc'
 import { maskedFrame, OP_BINARY, OP_TEXT } from './lib/wire'
 
 // Codec micro-benchmarks (`npm run bench:micro`, or `npm run bench -- --micro`): gatewire's
@@ -374,7 +375,8 @@ function main(): void {
   const problems = new Set<string>()
   for (const { group, id, env } of RUNS.filter((r) => only.has(r.group))) {
     const child = spawnSync(process.execPath, [__filename, `--group=${id}`, ...(quick ? ['--quick'] : [])], {
-      env: { ...process.env, ...env },
+      // The same allocator setting as the benchmarked servers (see MALLOC_ENV).
+      env: { ...process.env, ...MALLOC_ENV, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
       encoding: 'utf8',
       timeout: 600_000,
@@ -394,7 +396,7 @@ function main(): void {
   lines.push(`# gatewire codec micro-benchmarks — ${new Date().toISOString()}${quick ? ' (quick)' : ''}`)
   lines.push('')
   lines.push(
-    `${cpu}, Linux ${release()}, Node ${process.version}; median of ${SAMPLES} samples of ~${SAMPLE_MS} ms, each group in its own process. ` +
+    `${cpu}, Linux ${release()}, Node ${process.version}; median of ${SAMPLES} samples of ~${SAMPLE_MS} ms, each group in its own process (with \`GLIBC_TUNABLES=${MALLOC_ENV.GLIBC_TUNABLES}\`). ` +
       'Reproduce: `npm run bench:micro` (or `npm run bench -- --micro`).',
   )
   if (problems.size > 0) lines.push('', `gatewire codec: ${[...problems].join('; ')}.`)

@@ -5,6 +5,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
+import { MALLOC_ENV } from './lib/proc'
 import { selfTest } from './selftest'
 import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
 
@@ -440,21 +441,6 @@ function windowFor(size: number): number {
   return Math.max(2, Math.min(1000, Math.floor(IN_FLIGHT_BYTES / (size + 14))))
 }
 
-/**
- * glibc malloc setting for every server in the throughput and latency runs (the same for all):
- * keep up to 256 MiB free at the top of the heap instead of returning it to the kernel. Node
- * allocates a buffer per socket read (64 KiB, plus one of the bytes read), i.e. ~1 GB/s at
- * 1 KiB ×50, freed in bursts by the GC; with glibc's default (dynamic) trim threshold the heap
- * top was, depending on what the process had run before, given back and faulted in again on
- * every read: raw-batched at 1 KiB fell from ~1.4M to ~250k msgs/CPU-s with 0.2 minor faults
- * per message (after the 16 B run) against 0.002. Setting the threshold also fixes glibc's
- * mmap threshold at 128 KiB. The large-message and idle runs, which measure memory, keep the
- * default.
- */
-const SERVER_MALLOC_ENV: Record<string, string> = {
-  GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, `glibc.malloc.trim_threshold=${256 * MiB}`].filter((t) => t !== undefined && t !== '').join(':'),
-}
-
 const LATENCY_CONNECTIONS = 50
 /** The paced latency run: each connection sends one message every this many ms (50 conns: 10k msg/s). */
 const PACED_INTERVAL_MS = 5
@@ -491,7 +477,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
   const running = new Map<string, RunningServer>()
   for (const spec of specs) {
     try {
-      running.set(spec.id, await startServer(spec, false, true, SERVER_MALLOC_ENV))
+      running.set(spec.id, await startServer(spec, false, true, MALLOC_ENV))
     } catch (error) {
       notAvailable.set(spec.id, (error as Error).message)
       log(`  ${spec.id}: ${(error as Error).message}`)
@@ -502,7 +488,7 @@ async function throughputAndLatency(specs: ServerSpec[]): Promise<void> {
     if (current !== undefined && current.alive()) return current
     if (current !== undefined) log(`  ${spec.id} died (${essence(current.output())}); restarting`)
     try {
-      const restarted = await startServer(spec, false, true, SERVER_MALLOC_ENV)
+      const restarted = await startServer(spec, false, true, MALLOC_ENV)
       running.set(spec.id, restarted)
       return restarted
     } catch {
@@ -890,7 +876,7 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
         "limit the rate and the server's batches. `others`: the share of the server's core other processes took (noise, from " +
         '/proc/stat). `KiB/read`: bytes per read(2) of the server (/proc/<pid>/io). `0-win / retr`: zero-window ' +
         'advertisements and retransmitted TCP segments per run (median; whole machine, from /proc/net), which should be ~0. ' +
-        `Every server here runs with \`GLIBC_TUNABLES=${SERVER_MALLOC_ENV.GLIBC_TUNABLES}\` (the same for all): glibc's default ` +
+        `Every server here runs with \`GLIBC_TUNABLES=${MALLOC_ENV.GLIBC_TUNABLES}\` (the same for all): glibc's default ` +
         "dynamic trim threshold sometimes returned the heap top to the kernel and faulted it back in on every read (see bench/README.md, 'Windows').",
     )
     lines.push('')
