@@ -644,13 +644,15 @@ export const oversize: Scenario = ({ port }) =>
         peer.write(Buffer.concat([header, randomBytes(random(0, 1000))]))
         return
       }
-      // Fragments whose total passes the limit: 64 KiB ones, or a flood of 1-byte fragments
-      // (each costs payload + per-fragment overhead, so ~16k of them reach 1 MiB).
+      // Fragments past a limit: 64 KiB ones pass maxMessageSize with their payload; a flood of
+      // 1-byte fragments passes the fragment budget (64 per fragment after the first, against
+      // maxMessageSize: 16k of them at 1 MiB).
       const size = variant === 1 ? 64 * 1024 : 1
       peer.frame(OP.binary, binaryPayload(size), { fin: false })
-      // The message's cost as the server counts it (payload + 64 per extra fragment): the
-      // offending bytes are those of the fragment that takes it past the limit.
-      let cost = size
+      // As the server counts: the offending bytes are those of the fragment that takes the
+      // message past either limit.
+      let payload = size
+      let fragmentCost = 0
       let marked = false
       const batch: Buffer[] = []
       for (let sent = 0; sent < 20 * MiB && peer.closeFrame === null && !peer.tcpClosed; ) {
@@ -658,9 +660,10 @@ export const oversize: Scenario = ({ port }) =>
         for (let i = 0; i < (size === 1 ? 2000 : 4); i++) {
           batch.push(encodeFrame(OP.cont, binaryPayload(size), { fin: false, maskKey: maskKey() }))
           sent += size
-          cost += size + 64
+          payload += size
+          fragmentCost += 64
         }
-        if (!marked && cost > LIMITS.maxMessageSize) {
+        if (!marked && (payload > LIMITS.maxMessageSize || fragmentCost > Math.max(LIMITS.maxMessageSize, 64 * 1024))) {
           marked = true
           peer.markFailure()
         }

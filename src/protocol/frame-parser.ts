@@ -28,15 +28,17 @@ export interface FrameHandler {
 export interface FrameParserOptions {
   /** True on a server: client frames MUST be masked, and server frames MUST NOT (RFC 6455 §5.1). */
   expectMasked: boolean
-  /** Largest message accepted, in bytes (its cost, see `fragmentOverhead`); larger fails with 1009. */
+  /** Largest message accepted, in payload bytes (fragments added up); larger fails with 1009. */
   maxMessageSize: number
   /** Deliver binary messages as onBinaryStart/Chunk/End instead of one onBinary. */
   streamBinary?: boolean
   /** RSV bits (0x40 | 0x20 | 0x10) a negotiated extension allows; default none (RFC 6455 §5.2). */
   allowedRsv?: number
   /**
-   * Bytes each fragment after the first adds to a message's cost, so floods of tiny
-   * fragments are bounded by maxMessageSize like the payload is. Default 64.
+   * What each fragment after the first costs, in bytes, against a budget of its own: the
+   * larger of maxMessageSize and MIN_FRAGMENT_BUDGET. Past it the message fails with 1009, so a
+   * flood of tiny (or empty) fragments is bounded while a message of exactly maxMessageSize
+   * is accepted however it is fragmented. Default 64.
    */
   fragmentOverhead?: number
 }
@@ -64,6 +66,7 @@ export class FrameParser {
   private readonly maxMessageSize: number
   private readonly allowedRsv: number
   private readonly fragmentOverhead: number
+  private readonly fragmentBudget: number
 
   private state = State.Header
   /** Allocated the first time a header arrives split across chunks. */
@@ -81,7 +84,10 @@ export class FrameParser {
 
   // Current data message (possibly fragmented).
   private messageOpcode = 0
-  private messageCost = 0
+  /** Payload bytes of the current message so far (its frames' announced lengths). */
+  private messageSize = 0
+  /** What its fragments after the first have cost (fragmentOverhead each). */
+  private fragmentCost = 0
   private messageStreamed = false
   /** Pieces of a message that spans chunks or fragments (null until one does). */
   private pieces: Buffer[] | null = null
@@ -103,6 +109,7 @@ export class FrameParser {
     this.streamBinary = options.streamBinary ?? false
     this.allowedRsv = options.allowedRsv ?? 0
     this.fragmentOverhead = options.fragmentOverhead ?? 64
+    this.fragmentBudget = Math.max(this.maxMessageSize, MIN_FRAGMENT_BUDGET)
   }
 
   /** True once a close frame was received or an error reported. */
@@ -211,9 +218,13 @@ export class FrameParser {
       if (this.messageOpcode === 0) {
         return this.fail(CloseCode.ProtocolError, 'continuation frame without a message to continue')
       }
-      this.messageCost += length + this.fragmentOverhead
-      if (this.messageCost > this.maxMessageSize) {
+      this.messageSize += length
+      if (this.messageSize > this.maxMessageSize) {
         return this.fail(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`)
+      }
+      this.fragmentCost += this.fragmentOverhead
+      if (this.fragmentCost > this.fragmentBudget) {
+        return this.fail(CloseCode.MessageTooBig, 'message in too many fragments')
       }
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       if (this.messageOpcode !== 0) {
@@ -223,7 +234,8 @@ export class FrameParser {
         return this.fail(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`)
       }
       this.messageOpcode = opcode
-      this.messageCost = length
+      this.messageSize = length
+      this.fragmentCost = 0
       if (opcode === Opcode.Binary && this.streamBinary) {
         this.messageStreamed = true
         this.handler.onBinaryStart()
@@ -413,6 +425,12 @@ export class FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * The smallest fragment budget (see fragmentOverhead): with a small maxMessageSize, a message
+ * may still arrive in 1024 fragments (at the default overhead) before it fails.
+ */
+const MIN_FRAGMENT_BUDGET = 64 * 1024
 
 function isWholeUtf8(bytes: Buffer): boolean {
   const validator = new Utf8Validator()

@@ -540,33 +540,56 @@ describe('FrameParser', () => {
       expectOneError(recorder.events, CloseCode.MessageTooBig)
     })
 
-    it('counts a per-fragment overhead, so a flood of empty fragments ends with 1009', () => {
+    it('bounds the fragments of a message, so a flood of empty fragments ends with 1009', () => {
       const { parser, recorder } = createParser(small)
       parser.push(masked(Opcode.Text, '', { fin: false }))
       const empty = masked(Opcode.Continuation, '', { fin: false })
       let sent = 0
-      while (recorder.events.length === 0 && sent < 1000) {
+      while (recorder.events.length === 0 && sent < 5000) {
         parser.push(Buffer.from(empty))
         sent++
       }
       expectOneError(recorder.events, CloseCode.MessageTooBig)
-      // 64 bytes per fragment after the first (the default): 15 fit in 1000, the 16th crosses it.
-      expect(sent).to.equal(16)
+      // 64 per fragment after the first (the default) against the smallest budget, 64 KiB
+      // (maxMessageSize is only 1000 here): 1024 fit, the 1025th crosses it.
+      expect(sent).to.equal(1025)
     })
 
-    it('counts a message as its payload plus fragmentOverhead per fragment after the first', () => {
-      // 436 + 500 + 64 = 1000: fits exactly.
-      const fits = parse(Buffer.concat([masked(Opcode.Binary, bytes(436), { fin: false }), masked(Opcode.Continuation, bytes(500))]), small)
-      expect(fits.map((event) => event.type)).to.deep.equal(['binary'])
-      // One byte more crosses the limit on the second header.
-      const over = parse([masked(Opcode.Binary, bytes(437), { fin: false }), masked(Opcode.Continuation, bytes(500)).subarray(0, 8)], small)
+    it('uses maxMessageSize as the fragment budget when it is above 64 KiB', () => {
+      const { parser, recorder } = createParser({ ...SERVER, maxMessageSize: 128 * 1024 })
+      parser.push(masked(Opcode.Binary, bytes(1), { fin: false }))
+      const one = masked(Opcode.Continuation, bytes(1), { fin: false })
+      let sent = 0
+      while (recorder.events.length === 0 && sent < 5000) {
+        parser.push(Buffer.from(one))
+        sent++
+      }
+      expectOneError(recorder.events, CloseCode.MessageTooBig)
+      expect(sent).to.equal(2049)
+    })
+
+    it('accepts a message of exactly maxMessageSize however it is fragmented', () => {
+      const payload = bytes(1000, 3)
+      for (const size of [1000, 500, 100, 7, 1]) {
+        const frames: Buffer[] = []
+        for (let at = 0; at < payload.length; at += size) {
+          const end = Math.min(at + size, payload.length)
+          frames.push(masked(at === 0 ? Opcode.Binary : Opcode.Continuation, payload.subarray(at, end), { fin: end === payload.length }))
+        }
+        const events = parse(Buffer.concat(frames), small)
+        expect(events.map((event) => event.type), `${size}-byte fragments`).to.deep.equal(['binary'])
+        expect((events[0] as { data: Buffer }).data.equals(payload)).to.equal(true)
+      }
+      // One byte more fails on the header of the fragment that crosses the limit.
+      const over = parse([masked(Opcode.Binary, bytes(501), { fin: false }), masked(Opcode.Continuation, bytes(500)).subarray(0, 8)], small)
       expectOneError(over, CloseCode.MessageTooBig)
     })
 
     it('uses the configured fragmentOverhead', () => {
       const { parser, recorder } = createParser({ ...small, fragmentOverhead: 250 })
       parser.push(masked(Opcode.Binary, '', { fin: false }))
-      for (let i = 0; i < 4; i++) parser.push(masked(Opcode.Continuation, '', { fin: false }))
+      // 65536 / 250: 262 fragments after the first fit, the 263rd does not.
+      for (let i = 0; i < 262; i++) parser.push(masked(Opcode.Continuation, '', { fin: false }))
       expect(recorder.events).to.deep.equal([])
       parser.push(masked(Opcode.Continuation, '', { fin: false }))
       expectOneError(recorder.events, CloseCode.MessageTooBig)
