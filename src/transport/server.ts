@@ -272,6 +272,10 @@ export class Server extends EventEmitter {
       return reject(socket, new HandshakeError(500, 'internal error'))
     }
     if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
+    // Checked again: connections may have opened while an asynchronous hook was pending.
+    if (this.open.size >= this.maxConnections) {
+      return reject(socket, new HandshakeError(503, 'too many connections'))
+    }
     this.completeUpgrade(socket, head, key, request, protocol)
   }
 

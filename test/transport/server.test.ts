@@ -231,6 +231,30 @@ describe('transport/server', () => {
       await open(url)
     })
 
+    it('never exceeds maxConnections with handshakes that were pending together', async () => {
+      const releases: (() => void)[] = []
+      let bothPending!: () => void
+      const inside = new Promise<void>((resolve) => (bothPending = resolve))
+      const { port, server } = await listen({
+        maxConnections: 1,
+        verifyRequest: () =>
+          new Promise<void>((resolve) => {
+            if (releases.push(resolve) === 2) bothPending()
+          }),
+      })
+      // Both are admitted (no connection is open yet) and wait in verifyRequest.
+      const pending = [RawPeer.connect(port), RawPeer.connect(port)].map((peer) =>
+        peer.then(
+          (p) => p.response.status,
+          (error: Error) => error.message,
+        ),
+      )
+      await inside
+      for (const release of releases) release()
+      expect((await Promise.all(pending)).sort()).to.deep.equal([101, 'HTTP 503'])
+      expect(server.connections).to.have.length(1)
+    })
+
     it('answers 503 beyond maxPendingHandshakes while others are still being verified', async () => {
       const releases: (() => void)[] = []
       let bothPending!: () => void
