@@ -540,31 +540,30 @@ describe('FrameParser', () => {
       expectOneError(recorder.events, CloseCode.MessageTooBig)
     })
 
-    it('bounds the fragments of a message, so a flood of empty fragments ends with 1009', () => {
-      const { parser, recorder } = createParser(small)
-      parser.push(masked(Opcode.Text, '', { fin: false }))
-      const empty = masked(Opcode.Continuation, '', { fin: false })
+    /** Starts a fragmented message, then pushes `fragment` until the parser reports; how many were pushed. */
+    function floodFragments(options: FrameParserOptions, first: Buffer, fragment: Buffer): number {
+      const { parser, recorder } = createParser(options)
+      parser.push(first)
       let sent = 0
       while (recorder.events.length === 0 && sent < 5000) {
-        parser.push(Buffer.from(empty))
+        parser.push(Buffer.from(fragment))
         sent++
       }
       expectOneError(recorder.events, CloseCode.MessageTooBig)
+      return sent
+    }
+
+    it('bounds the fragments of a message, so a flood of empty fragments ends with 1009', () => {
+      const sent = floodFragments(small, masked(Opcode.Text, '', { fin: false }), masked(Opcode.Continuation, '', { fin: false }))
       // 64 per fragment after the first (the default) against the smallest budget, 64 KiB
       // (maxMessageSize is only 1000 here): 1024 fit, the 1025th crosses it.
       expect(sent).to.equal(1025)
     })
 
     it('uses maxMessageSize as the fragment budget when it is above 64 KiB', () => {
-      const { parser, recorder } = createParser({ ...SERVER, maxMessageSize: 128 * 1024 })
-      parser.push(masked(Opcode.Binary, bytes(1), { fin: false }))
-      const one = masked(Opcode.Continuation, bytes(1), { fin: false })
-      let sent = 0
-      while (recorder.events.length === 0 && sent < 5000) {
-        parser.push(Buffer.from(one))
-        sent++
-      }
-      expectOneError(recorder.events, CloseCode.MessageTooBig)
+      const options = { ...SERVER, maxMessageSize: 128 * 1024 }
+      const sent = floodFragments(options, masked(Opcode.Binary, bytes(1), { fin: false }), masked(Opcode.Continuation, bytes(1), { fin: false }))
+      // 128 KiB / 64: 2048 fit (their 2049 payload bytes are far below the limit), the 2049th crosses it.
       expect(sent).to.equal(2049)
     })
 

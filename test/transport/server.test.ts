@@ -231,17 +231,21 @@ describe('transport/server', () => {
       await open(url)
     })
 
-    it('never exceeds maxConnections with handshakes that were pending together', async () => {
+    /** A verifyRequest that holds every handshake until release(); `inside` resolves once two wait in it. */
+    function heldHandshakes(): { verifyRequest: () => Promise<void>; inside: Promise<void>; release: () => void } {
       const releases: (() => void)[] = []
       let bothPending!: () => void
       const inside = new Promise<void>((resolve) => (bothPending = resolve))
-      const { port, server } = await listen({
-        maxConnections: 1,
-        verifyRequest: () =>
-          new Promise<void>((resolve) => {
-            if (releases.push(resolve) === 2) bothPending()
-          }),
-      })
+      const verifyRequest = (): Promise<void> =>
+        new Promise<void>((resolve) => {
+          if (releases.push(resolve) === 2) bothPending()
+        })
+      return { verifyRequest, inside, release: () => releases.forEach((resolve) => resolve()) }
+    }
+
+    it('never exceeds maxConnections with handshakes that were pending together', async () => {
+      const { verifyRequest, inside, release } = heldHandshakes()
+      const { port, server } = await listen({ maxConnections: 1, verifyRequest })
       // Both are admitted (no connection is open yet) and wait in verifyRequest.
       const pending = [RawPeer.connect(port), RawPeer.connect(port)].map((peer) =>
         peer.then(
@@ -250,26 +254,18 @@ describe('transport/server', () => {
         ),
       )
       await inside
-      for (const release of releases) release()
+      release()
       expect((await Promise.all(pending)).sort()).to.deep.equal([101, 'HTTP 503'])
       expect(server.connections).to.have.length(1)
     })
 
     it('answers 503 beyond maxPendingHandshakes while others are still being verified', async () => {
-      const releases: (() => void)[] = []
-      let bothPending!: () => void
-      const inside = new Promise<void>((resolve) => (bothPending = resolve))
-      const { port, server } = await listen({
-        maxPendingHandshakes: 2,
-        verifyRequest: () =>
-          new Promise<void>((resolve) => {
-            if (releases.push(resolve) === 2) bothPending()
-          }),
-      })
+      const { verifyRequest, inside, release } = heldHandshakes()
+      const { port, server } = await listen({ maxPendingHandshakes: 2, verifyRequest })
       const pending = [RawPeer.connect(port), RawPeer.connect(port)]
       await inside
       expect((await rawHttp(port, upgradeRequest())).status).to.equal(503)
-      for (const release of releases) release()
+      release()
       const peers = await Promise.all(pending)
       expect(peers.map((p) => p.response.status)).to.deep.equal([101, 101])
       expect(server.connections).to.have.length(2)
