@@ -187,10 +187,8 @@ export class Server extends EventEmitter {
    */
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', noop) // errors during the handshake end in destroy, not a crash
-    if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
-    if (this.open.size >= this.maxConnections) {
-      return reject(socket, new HandshakeError(503, 'too many connections'))
-    }
+    const full = this.fullRefusal()
+    if (full !== undefined) return reject(socket, full)
     if (this.pending >= this.maxPendingHandshakes) {
       return reject(socket, new HandshakeError(503, 'too many pending handshakes'))
     }
@@ -213,6 +211,13 @@ export class Server extends EventEmitter {
     }
     if (isPromise(outcome)) this.awaitUpgrade(socket, head, key, request, protocols, outcome)
     else this.acceptUpgrade(socket, head, key, request, protocols, outcome)
+  }
+
+  /** The 503 for a server that is closing or at maxConnections; undefined when it takes connections. */
+  private fullRefusal(): HandshakeError | undefined {
+    if (this.closing) return new HandshakeError(503, 'server shutting down')
+    if (this.open.size >= this.maxConnections) return new HandshakeError(503, 'too many connections')
+    return undefined
   }
 
   /** The subprotocol to answer: selectProtocol's choice, or the first of validProtocols the client offered. */
@@ -271,11 +276,10 @@ export class Server extends EventEmitter {
       this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
       return reject(socket, new HandshakeError(500, 'internal error'))
     }
-    if (this.closing) return reject(socket, new HandshakeError(503, 'server shutting down'))
-    // Checked again: connections may have opened while an asynchronous hook was pending.
-    if (this.open.size >= this.maxConnections) {
-      return reject(socket, new HandshakeError(503, 'too many connections'))
-    }
+    // Checked again: the server may have started closing, or connections opened, while an
+    // asynchronous hook was pending.
+    const full = this.fullRefusal()
+    if (full !== undefined) return reject(socket, full)
     this.completeUpgrade(socket, head, key, request, protocol)
   }
 
