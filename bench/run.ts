@@ -221,6 +221,17 @@ const SERVERS: ServerSpec[] = [
     env: {},
     idleOnly: true,
   },
+  {
+    // The same handshake answered from a net.Server, without Node's HTTP parser: the least any
+    // Node WebSocket server pays per connection, whatever it does after the handshake.
+    id: 'net-upgrade',
+    label: 'Node `net.Server` handshake only, no WebSocket (idle reference)',
+    protocol: 'ws',
+    script: join(DIST, 'bench/servers/net-upgrade-only.js'),
+    args: [],
+    env: {},
+    idleOnly: true,
+  },
 ]
 
 /** Servers that cannot run here, with the reason; they appear in the report as such. */
@@ -1033,6 +1044,14 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
       )
       lines.push('')
     }
+    if (specs.some((s) => s.id === 'net-upgrade')) {
+      lines.push(
+        '`net-upgrade` is the same reference without Node\'s HTTP parser: a `net.Server` that finds `Sec-WebSocket-Key` in ' +
+          'the request head, answers 101 and keeps the socket. Nothing per connection but Node\'s `net.Socket`, its libuv ' +
+          'handle and two shared listeners: the least any Node WebSocket server pays, however it takes the handshake.',
+      )
+      lines.push('')
+    }
     const settledHead = options.idleSettledMs > 0 ? ` settled (${settledS} s) | × ws settled | JS heap settled |` : ''
     const settledRule = options.idleSettledMs > 0 ? '---|---|---|' : ''
     lines.push(`| server | KiB per connection (RSS, 1 s) | × ws | of which JS heap | of which external (Buffers) | RSS before | RSS after |${settledHead}`)
@@ -1138,9 +1157,19 @@ function targets(): string[] {
   const idleN = successes<IdleResult>('idle', 'gatewire').values[0]?.connections
   const idleVerdict =
     !Number.isFinite(idleKiB) ? verdict(undefined) : (idleN ?? 0) < 10_000 ? 'needs 10,000 connections (fixed costs dominate below)' : verdict(idleKiB <= 4)
-  // The same reading for Node's http.Server answering the handshake and nothing else.
-  const floorKiB = idleMedian('http-upgrade', 'first')
-  const floor = Number.isFinite(floorKiB) ? `; Node's \`http\` upgrade alone: ${floorKiB.toFixed(2)} KiB` : ''
+  // The same reading for Node answering the handshake and nothing else (http.Server, net.Server).
+  const floors = (reading: 'first' | 'settled', show: (kib: number) => string): string =>
+    (
+      [
+        ['http-upgrade', "Node's `http` upgrade alone"],
+        ['net-upgrade', '`net` handshake alone'],
+      ] as const
+    )
+      .map(([id, name]) => [name, idleMedian(id, reading)] as const)
+      .filter(([, kib]) => Number.isFinite(kib))
+      .map(([name, kib]) => `; ${name}: ${show(kib)}`)
+      .join('')
+  const floor = floors('first', (kib) => `${kib.toFixed(2)} KiB`)
   lines.push(
     `| ≤ 4 KiB per idle connection (at 10,000), read 1 s after opening | ${Number.isFinite(idleKiB) ? `${idleKiB.toFixed(2)} KiB at ${String(idleN)}${floor}` : 'n/a'} | ${idleVerdict} |`,
   )
@@ -1157,10 +1186,7 @@ function targets(): string[] {
         `${Number.isFinite(settledKiB) ? `${settledKiB.toFixed(2)} KiB (ws ${Number.isFinite(wsSettledKiB) ? wsSettledKiB.toFixed(2) : 'n/a'})` : 'n/a'} | ${settledVerdict} |`,
     )
     const half = Number.isFinite(settledKiB) && Number.isFinite(wsSettledKiB) ? settledKiB <= wsSettledKiB / 2 : undefined
-    const floorSettledKiB = idleMedian('http-upgrade', 'settled')
-    const floorSettled = Number.isFinite(floorSettledKiB) && Number.isFinite(wsSettledKiB)
-      ? `; Node's \`http\` upgrade alone: ${(floorSettledKiB / wsSettledKiB).toFixed(2)}× ws`
-      : ''
+    const floorSettled = Number.isFinite(wsSettledKiB) ? floors('settled', (kib) => `${(kib / wsSettledKiB).toFixed(2)}× ws`) : ''
     lines.push(
       `| idle memory half of ws's, settled | ${half === undefined ? 'n/a' : `${(settledKiB / wsSettledKiB).toFixed(2)}× ws${floorSettled}`} | ${verdict(half)} |`,
     )
