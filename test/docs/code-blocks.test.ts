@@ -11,13 +11,16 @@
 //   by `<!-- not-compiled: reason -->`. Keep those few.
 // - `<!-- file: name.ts -->` on the line before a fence names the block; the named blocks of one
 //   markdown file can import each other (`import { AppModule } from './chat'`).
-// - README.md's `chat.ts`, `main.ts` and `chat.test.ts` are the Quickstart and its test: they are
-//   also written to a temporary directory and run (main.ts with PORT=0, chat.test.ts with mocha).
+// - A block with a `describe(` at the start of a line holds mocha tests: it is also run with mocha
+//   in a temporary project, beside the named blocks of its markdown file, and each of its `it(`
+//   must pass.
+// - README.md's Quickstart is `chat.ts`, `main.ts` and `chat.test.ts`: main.ts is also started
+//   (PORT=0) and talked to, and chat.test.ts runs against chat.ts by the rule above.
 import { expect } from 'chai'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import * as ts from 'typescript'
 import { connect, type Connection } from '../../src/transport'
 import { markdownCodeBlocks, type CodeBlock } from './markdown-code-blocks'
@@ -165,25 +168,27 @@ describe('code blocks in README.md and docs/*.md', function () {
   }
 })
 
-describe('the README Quickstart', function () {
+/** Whether a block defines mocha tests (a `describe(` at the start of a line). */
+const definesTests = (block: CodeBlock): boolean => /^describe\(/m.test(block.code)
+
+describe('running the docs', function () {
   this.timeout(60_000)
   const readme = new Map(blocks.filter((b) => b.markdown === 'README.md' && b.file !== undefined).map((b) => [b.file!, b]))
-  let dir: string
+  let dir: string | undefined
   const children: ChildProcess[] = []
   let client: Connection | undefined
 
-  before(() => {
-    for (const name of ['chat.ts', 'main.ts', 'chat.test.ts']) {
-      expect(readme.has(name), `README.md has no block marked <!-- file: ${name} -->`).to.equal(true)
+  /** A temporary project holding the named blocks of `markdown` (and `extra`), with `gatewire` installed. */
+  function workspace(markdown: string, extra?: Located): string {
+    dir = mkdtempSync(join(tmpdir(), 'gatewire-docs-'))
+    for (const block of blocks) {
+      if (block.markdown === markdown && (block.file !== undefined || block === extra)) writeFileSync(join(dir, basename(block.path)), block.code)
     }
-  })
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'gatewire-readme-'))
-    for (const [name, block] of readme) writeFileSync(join(dir, name), block.code)
     linkPackage(dir)
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'commonjs', strict: true, experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true } }))
-  })
+    const options = { target: 'ES2022', module: 'commonjs', strict: true, experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true }
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: options }))
+    return dir
+  }
 
   afterEach(async () => {
     client?.terminate()
@@ -195,13 +200,15 @@ describe('the README Quickstart', function () {
         await exited
       }
     }
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    dir = undefined
   })
 
-  function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  /** Runs `node -r ts-node/register/transpile-only ...args` in `cwd`, collecting its output. */
+  function run(cwd: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
     const child = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), ...args], {
-      cwd: dir,
-      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), TS_NODE_PROJECT: join(dir, 'tsconfig.json'), ...env },
+      cwd,
+      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), TS_NODE_PROJECT: join(cwd, 'tsconfig.json'), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     children.push(child)
@@ -212,8 +219,14 @@ describe('the README Quickstart', function () {
     return { child, output: () => output, exit }
   }
 
-  it('main.ts starts the chat, which welcomes, answers a say event and stops with 1001 on SIGINT', async () => {
-    const main = run(['main.ts'], { PORT: '0' })
+  it('has the Quickstart: README.md blocks named chat.ts, main.ts and chat.test.ts', () => {
+    for (const name of ['chat.ts', 'main.ts', 'chat.test.ts']) {
+      expect(readme.has(name), `README.md has no block marked <!-- file: ${name} -->`).to.equal(true)
+    }
+  })
+
+  it('README.md main.ts starts the chat, which welcomes, answers a say event and stops with 1001 on SIGINT', async () => {
+    const main = run(workspace('README.md'), ['main.ts'], { PORT: '0' })
     const port = await within(20_000, 'main.ts to print its ws://localhost:<port> address', async () => {
       for (;;) {
         const match = /ws:\/\/localhost:(\d+)/.exec(main.output())
@@ -238,14 +251,22 @@ describe('the README Quickstart', function () {
     expect(await within(10_000, 'main.ts to exit after SIGINT', () => main.exit), main.output()).to.equal(0)
   })
 
-  it('chat.test.ts passes against chat.ts under mocha', async () => {
-    const mocha = run([require.resolve('mocha/bin/mocha.js'), '--no-config', '--require', require.resolve('ts-node/register/transpile-only'), '--timeout', '10000', '--exit', 'chat.test.ts'])
-    const code = await within(45_000, 'mocha to finish chat.test.ts', () => mocha.exit)
-    expect(code, mocha.output()).to.equal(0)
-    const passing = /(\d+) passing/.exec(mocha.output())
-    expect(passing, mocha.output()).to.not.equal(null)
-    expect(Number(passing![1]), 'tests run by chat.test.ts').to.be.at.least(3)
+  it('finds the mocha tests of the docs (at least the Quickstart\'s chat.test.ts)', () => {
+    expect(compiled.filter(definesTests).map((b) => b.file)).to.include('chat.test.ts')
   })
+
+  for (const block of compiled.filter(definesTests)) {
+    it(`${block.markdown}:${block.line}${block.file === undefined ? '' : ` (${block.file})`} passes under mocha`, async () => {
+      const cwd = workspace(block.markdown, block)
+      const mocha = run(cwd, [require.resolve('mocha/bin/mocha.js'), '--no-config', '--require', require.resolve('ts-node/register/transpile-only'), '--timeout', '10000', '--exit', basename(block.path)])
+      const code = await within(45_000, `mocha to finish ${block.markdown}:${block.line}`, () => mocha.exit)
+      expect(code, mocha.output()).to.equal(0)
+      const passing = /(\d+) passing/.exec(mocha.output())
+      expect(passing, mocha.output()).to.not.equal(null)
+      const declared = block.code.match(/^\s*it\(/gm)?.length ?? 0
+      expect(Number(passing![1]), `tests passing out of the ${declared} its(...) of the block`).to.equal(declared)
+    })
+  }
 })
 
 /**
