@@ -688,18 +688,22 @@ describe('transport/connection', () => {
 
     it('an error thrown by a close listener does not escape', async () => {
       const { client, server } = await pair()
+      const logged: unknown[][] = []
       const original = console.error
-      console.error = () => {}
+      console.error = (...args: unknown[]) => void logged.push(args)
       try {
-        const closed = next(server, 'close')
+        const closed = next<[number]>(server, 'close')
         server.on('close', () => {
           throw new Error('close handler bug')
         })
-        client.close()
-        await closed
+        client.close(4001)
+        const [code] = await deadline(closed, 2000, "the server's close event")
+        expect(code).to.equal(4001)
       } finally {
         console.error = original
       }
+      expect(logged.flat().map(String).join(' ')).to.include('close handler bug')
+      expect(server.readyState).to.equal(3)
     })
   })
 
