@@ -380,6 +380,13 @@ function exploreParams(
       if (kind === 'message') {
         if (dto === undefined && typeof declared === 'function' && !NOT_DTO.has(declared)) dto = declared as Class
         validate = r?.validate ?? true
+        // Without design:paramtypes a `msg: Say` would silently go unvalidated: make it explicit.
+        if (recorded === undefined && dto === undefined && validate) {
+          fail(
+            'TypeScript recorded no parameter types (design:paramtypes), so the payload\'s class is unknown and it would ' +
+              'not be validated: name it with @Payload(Dto), or take the data as parsed with @Payload({ validate: false })',
+          )
+        }
       }
     }
     if (param === 'code' && declared !== undefined && declared !== Number && declared !== Object) {

@@ -71,6 +71,12 @@ describe('missing decorator metadata', () => {
     expect(err.message).to.match(/^DefaultedGateway\.closed: .*emitDecoratorMetadata/)
   })
 
+  it('fails bootstrap() for an @OnMessage payload whose class it cannot see, which would go unvalidated', () => {
+    const err = definitionError(() => bootstrap(fixture.UntypedPayloadModule as Class))
+    expect(err.message).to.match(/^UntypedPayloadGateway\.say: /)
+    expect(err.message).to.include('@Payload(Dto)').and.include('@Payload({ validate: false })')
+  })
+
   it('fails bootstrap() for a provider with an undecorated constructor parameter, even one no gateway uses', () => {
     const err = definitionError(() => bootstrap(fixture.ProviderModule as Class))
     expect(err.className).to.equal('Timetable')
@@ -84,6 +90,12 @@ describe('missing decorator metadata', () => {
     expect(t.app.get<{ clock: unknown }>(fixture.InjectedGateway).clock).to.be.instanceOf(fixture.Clock)
     const closed = new Promise<unknown[]>((resolve) => (fixture.observed.closed = (...args: unknown[]) => resolve(args)))
     const client = await t.connect('/marked')
+    client.sendJson({ event: 'say', data: { text: 'hi' } })
+    expect(await client.nextJson()).to.deep.equal({ event: 'said', data: 'hi' })
+    client.sendJson({ event: 'say', data: { text: 3 } })
+    expect(((await client.nextJson()) as { event: string }).event, 'a Say is validated').to.equal('error')
+    client.sendJson({ event: 'raw', data: [1, 2] })
+    expect(await client.nextJson()).to.deep.equal({ event: 'raw', data: [1, 2] })
     client.close(4000, 'bye')
     const [conn, code, reason] = await closed
     expect(conn).to.be.instanceOf(Connection)
