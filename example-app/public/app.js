@@ -213,14 +213,18 @@ function onFileBytes(blob) {
 
 // ---- rendering ----
 
-function enterRoomView({ room, nick, members, history: past }) {
+/** The room (transcript and composer) or the join form; either way, not the disconnected view. */
+function showView(view) {
   state.offline = false
   ui.offline.hidden = true
   ui.composer.hidden = false
   ui.messages.classList.remove('disconnected')
-  ui.join.hidden = true
-  ui.messages.hidden = false
-  ui.bottom.hidden = false
+  ui.join.hidden = view === 'room'
+  ui.messages.hidden = ui.bottom.hidden = view !== 'room'
+}
+
+function enterRoomView({ room, nick, members, history: past }) {
+  showView('room')
   ui.messages.replaceChildren()
   for (const message of past) addMessage(message)
   addNotice(past.length > 0 ? `You joined #${room} · the last ${past.length} messages are above` : `You joined #${room}`)
@@ -238,13 +242,7 @@ function enterRoomView({ room, nick, members, history: past }) {
 
 function leaveRoomView() {
   stopRoom()
-  state.offline = false
-  ui.offline.hidden = true
-  ui.composer.hidden = false
-  ui.messages.classList.remove('disconnected')
-  ui.join.hidden = false
-  ui.messages.hidden = true
-  ui.bottom.hidden = true
+  showView('join')
 }
 
 /**

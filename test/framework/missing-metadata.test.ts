@@ -7,6 +7,7 @@ import ts from 'typescript'
 import { bootstrap, Connection, DefinitionError, type Class } from '../../src'
 import { declaresParameters } from '../../src/framework/missing-metadata'
 import { createTestApp, type TestApp } from '../../src/testing'
+import { thrown } from '../helpers/thrown'
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'no-metadata-app.ts')
 
@@ -30,13 +31,7 @@ function loadWithoutMetadata(): Record<string, any> {
 }
 
 function definitionError(fn: () => unknown): DefinitionError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).to.be.instanceOf(DefinitionError)
-    return err as DefinitionError
-  }
-  return expect.fail('bootstrap() succeeded although the handler would have received the wrong arguments')
+  return thrown(DefinitionError, fn, 'bootstrap() succeeded although the handler would have received the wrong arguments')
 }
 
 describe('missing decorator metadata', () => {
