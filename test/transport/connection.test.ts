@@ -802,7 +802,8 @@ describe('transport/connection', () => {
     })
 
     it('keeps a listen-only ws client open past idleTimeout while it answers the idle pings', async () => {
-      const idleTimeout = 150
+      // Long enough that a loaded machine answers each ping well within it.
+      const idleTimeout = 300
       const listening = await listen({ idleTimeout })
       const client = new WebSocket(listening.url)
       track(() => client.terminate())
@@ -817,7 +818,7 @@ describe('transport/connection', () => {
       try {
         await deadline(
           new Promise<void>((resolve) => conn.on('pong', () => pongs === 3 && resolve())),
-          20 * idleTimeout,
+          10 * idleTimeout,
           'three answered idle pings',
         )
       } finally {
@@ -829,7 +830,7 @@ describe('transport/connection', () => {
     })
 
     it('closes a peer with 1001 once it stops answering, after answering earlier idle pings', async () => {
-      const { peer, conn } = await rawPair({ idleTimeout: 150 })
+      const { peer, conn } = await rawPair({ idleTimeout: 300 })
       const closes = closeRecorder(conn)
       await deadline(peer.opcodeFrame(Op.Ping), 2000, 'the first idle ping')
       peer.sendFrame(Op.Pong, Buffer.alloc(0), { mask: true })
