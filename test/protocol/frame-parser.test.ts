@@ -269,6 +269,27 @@ describe('FrameParser', () => {
       expect(parser['assembly']).to.equal(null)
     })
 
+    it('decodes a text that spans chunks or fragments the same whether or not its later pieces are ASCII', () => {
+      const ascii = 'plain ASCII text; '.repeat(8)
+      const accented = 'déjà vu, ça ira 🎉 '.repeat(6)
+      for (const [name, value] of [
+        ['all ASCII', ascii + ascii],
+        ['ASCII then non-ASCII', ascii + accented],
+        ['non-ASCII then ASCII', accented + ascii],
+      ] as const) {
+        const whole = masked(Opcode.Text, value)
+        for (const at of [20, whole.length >> 1, whole.length - 3]) {
+          expectSameEvents(parse(splitAt(whole, at)), [text(value)], `${name}, one frame split at ${at}`)
+        }
+        const half = Buffer.from(value).length >> 1
+        const fragments = Buffer.concat([
+          masked(Opcode.Text, Buffer.from(value).subarray(0, half), { fin: false }),
+          masked(Opcode.Continuation, Buffer.from(value).subarray(half)),
+        ])
+        expectAtEverySplit(fragments, [text(value)])
+      }
+    })
+
     it('joins text fragments as bytes, so a character split across fragments survives', () => {
       const euro = hex('e2 82 ac')
       const frames = Buffer.concat([

@@ -269,6 +269,59 @@ describe('transport/sender', () => {
     }
   }
 
+  it('queues a large text just received as its received bytes, without encoding or copying them', async () => {
+    const written: Buffer[] = []
+    const socket = new FakeSocket()
+    const write = socket.write.bind(socket)
+    socket.write = (data, callback) => {
+      written.push(data)
+      return write(data, callback)
+    }
+    const sender = new Sender(socket as unknown as Socket, null)
+    const received = 'the quick brown fox jumps over the lazy dog; '.repeat(1500) // 66 KiB
+    const source = Buffer.concat([Buffer.from('xyz'), Buffer.from(received), Buffer.from('!')])
+    rememberText(received, source, 3, source.length - 1)
+    const encodes = countEncodes(() => sender.text(received, true))
+    await tick()
+    expect(encodes).to.equal(0)
+    const payload = written.find((b) => b.length === Buffer.byteLength(received))
+    expect(payload, 'the payload is written as one segment').to.not.equal(undefined)
+    expect(payload!.buffer, 'the segment is a view of the received bytes').to.equal(source.buffer)
+    expect(frames(Buffer.concat(socket.batches.flat()))[0].payload.toString()).to.equal(received)
+  })
+
+  it('masks a large text just received into a copy, leaving the received bytes as they were (client)', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
+    const received = 'héllo wörld, ünïcode 🎉 '.repeat(3000)
+    const source = Buffer.from(received)
+    rememberText(received, source, 0, source.length)
+    sender.text(received, true)
+    await tick()
+    const [frame] = frames(Buffer.concat(socket.batches.flat()))
+    expect(frame.masked).to.equal(true)
+    expect(frame.payload.toString()).to.equal(received)
+    expect(source.toString()).to.equal(received)
+  })
+
+  it('encodes a text over the 1 MiB remembering limit again', async () => {
+    const written: Buffer[] = []
+    const socket = new FakeSocket()
+    const write = socket.write.bind(socket)
+    socket.write = (data, callback) => {
+      written.push(data)
+      return write(data, callback)
+    }
+    const sender = new Sender(socket as unknown as Socket, null)
+    const received = 'x'.repeat(1024 * 1024 + 1)
+    const source = Buffer.from(received)
+    rememberText(received, source, 0, source.length)
+    sender.text(received, true)
+    await tick()
+    expect(written.some((b) => b.buffer === source.buffer)).to.equal(false)
+    expect(frames(Buffer.concat(socket.batches.flat()))[0].payload.toString()).to.equal(received)
+  })
+
   it('masks a copied text frame on the client side', async () => {
     const socket = new FakeSocket()
     const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
