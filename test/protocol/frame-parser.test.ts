@@ -265,8 +265,34 @@ describe('FrameParser', () => {
       parser.push(Buffer.concat([header, Buffer.alloc(1000)]))
       // Under a quarter of the payload has arrived: pieces are kept as received instead.
       expect(parser['assembly']).to.equal(null)
-      parser.push(Buffer.alloc(300_000))
+      parser.push(Buffer.alloc(200_000))
       expect(parser['assembly']).to.equal(null)
+    })
+
+    it('moves a large message read in small chunks into one buffer once a quarter of it is in, never joining the pieces', () => {
+      const payload = bytes(1 << 20, 5)
+      const frame = masked(Opcode.Binary, payload)
+      let received: Buffer | undefined
+      const parser = new FrameParser({ ...noopHandler(), onBinary: (data) => (received = data) }, SERVER)
+      const concat = Buffer.concat
+      let joins = 0
+      Buffer.concat = (...args: Parameters<typeof concat>) => {
+        joins++
+        return concat(...args)
+      }
+      const gatheredAt: number[] = []
+      try {
+        for (let at = 0; at < frame.length; at += 65_536) {
+          parser.push(Buffer.from(frame.subarray(at, at + 65_536)))
+          if (parser['assembly'] !== null && gatheredAt.length === 0) gatheredAt.push(at + 65_536)
+        }
+      } finally {
+        Buffer.concat = concat
+      }
+      expect(received?.equals(payload)).to.equal(true)
+      expect(joins).to.equal(0)
+      // Gathered on the chunk that completed a quarter of the payload, not before.
+      expect(gatheredAt).to.deep.equal([Math.ceil((payload.length / 4 + 14) / 65_536) * 65_536])
     })
 
     it('decodes a text that spans chunks or fragments the same whether or not its later pieces are ASCII', () => {
