@@ -167,8 +167,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     return this.sender !== null ? this.sender.bufferedAmount : this.socket === undefined ? 0 : this.socket.writableLength
   }
 
+  /** The peer's IP address: server side as read at the handshake (so it survives the close). */
   get remoteAddress(): string | undefined {
-    return this.socket?.remoteAddress
+    return this.request !== undefined ? this.request.remoteAddress : this.socket?.remoteAddress
   }
 
   /**

@@ -56,6 +56,12 @@ class ServerUpgradeRequest implements UpgradeRequest {
     this.protocols = protocols
     // Read now: once the socket has closed it no longer knows its peer.
     this.remoteAddress = req.socket.remoteAddress
+    // Node caches the peer as { address, family, port } on the socket (an undocumented field);
+    // the address string is kept above, so the object would be ~50 B an idle connection keeps
+    // for nothing. Cleared, not deleted (a delete turns the socket into a dictionary object);
+    // Node reads the peer again if anything asks while the socket is open.
+    const socket = req.socket as { _peername?: unknown }
+    if (socket._peername !== undefined) socket._peername = undefined
     const origin = req.headers.origin
     this.origin = typeof origin === 'string' ? origin : undefined
   }

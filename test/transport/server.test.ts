@@ -209,6 +209,15 @@ describe('transport/server', () => {
       connection.terminate()
       await closed
       expect(request.remoteAddress).to.equal('127.0.0.1')
+      expect(connection.remoteAddress).to.equal('127.0.0.1')
+    })
+
+    it("keeps the peer's address but not the socket's cached copy of it (idle memory)", async () => {
+      const { url, nextConnection } = await listen()
+      await open(url)
+      const connection = await nextConnection()
+      expect(connection.remoteAddress).to.equal('127.0.0.1')
+      expect((connection.socket as unknown as { _peername?: unknown })._peername).to.equal(undefined)
     })
 
     it('adds extraHeaders to the 101 response', async () => {
