@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { OP_BINARY, OP_TEXT, WsMessageCounter, maskedFrame, wsHandshake } from './lib/wire'
 
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   try {
     const total = await measure(base, count, dir)
     process.stdout.write(
-      `${values.server.slice(ROOT.length + 1)}: ${size} B ${kind}, window ${window}: ` +
+      `${relative(process.cwd(), values.server)}: ${size} B ${kind}, window ${window}: ` +
         `${Math.round(total / count)} instructions per echoed message (${total} over ${count}, after ${base} to warm up)\n`,
     )
   } finally {
