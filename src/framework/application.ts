@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net'
-import type { Server as HttpServer } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { HandshakeError } from '../protocol'
-import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
+import { Connection, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -42,6 +42,20 @@ export interface BootstrapOptions extends GatewayDefaults {
   guards?: readonly GuardLike[]
   /** Transport limits and timeouts, passed to the core `Server`. */
   transport?: TransportOptions
+  /**
+   * Resolves the tokens no module of the app provides from another injector (a host's: see
+   * `gatewire/nest`). Return `{ value }`, or undefined when that injector does not know it either.
+   */
+  externalProviders?: (token: Token) => { value: unknown } | undefined
+}
+
+/** Options of `app.close(options)`. */
+export interface CloseOptions {
+  /**
+   * Also close the HTTP(S) servers the app is attached to, once its WebSockets are closed (1001),
+   * and resolve when they have closed: one call shuts down the host's server too. Default false.
+   */
+  servers?: boolean
 }
 
 /** The defaults every gateway starts from (documented in docs/framework.md). */
@@ -111,6 +125,7 @@ export class Application {
   private readonly handshakes = new WeakMap<UpgradeRequest, Handshake>()
   private state: 'idle' | 'running' | 'closing' | 'closed' = 'idle'
   private closing: Promise<void> | undefined
+  private readonly hosts: (HttpServer | HttpsServer)[] = []
 
   constructor(
     private readonly rootModule: Class,
@@ -118,8 +133,11 @@ export class Application {
   ) {
     checkDefaults(`bootstrap(${nameOf(rootModule)})`, options)
     this.logger = resolveLogger(options.logger)
+    const external = options.externalProviders
     this.container = new Container(rootModule, (token, requester) => {
-      if (!(token instanceof ConnectionsToken)) return undefined
+      if (!(token instanceof ConnectionsToken)) {
+        return external === undefined || this.container.declares(token) ? undefined : external(token as Token)
+      }
       const runtime = this.byType.get(token.gateway)
       if (runtime === undefined) {
         throw new DefinitionError(requester.className, requester.member, `${token} names a class that is not a gateway of this app`)
@@ -179,6 +197,8 @@ export class Application {
       binaryMode: 'buffer',
       verifyRequest: (request) => this.verify(request),
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
+      // On a shared server, only upgrades to the app's gateways are the app's.
+      shouldHandle: (req) => this.routes(req),
     })
     this.server.on('connection', this.onConnection)
     this.server.on('error', (err: Error) => this.logger.error('gatewire: server error:', err))
@@ -217,10 +237,33 @@ export class Application {
    * const http = createServer(expressApp).listen(8080)
    * bootstrap(AppModule).attach(http)
    */
-  attach(httpServer: HttpServer | HttpsServer): this {
-    this.starting()
-    this.server.attach(httpServer)
+  attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions): this {
+    // Several servers (http and https) under one app: the first attach starts it.
+    if (this.state !== 'running') this.starting()
+    this.server.attach(httpServer, options)
+    if (!this.hosts.includes(httpServer)) this.hosts.push(httpServer)
     return this
+  }
+
+  /**
+   * Handles one upgrade from an 'upgrade' listener of your own (instead of `attach()`): the app
+   * starts on the first one (heartbeats run) and `close()` closes the connections it made.
+   * Answers 404 when no gateway matches the path.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.state === 'idle') this.starting()
+    this.server.handleUpgrade(req, socket, head)
+  }
+
+  /** True when one of the app's gateways serves the path of this upgrade request. */
+  routes(req: IncomingMessage): boolean {
+    try {
+      const url = req.url ?? '/'
+      return this.router.match(url.split('?', 1)[0]) !== undefined
+    } catch {
+      // A parameter segment of one of our routes that does not decode: ours, answered 400.
+      return true
+    }
   }
 
   /** The listening address, as `net.Server#address()` gives it (`null` before listening). */
@@ -232,22 +275,21 @@ export class Application {
    * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
    * accepting, and the promise resolves once all are gone (or after the close timeout).
    */
-  close(): Promise<void> {
-    if (this.closing) return this.closing
-    this.stopHeartbeats()
-    if (this.state === 'idle') {
-      this.state = 'closed'
-      return (this.closing = Promise.resolve())
-    }
-    this.state = 'closing'
-    this.closing = new Promise<void>((resolve, reject) => {
-      this.server.close((err) => {
-        this.state = 'closed'
-        if (err) reject(err)
-        else resolve()
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing === undefined) {
+      this.stopHeartbeats()
+      // Also when idle: connections made through `app.server.handleUpgrade()` are closed too.
+      this.state = 'closing'
+      this.closing = new Promise<void>((resolve, reject) => {
+        this.server.close((err) => {
+          this.state = 'closed'
+          if (err) reject(err)
+          else resolve()
+        })
       })
-    })
-    return this.closing
+    }
+    if (options.servers !== true) return this.closing
+    return this.closing.then(() => Promise.all(this.hosts.map(closeHttpServer))).then(() => undefined)
   }
 
   /** A provider or gateway instance of the app, by token. */
@@ -386,6 +428,8 @@ export class Application {
   }
 
   private readonly onConnection = (conn: Connection): void => {
+    // `app.server.handleUpgrade()` called directly: the app runs from its first connection.
+    if (this.state === 'idle') this.starting()
     const request = conn.request
     const handshake = request === undefined ? undefined : this.handshakes.get(request)
     if (handshake === undefined) {
@@ -428,6 +472,15 @@ export class Application {
       gateway.heartbeat = undefined
     }
   }
+}
+
+/** Closes an HTTP server (its idle keep-alive sockets at once); a server not listening counts as closed. */
+function closeHttpServer(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!server.listening) return resolve()
+    server.close((err) => (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING' ? reject(err) : resolve()))
+    server.closeIdleConnections()
+  })
 }
 
 function tableFor(compiled: CompiledGateway, protocol: string | undefined): HandlerTable {

@@ -1,4 +1,4 @@
-export { Server, createServer } from './server'
+export { Server, createServer, type AttachOptions } from './server'
 export { connect } from './client'
 export { Connection } from './connection'
 export type { ReadyState } from './connection'
