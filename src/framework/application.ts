@@ -73,7 +73,7 @@ type ResolvedOptions = Required<
 > &
   GatewayDefaults
 
-type Selector = (offered: string[], request: UpgradeRequest) => string | undefined | Promise<string | undefined>
+type Selector = (request: UpgradeRequest, offered: string[]) => string | undefined | Promise<string | undefined>
 
 /** A gateway as the running app holds it. */
 class GatewayRuntime implements SessionGateway {
@@ -182,8 +182,15 @@ export class Application {
       })
       runtime.guards = definition.guards.map((g, i) => this.compileGuard(g, runtime.module, definition.name, i))
       if (definition.selectProtocol !== undefined) {
-        const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol]
-        runtime.selector = method.bind(runtime.instance)
+        const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol].bind(runtime.instance)
+        if (definition.selectProtocolOrder === 'offered-first') {
+          this.logger.warn(
+            `gatewire: ${definition.name} @SelectProtocol() takes (offered, request): deprecated, declare (request: UpgradeRequest, offered: string[]) as the core's selectProtocol does`,
+          )
+          runtime.selector = (request, offered) => (method as unknown as (o: string[], r: UpgradeRequest) => ReturnType<Selector>)(offered, request)
+        } else {
+          runtime.selector = method
+        }
       }
     }
 
@@ -343,7 +350,7 @@ export class Application {
     if (gateway.selector !== undefined) {
       let chosen: string | undefined | Promise<string | undefined>
       try {
-        chosen = gateway.selector(offered, request)
+        chosen = gateway.selector(request, offered)
       } catch (err) {
         return this.refuse(err, gateway, '@SelectProtocol')
       }
