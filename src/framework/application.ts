@@ -262,6 +262,11 @@ export class Application {
     this.server.handleUpgrade(req, socket, head)
   }
 
+  /** The path patterns of the app's gateways, in declaration order (`'/rooms/:room'`, `'*'` ...). */
+  get paths(): readonly string[] {
+    return this.gateways.map((g) => g.definition.path)
+  }
+
   /** True when one of the app's gateways serves the path of this upgrade request. */
   routes(req: IncomingMessage): boolean {
     try {
@@ -416,12 +421,14 @@ export class Application {
       if (isThenable(result)) {
         return Promise.resolve(result).then(
           (r) => {
+            if (ctx.denied !== undefined) throw ctx.denied
             if (r === false) throw new HandshakeError(403, 'forbidden')
             return this.runGuards(guards, i + 1, ctx, gateway, done)
           },
           (err: unknown) => this.refuse(err, gateway, 'guard'),
         )
       }
+      if (ctx.denied !== undefined) throw ctx.denied
       if (result === false) throw new HandshakeError(403, 'forbidden')
     }
     done()

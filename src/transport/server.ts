@@ -363,6 +363,12 @@ export interface AttachOptions {
    * themselves. Default false: other listeners see every upgrade and ignore ours.
    */
   intercept?: boolean
+  /**
+   * How a claimed upgrade is handled instead of `handleUpgrade` at once: e.g. routed through the
+   * host's router and hooks, whose handler then calls `handleUpgrade` (see `gatewire/fastify`).
+   * While closing, claimed upgrades skip it and get 503.
+   */
+  dispatch?: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
 }
 
 /** The `path` / `shouldHandle` options as one predicate (every WebSocket upgrade when neither is set). */

@@ -17,6 +17,9 @@ export interface UpgradeClaimant {
   readonly accepting: boolean
 }
 
+/** Takes a claimed upgrade to its claimant another way (through a host's router and hooks, say). */
+export type UpgradeDispatcher = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
+
 const claims = new WeakMap<HttpServer, UpgradeClaim>()
 
 /**
@@ -43,6 +46,8 @@ export class UpgradeClaim {
   }
 
   private readonly claimants: UpgradeClaimant[] = []
+  /** How claimed upgrades reach a claimant on this server, when not straight to its handleUpgrade. */
+  private readonly dispatchers = new Map<UpgradeClaimant, UpgradeDispatcher>()
   private intercepting = false
 
   private constructor(private readonly server: HttpServer) {
@@ -54,8 +59,9 @@ export class UpgradeClaim {
     })
   }
 
-  add(claimant: UpgradeClaimant, options: { intercept?: boolean } = {}): void {
+  add(claimant: UpgradeClaimant, options: { intercept?: boolean; dispatch?: UpgradeDispatcher } = {}): void {
     if (!this.claimants.includes(claimant)) this.claimants.push(claimant)
+    if (options.dispatch !== undefined) this.dispatchers.set(claimant, options.dispatch)
     if (options.intercept === true && !this.intercepting) this.intercept()
   }
 
@@ -66,7 +72,9 @@ export class UpgradeClaim {
     for (const claimant of this.claimants) {
       if (!claimant.claims(req)) continue
       if (claimant.accepting) {
-        claimant.handleUpgrade(req, socket as Socket, head)
+        const dispatch = this.dispatchers.get(claimant)
+        if (dispatch !== undefined) dispatch(req, socket as Socket, head)
+        else claimant.handleUpgrade(req, socket as Socket, head)
         return true
       }
       closing ??= claimant
