@@ -36,6 +36,8 @@ export interface RawAnswer {
   status: number
   /** Everything received until the first blank line (the response head). */
   head: string
+  /** What arrived after the head in the same reads. */
+  after: string
   socket: net.Socket
 }
 
@@ -58,7 +60,7 @@ export function rawUpgrade(port: number, path: string, protocol = 'websocket', h
       if (end === -1) return
       socket.off('data', onData)
       socket.off('close', onClose)
-      resolve({ status: Number(received.split(' ')[1]), head: received.slice(0, end), socket })
+      resolve({ status: Number(received.split(' ')[1]), head: received.slice(0, end), after: received.slice(end + 4), socket })
     }
     const onClose = (): void => reject(new Error(`${path}: the connection closed without a response (received ${JSON.stringify(received)})`))
     socket.on('data', onData)
