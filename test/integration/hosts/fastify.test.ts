@@ -18,6 +18,12 @@ class EchoGateway {
 @Module({ gateways: [EchoGateway] })
 class EchoModule {}
 
+declare module 'fastify' {
+  interface Session {
+    user?: string
+  }
+}
+
 const SECRET = 'a secret of at least thirty-two characters!'
 
 describe('hosts: Fastify 5', () => {
@@ -43,7 +49,9 @@ describe('hosts: Fastify 5', () => {
     if (order === 'gatewire first') await registerGatewire()
     await fastify.register(fastifyWebsocket)
     await fastify.register(async (scope) => {
-      scope.get('/fws', { websocket: true }, (socket) => socket.on('message', (m: Buffer) => socket.send(`fws: ${m}`)))
+      scope.get('/fws', { websocket: true }, (socket) => {
+        socket.on('message', (m: Buffer) => socket.send(`fws: ${m}`))
+      })
       scope.get('/hello', async () => 'hello over http')
     })
     if (order === 'gatewire last') await registerGatewire()
@@ -115,7 +123,7 @@ describe('hosts: Fastify 5', () => {
     }
     const app = bootstrap(EchoModule, {
       logger: false,
-      guards: [fromFastify((request) => ({ user: request.session.get('user') as string | undefined })), signedIn],
+      guards: [fromFastify((request) => ({ user: request.session.get('user') })), signedIn],
     })
     await fastify.register(gatewireFastify, { app })
     await start()
