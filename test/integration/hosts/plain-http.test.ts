@@ -9,23 +9,21 @@ import { selfSignedCertificate } from '../../helpers/self-signed'
 import { closePeers, connectPeer, refusal } from '../framework/ws-peer'
 import { closeServer, destroySockets, listenOn, rawUpgrade, until } from './host-harness'
 
-@Gateway('/a')
-class GatewayA {
-  @OnText() echo(text: string) {
-    return `a: ${text}`
+/** A module with one gateway at `path` that answers `<prefix>: <text>`. */
+function echoModule(path: string, prefix: string) {
+  @Gateway(path)
+  class EchoGateway {
+    @OnText() echo(text: string) {
+      return `${prefix}: ${text}`
+    }
   }
+  @Module({ gateways: [EchoGateway] })
+  class EchoModule {}
+  return { gateway: EchoGateway, module: EchoModule }
 }
-@Module({ gateways: [GatewayA] })
-class ModuleA {}
 
-@Gateway('/b/:room')
-class GatewayB {
-  @OnText() echo(text: string) {
-    return `b: ${text}`
-  }
-}
-@Module({ gateways: [GatewayB] })
-class ModuleB {}
+const { gateway: GatewayA, module: ModuleA } = echoModule('/a', 'a')
+const { module: ModuleB } = echoModule('/b/:room', 'b')
 
 describe('hosts: plain http/https', () => {
   let server: http.Server
@@ -44,6 +42,17 @@ describe('hosts: plain http/https', () => {
     await Promise.all(apps.splice(0).map((app) => app.close()))
     await closeServer(server)
   })
+
+  /** Listens, then checks gatewire's /a and ws's /legacy (an echo prefixing "ws: ") on one port. */
+  async function expectBothSidesAnswer(): Promise<void> {
+    port = await listenOn(server)
+    const ours = await connectPeer(`ws://127.0.0.1:${port}/a`)
+    const theirs = await connectPeer(`ws://127.0.0.1:${port}/legacy`)
+    ours.send('x')
+    theirs.send('y')
+    expect(await ours.next()).to.equal('a: x')
+    expect(await theirs.next()).to.equal('ws: y')
+  }
 
   function app(module: Function, options = {}): Application {
     const created = bootstrap(module as never, { logger: false, heartbeatInterval: 0, ...options })
@@ -75,13 +84,7 @@ describe('hosts: plain http/https', () => {
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (req.url === '/legacy') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
     })
-    port = await listenOn(server)
-    const ours = await connectPeer(`ws://127.0.0.1:${port}/a`)
-    const theirs = await connectPeer(`ws://127.0.0.1:${port}/legacy`)
-    ours.send('x')
-    theirs.send('y')
-    expect(await ours.next()).to.equal('a: x')
-    expect(await theirs.next()).to.equal('ws: y')
+    await expectBothSidesAnswer()
   })
 
   it('leaves a non-WebSocket upgrade (h2c) to the listener that handles it, writing nothing to its socket', async () => {
@@ -109,13 +112,7 @@ describe('hosts: plain http/https', () => {
     const wss = new WebSocketServer({ server, path: '/legacy' })
     others.push(wss)
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`ws: ${m}`)))
-    port = await listenOn(server)
-    const ours = await connectPeer(`ws://127.0.0.1:${port}/a`)
-    const theirs = await connectPeer(`ws://127.0.0.1:${port}/legacy`)
-    ours.send('x')
-    theirs.send('y')
-    expect(await ours.next()).to.equal('a: x')
-    expect(await theirs.next()).to.equal('ws: y')
+    await expectBothSidesAnswer()
     // ws answers what nobody else claims (its 400 for a path not its own).
     expect((await refusal(`ws://127.0.0.1:${port}/nowhere`)).status).to.equal(400)
   })
