@@ -51,8 +51,15 @@ export const gatewireFastify: FastifyPluginCallback<GatewireFastifyOptions> = Ob
       app.attach(fastify.server, { intercept: true })
       return done()
     }
+    const handler = upgradeRoute(app)
     for (const path of app.paths) {
-      fastify.route({ method: 'GET', url: path === '*' ? '/*' : path, exposeHeadRoute: false, handler: upgradeRoute(app) })
+      const url = path === '*' ? '/*' : path
+      fastify.route({ method: 'GET', url, exposeHeadRoute: false, handler })
+      // gatewire's router ignores a trailing slash; Fastify's does only when told to.
+      const slashed = `${url}/`
+      if (!url.endsWith('/') && !url.endsWith('*') && !fastify.hasRoute({ method: 'GET', url: slashed })) {
+        fastify.route({ method: 'GET', url: slashed, exposeHeadRoute: false, handler })
+      }
     }
     app.attach(fastify.server, {
       intercept: true,

@@ -21,6 +21,8 @@ export interface UpgradeClaimant {
 export type UpgradeDispatcher = (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
 
 const claims = new WeakMap<HttpServer, UpgradeClaim>()
+/** HTTP servers whose `emit` is wrapped for intercept mode. */
+const wrapped = new WeakSet<HttpServer>()
 
 /**
  * The one 'upgrade' listener gatewire installs on an HTTP(S) server, shared by every core Server
@@ -48,15 +50,29 @@ export class UpgradeClaim {
   private readonly claimants: UpgradeClaimant[] = []
   /** How claimed upgrades reach a claimant on this server, when not straight to its handleUpgrade. */
   private readonly dispatchers = new Map<UpgradeClaimant, UpgradeDispatcher>()
-  private intercepting = false
+  /** Claimed upgrades are hidden from the server's other 'upgrade' listeners. */
+  intercepting = false
 
   private constructor(private readonly server: HttpServer) {
     server.on('upgrade', this.onUpgrade)
-    // Closed servers answer 503 until the HTTP server itself closes (see Server.close).
-    server.once('close', () => {
-      server.off('upgrade', this.onUpgrade)
-      claims.delete(server)
-    })
+    server.on('close', this.onClose)
+  }
+
+  /**
+   * Closed claimants answer 503 until the HTTP server itself closes; then they are dropped (an
+   * HTTP server may listen again, with the live ones still attached).
+   */
+  private readonly onClose = (): void => {
+    for (let i = this.claimants.length - 1; i >= 0; i--) {
+      const claimant = this.claimants[i]
+      if (claimant.accepting) continue
+      this.claimants.splice(i, 1)
+      this.dispatchers.delete(claimant)
+    }
+    if (this.claimants.length !== 0) return
+    this.server.off('upgrade', this.onUpgrade)
+    this.server.off('close', this.onClose)
+    claims.delete(this.server)
   }
 
   add(claimant: UpgradeClaimant, options: { intercept?: boolean; dispatch?: UpgradeDispatcher } = {}): void {
@@ -101,11 +117,15 @@ export class UpgradeClaim {
   private intercept(): void {
     this.intercepting = true
     const server = this.server
+    // The wrapper reads the server's current claim: one per server, even across claims.
+    if (wrapped.has(server)) return
+    wrapped.add(server)
     const emit = server.emit
     server.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'upgrade') {
         const [req, socket, head] = args as [http.IncomingMessage, Duplex, Buffer]
-        if (claims.get(server)?.dispatch(req, socket, head) === true) return true
+        const claim = claims.get(server)
+        if (claim !== undefined && claim.intercepting && claim.dispatch(req, socket, head)) return true
       }
       return (emit as (this: HttpServer, event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args)
     } as typeof server.emit

@@ -67,6 +67,18 @@ describe('transport/upgrade-claim', () => {
     expect(seen).to.deep.equal(['/theirs'])
   })
 
+  it('drops closed servers when the HTTP server closes, and keeps serving the live ones when it listens again', async () => {
+    const closedOne = new Server({ heartbeatInterval: 0, path: '/old' })
+    const live = new Server({ heartbeatInterval: 0, path: '/new' })
+    const { http: httpServer, port } = await shared([closedOne], [live])
+    await new Promise<void>((resolve) => closedOne.close(() => resolve()))
+    expect((await rawHttp(port, upgradeRequest('/old'))).status).to.equal(503)
+    await new Promise<void>((resolve) => httpServer.close(() => resolve()))
+    await new Promise<void>((resolve) => httpServer.listen(port, '127.0.0.1', resolve))
+    expect((await RawPeer.connect(port, '/new')).response.status).to.equal(101)
+    expect((await rawHttp(port, upgradeRequest('/old'))).status).to.equal(404)
+  })
+
   it('rejects a path option that does not start with "/"', () => {
     expect(() => new Server({ path: 'chat' })).to.throw(SyntaxError, /must start with "\/"/)
   })

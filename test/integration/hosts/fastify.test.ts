@@ -74,6 +74,19 @@ describe('hosts: Fastify 5', () => {
     })
   }
 
+  it('routes a gateway path with a trailing slash as gatewire does, with and without ignoreTrailingSlash', async () => {
+    for (const ignoreTrailingSlash of [false, true]) {
+      fastify = Fastify({ routerOptions: { ignoreTrailingSlash } })
+      await fastify.register(gatewireFastify, { app: bootstrap(EchoModule, { logger: false }) })
+      await start()
+      const peer = await connectPeer(`${url}/echo/`)
+      peer.send('slash')
+      expect(await peer.next()).to.equal('slash')
+      closePeers()
+      if (!ignoreTrailingSlash) await fastify.close()
+    }
+  })
+
   it('answers a plain HTTP GET to a gateway path with 426', async () => {
     fastify = Fastify()
     await fastify.register(gatewireFastify, { app: bootstrap(EchoModule, { logger: false }) })
