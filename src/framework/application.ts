@@ -2,7 +2,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { HandshakeError } from '../protocol'
-import { Connection, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
+import { closeWithServer, Connection, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -247,7 +247,9 @@ export class Application {
   attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions): this {
     // Several servers (http and https) under one app: the first attach starts it.
     if (this.state !== 'running') this.starting()
-    this.server.attach(httpServer, options)
+    // The app closes (heartbeats stop, state follows), not only its core server.
+    this.server.attach(httpServer, { ...options, closeWithServer: false })
+    if (options?.closeWithServer === true) closeWithServer(httpServer, () => void this.close())
     if (!this.hosts.includes(httpServer)) this.hosts.push(httpServer)
     return this
   }

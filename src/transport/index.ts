@@ -1,4 +1,4 @@
-export { Server, createServer, type AttachOptions } from './server'
+export { Server, createServer, closeWithServer, type AttachOptions } from './server'
 export { connect, connectAsync } from './client'
 export { Connection } from './connection'
 export type { ReadyState } from './connection'

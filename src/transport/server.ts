@@ -128,6 +128,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     // hide an EADDRINUSE from an application that does not listen).
     if (!this.httpServers.includes(httpServer)) this.httpServers.push(httpServer)
     UpgradeClaim.of(httpServer).add(this, options)
+    if (options.closeWithServer === true) closeWithServer(httpServer, () => this.close())
     this.startHeartbeat()
     return this
   }
@@ -369,6 +370,27 @@ export interface AttachOptions {
    * While closing, claimed upgrades skip it and get 503.
    */
   dispatch?: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
+  /**
+   * Make the HTTP server's own `close()` close this server too (1001 to every WebSocket), so it
+   * finishes: the WebSockets are connections of the HTTP server, which otherwise waits for them
+   * forever. Wraps that server's `close` method. Default false.
+   */
+  closeWithServer?: boolean
+}
+
+/**
+ * Runs `closing` whenever `httpServer.close()` is called, then lets it close as usual: it
+ * finishes once the connections `closing` ends are gone (the `closeWithServer` attach option).
+ *
+ * @example
+ * closeWithServer(httpServer, () => wsServer.close())
+ */
+export function closeWithServer(httpServer: HttpServer, closing: () => void): void {
+  const close = httpServer.close as (this: HttpServer, ...args: unknown[]) => HttpServer
+  httpServer.close = function (this: HttpServer, ...args: unknown[]) {
+    closing()
+    return close.apply(this, args)
+  } as HttpServer['close']
 }
 
 /** The `path` / `shouldHandle` options as one predicate (every WebSocket upgrade when neither is set). */

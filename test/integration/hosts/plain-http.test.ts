@@ -131,6 +131,17 @@ describe('hosts: plain http/https', () => {
     agent.destroy()
   })
 
+  it("lets the host's own server.close() finish while WebSockets are open with { closeWithServer: true }", async () => {
+    const a = app(ModuleA).attach(server, { closeWithServer: true })
+    port = await listenOn(server)
+    const peer = await connectPeer(`ws://127.0.0.1:${port}/a`)
+    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
+    expect((await peer.closed).code).to.equal(1001)
+    await until(() => a.connections(GatewayA).size === 0, 'the gateway has dropped the connection')
+    // The app itself is closed, not only its transport: a later close() resolves at once.
+    await a.close()
+  })
+
   it('answers 503 to upgrades to its paths while closing, never the host handler', async () => {
     const a = app(ModuleA, { transport: { closeTimeout: 10_000 } }).attach(server)
     port = await listenOn(server)
