@@ -1,6 +1,8 @@
 import { expect } from 'chai'
+import cookieParser from 'cookie-parser'
 import express from 'express'
 import session from 'express-session'
+import passport from 'passport'
 import * as http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
@@ -107,6 +109,29 @@ describe('hosts: Express 5', () => {
     const peer = await connectPeer(`ws://127.0.0.1:${port}/echo`, { headers: { Cookie: cookie } })
     peer.send('sid')
     expect(await peer.next()).to.equal(raw.slice(2, raw.lastIndexOf('.')))
+  })
+
+  it('takes the user from passport.session() and the signed cookies from cookie-parser', async () => {
+    const sessions = session({ secret: SECRET, resave: false, saveUninitialized: false })
+    passport.serializeUser((user: Express.User, done) => done(null, (user as { name: string }).name))
+    passport.deserializeUser((name: string, done) => done(null, { name }))
+    const web = express()
+    web.use(cookieParser(SECRET), sessions, passport.initialize(), passport.session())
+    web.post('/login/:user', (req, res, next) => req.login({ name: req.params.user }, (err) => (err ? next(err) : res.cookie('theme', 'dark', { signed: true }).send('ok'))))
+    const middleware = [cookieParser(SECRET), sessions, passport.initialize(), passport.session()]
+    app = bootstrap(EchoModule, {
+      logger: false,
+      // The request type of Express middleware, for toData (inference takes the plainest one).
+      guards: [fromMiddleware<express.Request>(middleware, (req) => ({ user: `${(req.user as { name: string } | undefined)?.name} (${req.signedCookies.theme})` }))],
+    })
+    server = http.createServer(web)
+    app.attach(server)
+    port = await listenOn(server)
+    const response = await fetch(`http://127.0.0.1:${port}/login/grace`, { method: 'POST' })
+    const cookies = response.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+    const peer = await connectPeer(`ws://127.0.0.1:${port}/echo`, { headers: { Cookie: cookies } })
+    peer.send('hi')
+    expect(await peer.next()).to.equal('grace (dark): hi')
   })
 
   it('refuses with the status, headers and body a middleware answered with', async () => {
