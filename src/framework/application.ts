@@ -238,7 +238,12 @@ export class Application {
   }
 
   /**
-   * Serves WebSocket upgrades of an existing HTTP(S) server, which keeps serving HTTP.
+   * Serves WebSocket upgrades of an existing HTTP(S) server, which keeps serving HTTP: only those
+   * to the app's gateways' paths; every other upgrade is left to the server's other 'upgrade'
+   * listeners (404/400 only when there are none). May be called for several servers (http and
+   * https). Options: `intercept` (hide our upgrades from peers that answer every upgrade:
+   * `ws` with `{ server, path }`, Nest's WsAdapter), `closeWithServer` (the server's own
+   * `close()` closes the app first, so it finishes).
    *
    * @example
    * const http = createServer(expressApp).listen(8080)
@@ -288,6 +293,8 @@ export class Application {
   /**
    * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
    * accepting, and the promise resolves once all are gone (or after the close timeout).
+   * Upgrades to the app's paths are answered 503 from then on. With `{ servers: true }` the
+   * HTTP servers it is attached to are closed next, and the promise waits for them too.
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing === undefined) {
