@@ -7,6 +7,7 @@ import * as http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import { bootstrap, ConnData, fromMiddleware, Gateway, Module, OnText, type Application, type GuardFunction } from '../../../src'
+import { deadline } from '../../helpers/deadline'
 import { closePeers, connectPeer, refusal } from '../framework/ws-peer'
 import { closeServer, destroySockets, listenOn, rawUpgrade } from './host-harness'
 
@@ -165,11 +166,11 @@ describe('hosts: Express 5', () => {
     const stalled = await rawUpgrade(port, '/echo')
     expect(stalled.status).to.equal(101)
     const closing = app.close({ servers: true })
-    expect((await peer.closed).code).to.equal(1001)
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     // Express has a GET /echo route: an upgrade there must get gatewire's 503, not its 200.
     expect((await rawUpgrade(port, '/echo')).status).to.equal(503)
     stalled.socket.destroy()
-    await closing
+    await deadline(closing, 5000, 'the shutdown')
     expect(server.listening).to.equal(false)
     expect(app.connections(EchoGateway).size).to.equal(0)
   })

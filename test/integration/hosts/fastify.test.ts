@@ -5,6 +5,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import { bootstrap, ConnData, Gateway, Module, OnText, type GuardFunction } from '../../../src'
 import { fromFastify, gatewireFastify } from '../../../src/fastify'
+import { deadline } from '../../helpers/deadline'
 import { closePeers, connectPeer, refusal } from '../framework/ws-peer'
 import { destroySockets, rawUpgrade } from './host-harness'
 
@@ -102,8 +103,8 @@ describe('hosts: Fastify 5', () => {
     await start()
     const peer = await connectPeer(`${url}/echo`)
     expect(fastify.gatewire.connections(EchoGateway).size).to.equal(1)
-    await fastify.close()
-    expect((await peer.closed).code).to.equal(1001)
+    await deadline(fastify.close(), 5000, 'fastify.close()')
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     expect(fastify.gatewire.connections(EchoGateway).size).to.equal(0)
     expect(fastify.server.listening).to.equal(false)
   })
@@ -120,7 +121,7 @@ describe('hosts: Fastify 5', () => {
     const during = await rawUpgrade(Number(new URL(url).port), '/echo')
     expect(during.status).to.equal(503)
     stalled.socket.destroy()
-    await closing
+    await deadline(closing, 5000, 'the shutdown')
   })
 
   it('runs @fastify/cookie and @fastify/session before the guards: the session user is on the connection data', async () => {

@@ -3,6 +3,9 @@ import type * as http from 'node:http'
 import * as net from 'node:net'
 import type { AddressInfo } from 'node:net'
 
+/** How long rawUpgrade() waits for a response head. */
+const RESPONSE_TIMEOUT = 5000
+
 /** Sockets opened by the helpers below, destroyed by `destroySockets()` in afterEach. */
 const sockets = new Set<net.Socket>()
 
@@ -63,6 +66,12 @@ export function rawUpgrade(port: number, path: string, protocol = 'websocket', h
       resolve({ status: Number(received.split(' ')[1]), head: received.slice(0, end), after: received.slice(end + 4), socket })
     }
     const onClose = (): void => reject(new Error(`${path}: the connection closed without a response (received ${JSON.stringify(received)})`))
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`${path}: no HTTP response to the upgrade within ${RESPONSE_TIMEOUT} ms`))
+    }, RESPONSE_TIMEOUT)
+    socket.once('data', () => clearTimeout(timer))
+    socket.once('close', () => clearTimeout(timer))
     socket.on('data', onData)
     socket.once('close', onClose)
     socket.once('error', reject)

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import type { WebSocket } from 'ws'
 import { ConnData, fromMiddleware, Gateway, Module, OnText } from '../../../src'
 import { GatewireHost, GatewireModule } from '../../../src/nest'
+import { deadline } from '../../helpers/deadline'
 import { closePeers, connectPeer, refusal } from '../framework/ws-peer'
 import { destroySockets, rawUpgrade } from './host-harness'
 
@@ -125,10 +126,10 @@ describe('hosts: NestJS 11', () => {
     expect(stalled.status).to.equal(101)
     closed = true
     const closing = nest.close()
-    expect((await peer.closed).code).to.equal(1001)
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     expect((await rawUpgrade(port, '/chat')).status).to.equal(503)
     stalled.socket.destroy()
-    await closing
+    await deadline(closing, 5000, 'the shutdown')
     expect((nest.getHttpServer() as HttpServer).listening).to.equal(false)
   })
 })

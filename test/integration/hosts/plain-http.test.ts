@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws'
 import { bootstrap, connectAsync, Gateway, HandshakeError, Module, OnText, type Application } from '../../../src'
 import { TestApp } from '../../../src/testing'
 import { selfSignedCertificate } from '../../helpers/self-signed'
+import { deadline } from '../../helpers/deadline'
 import { closePeers, connectPeer, refusal } from '../framework/ws-peer'
 import { closeServer, destroySockets, listenOn, rawUpgrade, until } from './host-harness'
 
@@ -124,8 +125,8 @@ describe('hosts: plain http/https', () => {
     // An idle keep-alive HTTP connection must not hold the close either.
     const agent = new http.Agent({ keepAlive: true })
     await new Promise<void>((resolve) => http.get({ port, host: '127.0.0.1', agent }, (res) => res.resume().on('end', resolve)))
-    await a.close({ servers: true })
-    expect((await peer.closed).code).to.equal(1001)
+    await deadline(a.close({ servers: true }), 5000, 'app.close({ servers: true })')
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     expect(server.listening).to.equal(false)
     expect(a.connections(GatewayA).size).to.equal(0)
     agent.destroy()
@@ -136,7 +137,7 @@ describe('hosts: plain http/https', () => {
     port = await listenOn(server)
     const peer = await connectPeer(`ws://127.0.0.1:${port}/a`)
     await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
-    expect((await peer.closed).code).to.equal(1001)
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     await until(() => a.connections(GatewayA).size === 0, 'the gateway has dropped the connection')
     // The app itself is closed, not only its transport: a later close() resolves at once.
     await a.close()
@@ -150,7 +151,7 @@ describe('hosts: plain http/https', () => {
     const closing = a.close()
     expect((await rawUpgrade(port, '/a')).status).to.equal(503)
     stalled.socket.destroy()
-    await closing
+    await deadline(closing, 5000, 'the shutdown')
     // And after the close, still 503 (not the HTTP handler's 200).
     expect((await rawUpgrade(port, '/a')).status).to.equal(503)
   })
@@ -187,7 +188,7 @@ describe('hosts: plain http/https', () => {
     await until(() => peer.pings.length > 0, 'the app pings the connection')
     expect(a.connections(GatewayA).size).to.equal(1)
     await a.close()
-    expect((await peer.closed).code).to.equal(1001)
+    expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
   })
 
   it('wraps an attached app in TestApp for gatewire/testing', async () => {
