@@ -136,7 +136,11 @@ describe('hosts: plain http/https', () => {
     const a = app(ModuleA).attach(server, { closeWithServer: true })
     port = await listenOn(server)
     const peer = await connectPeer(`ws://127.0.0.1:${port}/a`)
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
+    await deadline(
+      new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+      5000,
+      "the host's server.close()",
+    )
     expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
     await until(() => a.connections(GatewayA).size === 0, 'the gateway has dropped the connection')
     // The app itself is closed, not only its transport: a later close() resolves at once.
@@ -173,7 +177,7 @@ describe('hosts: plain http/https', () => {
     const overTls = await connectAsync(`wss://127.0.0.1:${securePort}/a`, { tls: { ca: tls.cert } })
     expect(a.connections(GatewayA).size).to.equal(2)
     const codes = [plain, overTls].map((c) => new Promise<number>((resolve) => c.once('close', resolve)))
-    await a.close()
+    await deadline(a.close(), 5000, 'app.close()')
     expect(await Promise.all(codes)).to.deep.equal([1001, 1001])
   })
 
@@ -187,7 +191,7 @@ describe('hosts: plain http/https', () => {
     const peer = await connectPeer(`ws://127.0.0.1:${port}/a`)
     await until(() => peer.pings.length > 0, 'the app pings the connection')
     expect(a.connections(GatewayA).size).to.equal(1)
-    await a.close()
+    await deadline(a.close(), 5000, 'app.close()')
     expect((await deadline(peer.closed, 5000, 'the 1001 from the shutdown')).code).to.equal(1001)
   })
 
