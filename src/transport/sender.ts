@@ -11,6 +11,8 @@ const COPY_THRESHOLD = 4096
 /** Strings up to this many UTF-16 units are encoded straight into the slab. */
 const STRING_COPY_THRESHOLD = 1365
 const SLAB_SIZE = 128 * 1024
+/** Queued bytes up to this size are gathered into one buffer at flush time rather than written with writev. */
+const GATHER_LIMIT = 16 * 1024
 /** Payloads up to this size are copied byte by byte rather than by a native call. */
 const SMALL_COPY = 32
 /**
@@ -209,6 +211,7 @@ export class Sender {
     const segments = this.segments
     if (segments === null) return
     const callbacks = this.callbacks
+    const total = this.queuedBytes
     this.segments = null
     this.callbacks = null
     this.queuedBytes = 0
@@ -220,6 +223,30 @@ export class Sender {
     const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
     if (segments.length === 1) {
       socket.write(segments[0], onWritten)
+    } else if (total <= GATHER_LIMIT) {
+      // Many small segments (published frames queued by reference, between this sender's own
+      // slab regions): one contiguous write costs the kernel far less than a writev of each.
+      if (slabUsed + total > SLAB_SIZE) {
+        slab = Buffer.allocUnsafe(SLAB_SIZE)
+        slabUsed = 0
+      }
+      const at = slabUsed
+      let end = at
+      const target = slab
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]
+        const length = segment.length
+        // A few bytes (a small published frame): a loop costs less than a call into native code.
+        if (length <= SMALL_COPY) for (let j = 0; j < length; j++) target[end + j] = segment[j]
+        else target.set(segment, end)
+        end += length
+      }
+      slabUsed = end
+      socket.write(slab.subarray(at, end), onWritten)
+      if (this.copiesOnWrite && socket.writableLength === 0 && slabUsed === end) {
+        slabUsed = tailSlab === slab && tailEnd === at ? tailStart : at
+      }
+      return
     } else {
       socket.cork()
       const last = segments.length - 1
