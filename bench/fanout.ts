@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
+import { connectSharedRead } from './lib/shared-read'
 import { cpuBusyTicks, MALLOC_ENV, ownCpuSeconds, processCpuSeconds, processIo } from './lib/proc'
 import { maskedFrame, OP_BINARY, OP_TEXT, wsHandshake, WsMessageCounter } from './lib/wire'
 
@@ -212,28 +213,10 @@ READ_BUFFER.fill(0)
 
 /** Opens a WebSocket connection to `path` whose bytes after the handshake go to `onData`. */
 async function openSocket(port: number, path: string, onData: (chunk: Buffer) => void): Promise<Socket> {
-  let ready = false
-  const socket: Socket = connect({
-    host: HOST,
-    port,
-    onread: {
-      buffer: READ_BUFFER,
-      callback: (nread: number, buffer: Uint8Array): boolean => {
-        const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread)
-        if (ready) onData(chunk)
-        else socket.emit('data', Buffer.from(chunk))
-        return true
-      },
-    },
-  })
-  await new Promise<void>((resolveConnect, reject) => {
-    socket.once('connect', resolveConnect)
-    socket.once('error', reject)
-  })
-  socket.setNoDelay(true)
+  const { socket, deliverTo } = await connectSharedRead(HOST, port, READ_BUFFER)
   const rest = await wsHandshake(socket, HOST, port, path, 10_000)
   socket.on('error', () => undefined)
-  ready = true
+  deliverTo(onData)
   if (rest.length > 0) onData(Buffer.from(rest))
   return socket
 }
