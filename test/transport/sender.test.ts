@@ -116,6 +116,48 @@ describe('transport/sender', () => {
     expect(writes.some((w) => w === payload)).to.equal(true)
   })
 
+  it('queues a shared (published) frame by reference: that very Buffer reaches the socket', async () => {
+    const socket = new FakeSocket()
+    const writes: Buffer[] = []
+    const spy = socket as unknown as { write: (d: Buffer, cb?: () => void) => boolean }
+    const original = spy.write.bind(socket)
+    spy.write = (data, callback) => {
+      writes.push(data)
+      return original(data, callback)
+    }
+    const sender = new Sender(socket as unknown as Socket, null)
+    const frame = Buffer.concat([Buffer.from([0x82, 0x7e, 0x80, 0x00]), Buffer.alloc(0x8000, 3)])
+    sender.shared(frame)
+    expect(sender.bufferedAmount).to.equal(frame.length)
+    await tick()
+    expect(writes).to.have.length(1)
+    expect(writes[0] === frame, 'the same Buffer object').to.equal(true)
+  })
+
+  it('gathers many small segments (shared frames between its own) into one write, in order', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const shared = (text: string): Buffer => Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)])
+    const frameA = shared('published 1')
+    sender.shared(frameA)
+    sender.text('direct', true)
+    sender.shared(shared('published 2'))
+    sender.shared(shared('published 3'))
+    sender.frame(0x2, Buffer.alloc(5000, 1), true) // queued by reference, under the gathering limit
+    await tick()
+    expect(socket.batches).to.have.length(1)
+    expect(socket.batches[0], 'one buffer, not a writev').to.have.length(1)
+    const sent = frames(socket.batches[0][0])
+    expect(sent.map((f) => (f.opcode === 1 ? f.payload.toString() : f.payload.length))).to.deep.equal([
+      'published 1',
+      'direct',
+      'published 2',
+      'published 3',
+      5000,
+    ])
+    expect(frameA.toString('latin1', 2), 'a shared frame is never written to').to.equal('published 1')
+  })
+
   it('masks client frames with a fresh key each, leaving the caller payload intact', async () => {
     const socket = new FakeSocket()
     const sender = new Sender(socket as unknown as Socket, new MaskKeyPool())
