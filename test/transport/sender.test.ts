@@ -64,6 +64,17 @@ function frames(bytes: Buffer): { fin: boolean; opcode: number; masked: boolean;
   return out
 }
 
+/** The Buffers handed to `socket.write`, as they are (not copies). */
+function recordWrites(socket: FakeSocket): Buffer[] {
+  const writes: Buffer[] = []
+  const original = socket.write.bind(socket)
+  socket.write = (data, callback) => {
+    writes.push(data)
+    return original(data, callback)
+  }
+  return writes
+}
+
 const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve))
 
 describe('transport/sender', () => {
@@ -102,13 +113,7 @@ describe('transport/sender', () => {
 
   it('queues a large unmasked payload as it is, never copied', async () => {
     const socket = new FakeSocket()
-    const writes: Buffer[] = []
-    const spy = socket as unknown as { write: (d: Buffer, cb?: () => void) => boolean }
-    const original = spy.write.bind(socket)
-    spy.write = (data, callback) => {
-      writes.push(data)
-      return original(data, callback)
-    }
+    const writes = recordWrites(socket)
     const sender = new Sender(socket as unknown as Socket, null)
     const payload = Buffer.alloc(100_000, 7)
     sender.frame(0x2, payload, true)
@@ -118,13 +123,7 @@ describe('transport/sender', () => {
 
   it('queues a shared (published) frame by reference: that very Buffer reaches the socket', async () => {
     const socket = new FakeSocket()
-    const writes: Buffer[] = []
-    const spy = socket as unknown as { write: (d: Buffer, cb?: () => void) => boolean }
-    const original = spy.write.bind(socket)
-    spy.write = (data, callback) => {
-      writes.push(data)
-      return original(data, callback)
-    }
+    const writes = recordWrites(socket)
     const sender = new Sender(socket as unknown as Socket, null)
     const frame = Buffer.concat([Buffer.from([0x82, 0x7e, 0x80, 0x00]), Buffer.alloc(0x8000, 3)])
     sender.shared(frame)
