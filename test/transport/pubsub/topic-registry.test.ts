@@ -353,6 +353,27 @@ describe('transport/pubsub: topics', () => {
       expect(listening.server.broker.state).to.equal('closed')
     })
 
+    it("reports the broker's state changes as 'broker' events", async () => {
+      const server = createServer({ heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      const states: string[] = []
+      server.on('broker', (state: string) => states.push(state))
+      server.listen(0, '127.0.0.1')
+      await server.ready()
+      expect(states).to.deep.equal(['ready'])
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      expect(states).to.deep.equal(['ready', 'closed'])
+    })
+
+    it('starts the broker on first use when upgrades come through handleUpgrade() alone', async () => {
+      const hub = new InProcessHub()
+      const server = createServer({ broker: hub.broker(), heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      expect(server.broker.state, 'nothing started it yet').to.equal('idle')
+      server.publish('t', 'nobody listens')
+      expect(server.broker.state).to.equal('ready')
+    })
+
     it("rejects ready() and emits 'error' when the broker cannot start", async () => {
       const failing = new InProcessHub().broker()
       failing.start = () => Promise.reject(new Error('redis://nowhere:6379 unreachable'))
