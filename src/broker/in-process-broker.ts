@@ -55,8 +55,10 @@ export class InProcessHub {
     const sequences = (entry.sequences ??= new Map())
     const sequence = (sequences.get(origin) ?? 0) + 1
     sequences.set(origin, sequence)
-    // One copy per publish, shared by every receiver: the publisher may reuse its buffer.
-    const message: BrokerMessage = { topic, binary, payload: Buffer.from(payload), origin: origin.instanceId, sequence }
+    // No copy: publish() promises the payload never changes (Broker.publish), and every receiver
+    // builds its own frame from it.
+    const bytes = payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length)
+    const message: BrokerMessage = { topic, binary, payload: bytes, origin: origin.instanceId, sequence }
     let reached = 0
     for (const broker of subscribers) {
       if (broker === origin) continue
