@@ -33,6 +33,8 @@ const USAGE = `usage: npm run bench:fanout [-- options]   (or: node dist/bench/f
   --sizes LIST         message sizes in bytes (default 16,1024)
   --windows LIST       messages in flight per subscriber, each a number or 'budget' (64 KiB worth, at most
                        1000, as in npm run bench); default 32,budget
+  --publishers LIST    control connections the publishes are spread over (default 1,8: one publisher, and
+                       eight whose requests reach the server as separate reads, like a chat room's members)
   --warmup S           seconds of load before each measured window (default 1, 0.25 with --quick)
   --duration S         seconds measured per run (default 3, 0.5 with --quick)
   --servers LIST       gatewire,uws,ws (default all)
@@ -54,6 +56,7 @@ function parseCli() {
         subscribers: { type: 'string' },
         sizes: { type: 'string' },
         windows: { type: 'string' },
+        publishers: { type: 'string' },
         warmup: { type: 'string' },
         duration: { type: 'string' },
         servers: { type: 'string' },
@@ -92,6 +95,7 @@ const options = {
   subscribers: numberOption(cli.subscribers, 'subscribers', quick ? 100 : 1000, 1),
   sizes: (cli.sizes ?? '16,1024').split(',').map((size) => numberOption(size, 'sizes', 0, 0)),
   /** Messages in flight per subscriber; 'budget': 64 KiB worth, at most 1000 (the echo benchmark's budget). */
+  publishers: (cli.publishers ?? '1,8').split(',').map((p) => numberOption(p, 'publishers', 0, 1)),
   windows: (cli.windows ?? '32,budget').split(',').map((w) => (w === 'budget' ? ('budget' as const) : numberOption(w, 'windows', 0, 2))),
   warmup: numberOption(cli.warmup, 'warmup', quick ? 0.25 : 1, 0),
   duration: numberOption(cli.duration, 'duration', quick ? 0.5 : 3, 0.1),
@@ -101,18 +105,21 @@ const options = {
   pin: cli['no-pin'] !== true && spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0,
 }
 
-/** One configuration: message size and messages in flight per subscriber. */
+/** One configuration: message size, messages in flight per subscriber, publishing connections. */
 interface Config {
   size: number
   window: number
-  /** `16-x32` */
+  publishers: number
+  /** `16-x32` (one publisher), `16-x32-p8` */
   key: string
 }
 
 /** 'budget' as in bench/README.md, Windows: 64 KiB in flight per connection, at most 1000 messages. */
 const CONFIGS: Config[] = options.sizes.flatMap((size) => {
   const windows = options.windows.map((w) => (w === 'budget' ? Math.max(2, Math.min(1000, Math.floor((64 * 1024) / Math.max(1, size)))) : w))
-  return [...new Set(windows)].map((window) => ({ size, window, key: `${size}-x${window}` }))
+  return [...new Set(windows)].flatMap((window) =>
+    options.publishers.map((publishers) => ({ size, window, publishers, key: `${size}-x${window}${publishers === 1 ? '' : `-p${publishers}`}` })),
+  )
 })
 
 interface FanoutServer {
@@ -283,7 +290,7 @@ interface FanoutResult {
 }
 
 /** One run: `subscribers` in the room, `size`-byte messages, at most `window` in flight per subscriber. */
-async function fanoutRun(running: Running, { size, window }: Config): Promise<FanoutResult> {
+async function fanoutRun(running: Running, { size, window, publishers }: Config): Promise<FanoutResult> {
   const subscriberCount = options.subscribers
   let delivered = 0
   const counters: WsMessageCounter[] = []
@@ -295,16 +302,18 @@ async function fanoutRun(running: Running, { size, window }: Config): Promise<Fa
       pump()
     }
   })
-  const control = new Control()
-  await control.open(running.port)
-  // Flow control: ask for more once the room is below `window` messages in flight per subscriber.
-  const batch = Math.max(1, window >> 1)
+  const controls = Array.from({ length: publishers }, () => new Control())
+  for (const control of controls) await control.open(running.port)
+  // Flow control: ask for more once the room is below `window` messages in flight per subscriber,
+  // spread over the publishers (each asks for its share; they reach the server as separate reads).
+  const share = Math.max(1, Math.round((window >> 1) / publishers))
+  const batch = share * publishers
   let requested = 0
   function pump(): void {
     const inFlight = requested - delivered / subscriberCount
     if (inFlight <= window - batch) {
       requested += batch
-      control.send(`publish ${batch} ${size}`)
+      for (const control of controls) control.send(`publish ${share} ${size}`)
     }
   }
   pump()
@@ -325,7 +334,7 @@ async function fanoutRun(running: Running, { size, window }: Config): Promise<Fa
   // Stop asking, then close every connection.
   requested = Infinity
   for (const socket of subscribers) socket.destroy()
-  control.socket.destroy()
+  for (const control of controls) control.socket.destroy()
   const serverCpu = server1 - server0
   const core0 = ((busy1.get('cpu0') ?? 0) - (busy0.get('cpu0') ?? 0)) / 100
   return {
@@ -478,7 +487,9 @@ function report(
     `One room of ${options.subscribers} subscribers in one server process; binary messages published into it. ` +
       '`16-x32`: 16 B messages, at most 32 in flight per subscriber (flow control by deliveries: the generator asks for ' +
       'half a window whenever the room is half a window short). The larger windows are 64 KiB worth, at most 1000, ' +
-      'as in `npm run bench`. Deliveries (messages received by subscribers) ' +
+      'as in `npm run bench`. `-p8`: the requests are spread over 8 publishing connections, so the publishes of one ' +
+      'round reach the server as several reads (a chat room whose members talk), instead of one. ' +
+      'Deliveries (messages received by subscribers) ' +
       `per server CPU-second, median of ${options.reps} repetition(s) of ${options.duration} s after ${options.warmup} s of warm-up. ` +
       (options.pin ? 'Server pinned to core 0, generator to core 1.' : 'No CPU pinning.'),
     '',

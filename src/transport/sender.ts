@@ -67,8 +67,11 @@ export class Sender {
   private segmentStart = 0
   private segmentEnd = 0
   private corked = 0
-  /** A flush is queued on process.nextTick (see flushLater). */
-  private flushScheduled = false
+  /**
+   * A flush is queued: NEXT_TICK for sends (see flushLater), END_OF_ITERATION for published
+   * frames only (see shared()), NONE otherwise. One field for both keeps a Sender's size.
+   */
+  private flushScheduled: FlushSchedule = NONE
 
   /**
    * Whether a write the socket completed at once means its bytes were copied (to the kernel, or
@@ -137,7 +140,17 @@ export class Sender {
       ;(this.segments ??= []).push(frame)
       this.queuedBytes += frame.length
     }
-    this.done(undefined)
+    if (this.corked === 0 && this.flushScheduled === NONE) {
+      // Published frames wait for the end of this event-loop iteration rather than this tick:
+      // what every publisher publishes while the loop handles one batch of socket reads (a room
+      // whose members talk at once) then leaves in one write per subscriber, not one per read.
+      this.flushScheduled = END_OF_ITERATION
+      publishedPending.push(this)
+      if (!publishedFlushScheduled) {
+        publishedFlushScheduled = true
+        setImmediate(flushPublished)
+      }
+    }
   }
 
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
@@ -305,9 +318,10 @@ export class Sender {
 
   private done(callback: WriteCallback | undefined): void {
     if (callback !== undefined) (this.callbacks ??= []).push(callback)
-    if (this.corked === 0 && !this.flushScheduled) {
-      // Outside a read: gather what this tick sends, then write once.
-      this.flushScheduled = true
+    if (this.corked === 0 && this.flushScheduled !== NEXT_TICK) {
+      // Outside a read: gather what this tick sends, then write once (published frames queued
+      // before go with it, in order: they are in the same queue).
+      this.flushScheduled = NEXT_TICK
       process.nextTick(flushLater, this)
     }
   }
@@ -315,8 +329,30 @@ export class Sender {
 
 /** The deferred flush of a sender: one shared function rather than a closure per connection. */
 function flushLater(sender: Sender): void {
-  sender['flushScheduled'] = false
+  sender['flushScheduled'] = NONE
   if (sender['corked'] === 0) sender.flush()
+}
+
+const NONE = 0
+const NEXT_TICK = 1
+const END_OF_ITERATION = 2
+type FlushSchedule = typeof NONE | typeof NEXT_TICK | typeof END_OF_ITERATION
+
+/** Senders with published frames to write at the end of this event-loop iteration. */
+let publishedPending: Sender[] = []
+let publishedFlushScheduled = false
+
+/** One setImmediate for every sender with published frames, not one per sender. */
+function flushPublished(): void {
+  publishedFlushScheduled = false
+  const senders = publishedPending
+  publishedPending = []
+  for (const sender of senders) {
+    // NEXT_TICK meanwhile: a send came after the publish and its tick flush took (or takes) both.
+    if (sender['flushScheduled'] !== END_OF_ITERATION) continue
+    sender['flushScheduled'] = NONE
+    if (sender['corked'] === 0) sender.flush()
+  }
 }
 
 function isAscii(text: string): boolean {

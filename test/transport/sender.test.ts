@@ -76,6 +76,7 @@ function recordWrites(socket: FakeSocket): Buffer[] {
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve))
+const endOfIteration = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 describe('transport/sender', () => {
   afterEach(releaseAll)
@@ -128,9 +129,29 @@ describe('transport/sender', () => {
     const frame = Buffer.concat([Buffer.from([0x82, 0x7e, 0x80, 0x00]), Buffer.alloc(0x8000, 3)])
     sender.shared(frame)
     expect(sender.bufferedAmount).to.equal(frame.length)
-    await tick()
+    await endOfIteration()
     expect(writes).to.have.length(1)
     expect(writes[0] === frame, 'the same Buffer object').to.equal(true)
+  })
+
+  it('writes published frames at the end of the event-loop iteration, and with a later send at its tick', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)])
+    sender.shared(frame('p1'))
+    await tick()
+    expect(socket.batches, 'not at the end of the tick').to.have.length(0)
+    sender.shared(frame('p2')) // another read of the same iteration publishes again
+    await endOfIteration()
+    expect(socket.batches).to.have.length(1)
+    expect(frames(Buffer.concat(socket.batches[0])).map((f) => f.payload.toString())).to.deep.equal(['p1', 'p2'])
+    sender.shared(frame('p3'))
+    sender.text('direct', true)
+    await tick()
+    expect(socket.batches, "the send's tick flush takes the publish before it").to.have.length(2)
+    expect(frames(Buffer.concat(socket.batches[1])).map((f) => f.payload.toString())).to.deep.equal(['p3', 'direct'])
+    await endOfIteration()
+    expect(socket.batches, 'nothing left for the end of the iteration').to.have.length(2)
   })
 
   it('gathers many small segments (shared frames between its own) into one write, in order', async () => {
