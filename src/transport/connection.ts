@@ -21,6 +21,7 @@ export type ReadyState = 0 | 1 | 2 | 3
 /** Clients of the whole process share one pool of random masking keys. */
 const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
+const NO_TOPICS: readonly string[] = Object.freeze([])
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
 /** Pings in one read, with our output over READ_PAUSE_BYTES, that make a ping flood (1008). */
@@ -253,9 +254,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     return this.topicRegistry().unsubscribe(this, topic)
   }
 
-  /** The topics this connection subscribes to: a snapshot, in subscription order. */
+  /** The topics this connection subscribes to: a snapshot, in subscription order (none for a client). */
   get topics(): readonly string[] {
-    return this.topicRegistry().topicsOf(this)
+    return this.options.topics === undefined ? NO_TOPICS : this.options.topics.topicsOf(this)
   }
 
   /** Sends a ping (payload ≤ 125 bytes). The peer's pong is emitted as 'pong'. */

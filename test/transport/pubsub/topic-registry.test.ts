@@ -123,6 +123,8 @@ describe('transport/pubsub: topics', () => {
       const listening = await listen()
       const client = await open(listening.url)
       expect(() => client.subscribe('t')).to.throw(TypeError, /server-side/)
+      expect(() => client.unsubscribe('t')).to.throw(TypeError, /server-side/)
+      expect(client.topics, 'a client has no topics').to.deep.equal([])
     })
 
     it('gives connections distinct short ids, stable per connection', async () => {
