@@ -396,9 +396,9 @@ const median = (values: number[]): number => {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
-/** uWebSockets.js writes outside libuv's accounting (/proc/<pid>/io shows none): n/a rather than ∞. */
-function perWrite(result: FanoutResult): string {
-  return result.writes > 0 ? (result.deliveries / result.writes).toFixed(1) : 'n/a'
+/** uWebSockets.js sends with send(2), which /proc/<pid>/io does not count: n/a for it. */
+function perWrite(result: FanoutResult, server: string): string {
+  return server !== 'uws' && result.writes > 0 ? (result.deliveries / result.writes).toFixed(1) : 'n/a'
 }
 
 function rate(value: number): string {
@@ -428,7 +428,7 @@ async function main(): Promise<void> {
             log(
               `  rep ${rep + 1} ${server.id} ${config.key}: ${rate(result.deliveries / result.serverCpu)} deliveries/CPU-s ` +
                 `(${rate(result.deliveries / result.wall)}/s wall, server ${((100 * result.serverCpu) / result.wall).toFixed(0)}%, ` +
-                `generator ${((100 * result.generatorCpu) / result.wall).toFixed(0)}%, ${perWrite(result)} deliveries/write, unexpected ${result.unexpected})`,
+                `generator ${((100 * result.generatorCpu) / result.wall).toFixed(0)}%, ${perWrite(result, server.id)} deliveries/write, unexpected ${result.unexpected})`,
             )
           } finally {
             await running.stop()
@@ -515,7 +515,7 @@ function report(
         lines.push(
           `| ${server.id} ${config.key} #${i + 1} | ${rate(run.deliveries / run.wall)} | ${((100 * run.serverCpu) / run.wall).toFixed(0)}% | ` +
             `${((100 * run.generatorCpu) / run.wall).toFixed(0)}%${run.generatorCpu / run.wall >= 0.9 ? ' †' : ''} | ${(100 * run.noise).toFixed(0)}% | ` +
-            `${perWrite(run)} | ${run.unexpected} |`,
+            `${perWrite(run, server.id)} | ${run.unexpected} |`,
         )
       }
     }
