@@ -15,11 +15,9 @@ const SLAB_SIZE = 128 * 1024
 const GATHER_LIMIT = 16 * 1024
 /** Payloads up to this size are copied byte by byte rather than by a native call. */
 const SMALL_COPY = 32
-/**
- * Shared (published) frames up to this size are copied into the slab next to the sender's other
- * frames instead of being queued by reference. See shared().
- */
-const SHARED_COPY_THRESHOLD = 0
+/** Published frames up to this size are built in the shared-frame arena (see sharedFrameBuffer). */
+const ARENA_FRAME_MAX = 8 * 1024
+const ARENA_SIZE = 128 * 1024
 
 /**
  * One slab shared by every sender in the process, like Node's own Buffer pool: frames are
@@ -29,6 +27,27 @@ const SHARED_COPY_THRESHOLD = 0
  */
 let slab = Buffer.allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
+
+/**
+ * Where published frames are built, back to back, like the slab: consecutive publishes are
+ * adjacent, so a subscriber that receives several of them in a row queues one region of the
+ * arena (no copy, no allocation per frame) and writes it in one piece. Regions handed out are
+ * never written again (frames are immutable); a full arena is replaced, not reused.
+ */
+let arena = Buffer.allocUnsafe(ARENA_SIZE)
+let arenaUsed = 0
+
+/** Room for one published frame of `size` bytes, never to be written again once built. */
+export function sharedFrameBuffer(size: number): Buffer {
+  if (size > ARENA_FRAME_MAX) return Buffer.allocUnsafe(size)
+  if (arenaUsed + size > ARENA_SIZE) {
+    arena = Buffer.allocUnsafe(ARENA_SIZE)
+    arenaUsed = 0
+  }
+  const frame = arena.subarray(arenaUsed, arenaUsed + size)
+  arenaUsed += size
+  return frame
+}
 
 /**
  * The text message received last (by any connection) and where its UTF-8 bytes are. Echoing
@@ -130,16 +149,21 @@ export class Sender {
    * frames can be shared.
    */
   shared(frame: Buffer): void {
-    if (frame.length <= SHARED_COPY_THRESHOLD) {
-      const at = this.claim(frame.length)
-      if (frame.length <= SMALL_COPY) for (let i = 0; i < frame.length; i++) slab[at + i] = frame[i]
-      else slab.set(frame, at)
-      this.commit(at + frame.length)
+    const length = frame.length
+    const region = this.segmentSlab
+    if (region !== null && region !== slab && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + this.segmentEnd) {
+      // The frame published right after the last one this sender queued: the region grows.
+      this.segmentEnd += length
+    } else if (frame.buffer === arena.buffer) {
+      this.closeSegment()
+      this.segmentSlab = arena
+      this.segmentStart = frame.byteOffset - arena.byteOffset
+      this.segmentEnd = this.segmentStart + length
     } else {
       this.closeSegment()
       ;(this.segments ??= []).push(frame)
-      this.queuedBytes += frame.length
     }
+    this.queuedBytes += length
     if (this.corked === 0 && this.flushScheduled === NONE) {
       // Published frames wait for the end of this event-loop iteration rather than this tick:
       // what every publisher publishes while the loop handles one batch of socket reads (a room

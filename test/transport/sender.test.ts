@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { Socket as NetSocket, type Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MaskKeyPool } from '../../src/protocol'
-import { rememberText, Sender } from '../../src/transport/sender'
+import { rememberText, Sender, sharedFrameBuffer } from '../../src/transport/sender'
 import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
 
 /** Records what the Sender hands to its socket: one entry per socket-level write batch. */
@@ -152,6 +152,31 @@ describe('transport/sender', () => {
     expect(frames(Buffer.concat(socket.batches[1])).map((f) => f.payload.toString())).to.deep.equal(['p3', 'direct'])
     await endOfIteration()
     expect(socket.batches, 'nothing left for the end of the iteration').to.have.length(2)
+  })
+
+  it('queues frames built back to back in the shared-frame arena as one region, written without a copy', async () => {
+    const socket = new FakeSocket()
+    const writes = recordWrites(socket)
+    const sender = new Sender(socket as unknown as Socket, null)
+    const built: Buffer[] = []
+    for (let i = 0; i < 40; i++) {
+      const frame = sharedFrameBuffer(2 + 100)
+      frame[0] = 0x82
+      frame[1] = 100
+      frame.fill(i, 2)
+      built.push(frame)
+      sender.shared(frame)
+    }
+    await endOfIteration()
+    expect(writes.length, 'one write').to.equal(1)
+    const payloads = frames(Buffer.concat(socket.batches[0])).map((f) => f.payload[0])
+    expect(payloads).to.deep.equal(Array.from({ length: 40 }, (_, i) => i))
+    // 40 × 102 bytes may have crossed into a fresh arena (then two regions, gathered by a copy).
+    if (built[0].buffer === built[39].buffer) {
+      const written = writes[0]
+      expect(written.buffer === built[0].buffer && written.byteOffset === built[0].byteOffset, 'a view of the arena').to.equal(true)
+      expect(written.length).to.equal(40 * 102)
+    }
   })
 
   it('gathers many small segments (shared frames between its own) into one write, in order', async () => {

@@ -236,7 +236,7 @@ describe('transport/pubsub: topics', () => {
       expect((await peer.opcodeFrame(Op.Text)).payload.toString()).to.equal('and then this')
     })
 
-    it('builds the frame once and hands the same Buffer to every subscriber’s socket', async () => {
+    it('builds the frame once and hands the same bytes (the same memory, not copies) to every subscriber’s socket', async () => {
       const listening = await listen()
       const subscribers = await Promise.all(Array.from({ length: 20 }, () => rawSubscriber(listening, 'room')))
       const written: unknown[][] = subscribers.map(() => [])
@@ -274,7 +274,12 @@ describe('transport/pubsub: topics', () => {
       for (const [i, writes] of written.entries()) {
         const buffers = writes.filter(Buffer.isBuffer)
         expect(buffers.length, `subscriber ${i}'s writes`).to.equal(first.length)
-        buffers.forEach((buffer, j) => expect(buffer === first[j], `subscriber ${i} got the very Buffer of subscriber 0`).to.equal(true))
+        buffers.forEach((buffer, j) => {
+          const same = buffer.buffer === first[j].buffer && buffer.byteOffset === first[j].byteOffset && buffer.length === first[j].length
+          expect(same, `subscriber ${i}'s write ${j} is the very memory of subscriber 0's`).to.equal(true)
+        })
+        // A frame too large for the shared-frame arena is its own Buffer: the very object, too.
+        expect(buffers[1] === first[1], `subscriber ${i} got the 10 KiB frame's Buffer itself`).to.equal(true)
       }
       for (const { peer } of subscribers) expect((await peer.opcodeFrame(Op.Text)).payload.toString()).to.equal('the same bytes for everyone')
     })
