@@ -450,6 +450,24 @@ describe('transport/pubsub: topics', () => {
       await outside.close()
     })
 
+    it("keeps delivering locally when a broker's publish throws, and reports it as 'error'", async () => {
+      const inner = new InProcessHub().broker()
+      const broker: Broker = Object.assign(Object.create(inner) as Broker, {
+        start: (sink: BrokerSink) => inner.start(sink),
+        publish: () => {
+          throw new Error('broker exploded')
+        },
+      })
+      const listening = await listen({ broker })
+      const errors: Error[] = []
+      listening.server.on('error', (error) => errors.push(error))
+      const subscriber = await recordingSubscriber(listening, 't')
+      expect(listening.server.publish('t', 'still local')).to.equal(1)
+      await until(() => subscriber.messages.length === 1, 'the local delivery')
+      expect(subscriber.messages).to.deep.equal(['still local'])
+      expect(errors.map((error) => error.message)).to.deep.equal(['broker exploded'])
+    })
+
     it('tells the broker about a topic on its first local subscriber and its last', async () => {
       const calls: string[] = []
       const inner = new InProcessHub().broker()
