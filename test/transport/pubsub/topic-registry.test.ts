@@ -116,6 +116,9 @@ describe('transport/pubsub: topics', () => {
       expect(() => conn.subscribe('t', { presence: { name: 'x'.repeat(2000) } })).to.throw(RangeError, /1024 bytes/)
       expect(conn.topics, 'nothing was subscribed by a refused call').to.deep.equal([])
       expect(() => listening.server.publish('', 'x')).to.throw(RangeError)
+      let refused: unknown
+      await listening.server.presence('').catch((error: unknown) => (refused = error))
+      expect(refused, 'presence() rejects a bad topic').to.be.instanceOf(RangeError)
       expect(() => listening.server.publish('t', 42 as unknown as string)).to.throw(TypeError, /string \(text\) or a Buffer/)
     })
 
