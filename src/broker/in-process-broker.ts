@@ -102,6 +102,8 @@ export class InProcessBroker implements Broker {
   private stateValue: BrokerState = 'idle'
   private sink: BrokerSink | null = null
   private readonly hub: InProcessHub
+  /** On a hub with others (hub.broker()); a broker alone keeps no interest in its private hub. */
+  private readonly shared: boolean
   private readonly subscribed = new Set<string>()
   /** topic → members of this instance in it (for close()). */
   private readonly joined = new Map<string, Set<string>>()
@@ -110,6 +112,7 @@ export class InProcessBroker implements Broker {
   /** A broker of its own (one instance), or of `hub`. */
   constructor(hub?: InProcessHub, instanceId?: string) {
     this.hub = hub ?? new InProcessHub()
+    this.shared = hub !== undefined
     this.instanceId = instanceId ?? randomBytes(8).toString('hex')
   }
 
@@ -128,13 +131,13 @@ export class InProcessBroker implements Broker {
     if (this.stateValue === 'closed' || this.subscribed.has(topic)) return
     this.subscribed.add(topic)
     this.counters.topics = this.subscribed.size
-    this.hub.subscribe(this, topic)
+    if (this.shared) this.hub.subscribe(this, topic)
   }
 
   unsubscribe(topic: string): void {
     if (!this.subscribed.delete(topic)) return
     this.counters.topics = this.subscribed.size
-    this.hub.unsubscribe(this, topic)
+    if (this.shared) this.hub.unsubscribe(this, topic)
   }
 
   publish(topic: string, payload: Uint8Array, binary: boolean): void {
@@ -143,7 +146,7 @@ export class InProcessBroker implements Broker {
       return
     }
     this.counters.published++
-    this.hub.publish(this, topic, payload, binary)
+    if (this.shared) this.hub.publish(this, topic, payload, binary)
   }
 
   join(topic: string, member: string, data: unknown): void {
@@ -176,7 +179,7 @@ export class InProcessBroker implements Broker {
 
   close(): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve()
-    for (const topic of this.subscribed) this.hub.unsubscribe(this, topic)
+    if (this.shared) for (const topic of this.subscribed) this.hub.unsubscribe(this, topic)
     this.subscribed.clear()
     this.counters.topics = 0
     for (const [topic, members] of this.joined) for (const member of members) this.hub.leave(this.instanceId, topic, member)
