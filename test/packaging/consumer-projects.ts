@@ -116,23 +116,25 @@ console.log(\`entries: \${Object.keys(entries).length} loaded\`)
 `
 }
 
-/** CommonJS TypeScript with the default (node10) resolution: the usual CommonJS/NestJS set-up. */
-export function cjsNode10(entries: readonly EntrySpecifier[]): ConsumerProject {
+/**
+ * A TypeScript consumer: the shared sources, its package type, a tsconfig for TypeScript 5.9 and
+ * one for TypeScript 7 (`ts7` overrides; an `undefined` option is left out).
+ */
+function typeScriptConsumer(
+  name: string,
+  type: 'commonjs' | 'module',
+  options: Record<string, unknown>,
+  ts7: Record<string, unknown>,
+  entries: readonly EntrySpecifier[],
+): ConsumerProject {
+  const tsconfig = (compilerOptions: Record<string, unknown>): string =>
+    JSON.stringify({ compilerOptions: { ...SHARED_COMPILER_OPTIONS, ...compilerOptions }, include: ['src'] }, null, 2)
   return {
-    name: 'cjs-node10',
+    name,
     files: {
-      'package.json': JSON.stringify({ name: 'consumer-cjs-node10', private: true, type: 'commonjs' }, null, 2),
-      'tsconfig.json': JSON.stringify(
-        { compilerOptions: { ...SHARED_COMPILER_OPTIONS, module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, include: ['src'] },
-        null,
-        2,
-      ),
-      // TypeScript 7 removed node10; with module commonjs its default resolution is bundler.
-      'tsconfig.ts7.json': JSON.stringify(
-        { compilerOptions: { ...SHARED_COMPILER_OPTIONS, module: 'commonjs', esModuleInterop: true, outDir: 'out-ts7' }, include: ['src'] },
-        null,
-        2,
-      ),
+      'package.json': JSON.stringify({ name: `consumer-${name}`, private: true, type }, null, 2),
+      'tsconfig.json': tsconfig(options),
+      'tsconfig.ts7.json': tsconfig({ ...options, ...ts7, outDir: 'out-ts7' }),
       'src/app.ts': APP_TS,
       'src/main.ts': MAIN_TS,
       'src/app.test.ts': APP_TEST_TS,
@@ -141,24 +143,16 @@ export function cjsNode10(entries: readonly EntrySpecifier[]): ConsumerProject {
   }
 }
 
+/** CommonJS TypeScript with the default (node10) resolution: the usual CommonJS/NestJS set-up. */
+export function cjsNode10(entries: readonly EntrySpecifier[]): ConsumerProject {
+  // TypeScript 7 removed node10; with module commonjs its default resolution is bundler.
+  const options = { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }
+  return typeScriptConsumer('cjs-node10', 'commonjs', options, { moduleResolution: undefined }, entries)
+}
+
 /** ESM TypeScript (`"type": "module"`) with nodenext resolution. */
 export function esmNodeNext(entries: readonly EntrySpecifier[]): ConsumerProject {
-  return {
-    name: 'esm-nodenext',
-    files: {
-      'package.json': JSON.stringify({ name: 'consumer-esm-nodenext', private: true, type: 'module' }, null, 2),
-      'tsconfig.json': JSON.stringify(
-        { compilerOptions: { ...SHARED_COMPILER_OPTIONS, module: 'nodenext', moduleResolution: 'nodenext' }, include: ['src'] },
-        null,
-        2,
-      ),
-      'tsconfig.ts7.json': JSON.stringify({ extends: './tsconfig.json', compilerOptions: { outDir: 'out-ts7' } }, null, 2),
-      'src/app.ts': APP_TS,
-      'src/main.ts': MAIN_TS,
-      'src/app.test.ts': APP_TEST_TS,
-      'src/entries.ts': entriesTs(entries),
-    },
-  }
+  return typeScriptConsumer('esm-nodenext', 'module', { module: 'nodenext', moduleResolution: 'nodenext' }, {}, entries)
 }
 
 /**
