@@ -105,11 +105,13 @@ function expectNodeTestPassed(output: Output): void {
 async function typeScript7(): Promise<{ tsc: string } | { unavailable: string }> {
   const tsc = join(TS7_CACHE, 'node_modules', 'typescript', 'bin', 'tsc')
   if (existsSync(tsc)) return { tsc }
+  let published: string
   try {
-    await run(NPM, ['view', `typescript@${TS7_VERSION}`, 'version'], tmpdir(), 30_000)
+    published = (await run(NPM, ['view', `typescript@${TS7_VERSION}`, 'version'], tmpdir(), 30_000)).stdout.trim()
   } catch (error) {
-    return { unavailable: `the registry does not answer for typescript@${TS7_VERSION}: ${(error as Error).message.split('\n')[0]}` }
+    published = `(${(error as Error).message.split('\n').slice(1).join(' ').trim().slice(0, 200)})`
   }
+  if (published !== TS7_VERSION) return { unavailable: `the npm registry has no typescript@${TS7_VERSION} or cannot be reached ${published}` }
   // Installed beside the cache and renamed into place, so two test runs at once cannot see half of it.
   mkdirSync(dirname(TS7_CACHE), { recursive: true })
   const staging = mkdtempSync(`${TS7_CACHE}.staging-`)
