@@ -152,7 +152,7 @@ describe('package.json entry points', () => {
 })
 
 describe('the packed package, installed in consumer projects', function () {
-  this.timeout(60_000)
+  this.timeout(150_000) // a compile on a loaded machine; every child process has its own bound
   const entries = entryPoints(MANIFEST)
   let tmp: string
   let consumers: string
