@@ -6,3 +6,6 @@ export * from './transport'
 
 // --- framework ---
 export * from './framework'
+
+// --- AsyncAPI (app.asyncapi()) ---
+export type { AsyncApiDocument, AsyncApiOptions } from './asyncapi/asyncapi-document'

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
+import { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from '../asyncapi/asyncapi-document'
 import { HandshakeError } from '../protocol'
 import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
@@ -255,6 +256,20 @@ export class Application {
     const runtime = typeof token === 'function' ? this.byType.get(token) : undefined
     if (runtime !== undefined) return runtime.instance as T
     return this.container.get(token, this.rootModule)
+  }
+
+  /**
+   * The AsyncAPI 3.0 document of the app's gateways: channels, subprotocols, the messages a
+   * client may send (DTOs as JSON Schema), known replies and the error event. Needs the optional
+   * peer dependency `class-validator-jsonschema`, loaded on the first call.
+   *
+   * @example
+   * const doc = JSON.stringify(app.asyncapi({ title: 'chat', version: '2.1.0' }))
+   * http.on('request', (req, res) => { if (req.url === '/asyncapi.json') res.end(doc) })
+   */
+  asyncapi(options: AsyncApiOptions = {}): AsyncApiDocument {
+    const gateways = this.gateways.map(({ definition, options: o }) => ({ definition, maxMessageSize: o.maxMessageSize, invalidMessage: o.invalidMessage }))
+    return asyncApiDocument(gateways, { ...options, title: options.title ?? nameOf(this.rootModule) })
   }
 
   /** The open connections of one of the app's gateways. */

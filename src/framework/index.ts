@@ -15,6 +15,7 @@ export {
   OnMessage,
   type HandlerOptions,
   type BinaryHandlerOptions,
+  type ReplyHint,
 } from './decorators/handler-decorators'
 export { Conn, Payload, Param, Query, Header, Protocol, Req, ConnData, Code, Reason, type PayloadOptions } from './decorators/param-decorators'
 export { UseGuards } from './decorators/use-guards'
