@@ -54,6 +54,8 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
   const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
   const files = new StaticFiles(join(__dirname, 'public'))
   const rooms = app.get(RoomService)
+  // The contract of every gateway, for client developers (AsyncAPI Studio, @asyncapi/cli).
+  let asyncapi: string | undefined
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
@@ -61,7 +63,13 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
       return
     }
-    if (new URL(req.url ?? '/', 'http://localhost').pathname === '/api/rooms') {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (pathname === '/asyncapi.json') {
+      asyncapi ??= JSON.stringify(app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }), null, 2)
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' }).end(asyncapi)
+      return
+    }
+    if (pathname === '/api/rooms') {
       const body = JSON.stringify(rooms.list())
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
       return

@@ -66,6 +66,13 @@ describe('example-app startExampleApp', () => {
     ])
   })
 
+  it('serves its AsyncAPI document at /asyncapi.json, the same as app.asyncapi()', async () => {
+    const answer = await fetchText(`${chat.url}asyncapi.json`)
+    expect(answer.status).to.equal(200)
+    expect(answer.headers['content-type']).to.equal('application/json')
+    expect(JSON.parse(answer.body)).to.deep.equal(chat.app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }))
+  })
+
   it('answers 404 for anything else, including paths that try to leave public/', async () => {
     expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
     expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
