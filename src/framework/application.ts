@@ -182,7 +182,7 @@ export class Application {
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
     })
     this.server.on('connection', this.onConnection)
-    this.server.on('error', (err: Error) => this.logger.error('gatewire: server error:', err))
+    this.server.on('error', (err: Error) => this.logger.error({ err }, `gatewire: server error: ${err.message}`))
   }
 
   /**
@@ -318,12 +318,12 @@ export class Application {
       try {
         chosen = gateway.selector(offered, request)
       } catch (err) {
-        return this.refuse(err, gateway, '@SelectProtocol')
+        return this.refuse(err, gateway, '@SelectProtocol', request)
       }
       if (isThenable(chosen)) {
         return Promise.resolve(chosen).then(
           (p) => this.agree(request, handshake, offered, p, true),
-          (err: unknown) => this.refuse(err, gateway, '@SelectProtocol'),
+          (err: unknown) => this.refuse(err, gateway, '@SelectProtocol', request),
         )
       }
       return this.agree(request, handshake, offered, chosen, true)
@@ -342,7 +342,10 @@ export class Application {
     const gateway = handshake.gateway
     if (chosen !== undefined && !offered.includes(chosen)) {
       // RFC 6455 §4.2.2: the server answers one of the client's values, or none.
-      this.logger.warn(`gatewire: ${gateway.name} @SelectProtocol chose "${String(chosen)}", which the client did not offer; treating it as no agreement`)
+      this.logger.warn(
+        { gateway: gateway.name, remoteAddress: request.remoteAddress, offered: [...offered], chosen },
+        `gatewire: ${gateway.name} @SelectProtocol chose "${String(chosen)}", which the client did not offer; treating it as no agreement`,
+      )
       chosen = undefined
     }
     if (chosen === undefined && (offered.length > 0 || gateway.definition.options.protocolRequired === true)) {
@@ -377,7 +380,7 @@ export class Application {
       try {
         result = guards[i](ctx)
       } catch (err) {
-        return this.refuse(err, gateway, 'guard')
+        return this.refuse(err, gateway, 'guard', ctx.request)
       }
       if (isThenable(result)) {
         return Promise.resolve(result).then(
@@ -385,7 +388,7 @@ export class Application {
             if (r === false) throw new HandshakeError(403, 'forbidden')
             return this.runGuards(guards, i + 1, ctx, gateway, done)
           },
-          (err: unknown) => this.refuse(err, gateway, 'guard'),
+          (err: unknown) => this.refuse(err, gateway, 'guard', ctx.request),
         )
       }
       if (result === false) throw new HandshakeError(403, 'forbidden')
@@ -394,9 +397,9 @@ export class Application {
   }
 
   /** A guard or selector that throws something other than a HandshakeError is a 500, logged. */
-  private refuse(err: unknown, gateway: GatewayRuntime, what: string): never {
+  private refuse(err: unknown, gateway: GatewayRuntime, what: string, request: UpgradeRequest): never {
     if (err instanceof HandshakeError) throw err
-    this.logger.error(`gatewire: ${gateway.name} ${what} failed:`, err)
+    this.logger.error({ gateway: gateway.name, remoteAddress: request.remoteAddress, path: request.path, err }, `gatewire: ${gateway.name} ${what} failed`)
     throw new HandshakeError(500, 'internal error')
   }
 
@@ -405,7 +408,7 @@ export class Application {
     const handshake = request === undefined ? undefined : this.handshakes.get(request)
     if (handshake === undefined) {
       // Only possible if the transport skipped verifyRequest: refuse rather than guess a gateway.
-      this.logger.error('gatewire: a connection arrived without a routed handshake')
+      this.logger.error({ remoteAddress: conn.remoteAddress, path: conn.path }, 'gatewire: a connection arrived without a routed handshake')
       conn.close(1011, 'unrouted')
       return
     }

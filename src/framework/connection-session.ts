@@ -3,7 +3,7 @@ import type { Connection, UpgradeRequest } from '../transport'
 import { bufferStream, collectStream, type CompiledHandler, type HandlerContext, type HandlerTable } from './handler-compiler'
 import { InvalidMessageError } from './invalid-message-error'
 import type { InvalidMessagePolicy } from './decorators/gateway'
-import type { Logger } from './logger'
+import type { LogFields, Logger } from './logger'
 import { WsException } from './ws-exception'
 
 /** What a session needs from its gateway, shared by all its connections. */
@@ -23,6 +23,9 @@ const PING = 4
 const PONG = 5
 const DRAIN = 6
 
+/** Connection ids for logs: unique within the process, cheap (a number), never reused. */
+let lastConnectionId = 0
+
 // RFC 6455 §7.4.1
 const UNSUPPORTED_DATA = 1003
 const POLICY_VIOLATION = 1008
@@ -36,6 +39,8 @@ const POLICY_VIOLATION = 1008
  */
 export class ConnectionSession implements HandlerContext {
   readonly request: UpgradeRequest | undefined
+  /** The connection's id in log lines (`connectionId`). */
+  readonly id = ++lastConnectionId
   /** An async handler (or iterable) is in flight; new events queue. */
   private busy = false
   /** Events waiting while busy, three slots each (kind, a, b); created by the first. */
@@ -137,7 +142,7 @@ export class ConnectionSession implements HandlerContext {
   private onError(err: Error): void {
     // Transport errors (a ProtocolError, a reset socket) are followed by 'close' with the code.
     if (this.table.error === undefined) {
-      this.gateway.logger.debug?.(`gatewire: ${this.gateway.name} connection error`, err)
+      this.gateway.logger.debug?.(this.logFields(err), `gatewire: ${this.gateway.name} connection error: ${err.message}`)
       return
     }
     if (this.busy) return this.enqueue(ERROR, err, undefined)
@@ -355,10 +360,22 @@ export class ConnectionSession implements HandlerContext {
     }
     const where = handler?.label ?? this.gateway.name
     if (isErrorHandler || this.table.error === undefined) {
-      this.gateway.logger.error(`gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed:`, err)
+      this.gateway.logger.error(this.logFields(err), `gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed`)
       return
     }
     this.run(this.table.error, err, undefined, event, true)
+  }
+
+  /** Who and where, for a log line about this connection. */
+  logFields(err?: unknown): LogFields {
+    const fields: LogFields = {
+      connectionId: this.id,
+      gateway: this.gateway.name,
+      remoteAddress: this.request?.remoteAddress ?? this.conn.remoteAddress,
+    }
+    if (this.protocol !== undefined) fields.protocol = this.protocol
+    if (err !== undefined) fields.err = err
+    return fields
   }
 
   /** The error event of RFC-less JSON routing: `{"event":"error","data":{"event","message","errors"}}`. */

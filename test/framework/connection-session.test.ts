@@ -46,7 +46,7 @@ function open<T extends object>(type: new () => T, options: OpenOptions = {}): O
   const runtime: SessionGateway = {
     name: definition.name,
     invalidMessage: options.invalidMessage ?? 'reply',
-    logger: { error: (...args: unknown[]) => logged.push(args), warn: () => {} },
+    logger: { error: (fields, message) => logged.push([message, fields.err]), warn: () => {} },
     open: new Map(),
   }
   const session = new ConnectionSession(conn as never, table, runtime, options.params ?? {}, options.protocol)
