@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { bootstrap, type Application, type Logger } from '../src'
+import { bootstrap, healthHandler, type Application, type Logger } from '../src'
 import { AppModule, appOptions } from './app-module'
 import { RoomService } from './room-service'
 import { StaticFiles } from './static-files'
@@ -54,6 +54,8 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
   const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
   const files = new StaticFiles(join(__dirname, 'public'))
   const rooms = app.get(RoomService)
+  // Liveness and readiness probes: /healthz and /readyz (503 from the moment a shutdown starts).
+  const probes = healthHandler(app)
   // The contract of every gateway, for client developers (AsyncAPI Studio, @asyncapi/cli).
   let asyncapi: string | undefined
 
@@ -63,6 +65,7 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
       return
     }
+    if (probes(req, res)) return
     const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
     if (pathname === '/asyncapi.json') {
       asyncapi ??= JSON.stringify(app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }), null, 2)

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import type { Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from '../asyncapi/asyncapi-document'
+import type { Broker } from '../broker/broker'
 import { HandshakeError } from '../protocol'
 import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
@@ -12,6 +13,7 @@ import type { GatewayDefaults, InvalidMessagePolicy, SlowConsumerPolicy } from '
 import { checkDefaults, exploreGateway, type GatewayDefinition } from './explorer'
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
 import { GuardContext } from './guard-context'
+import type { HealthStatus } from './health-handler'
 import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } from './guard'
 import { compileGateway, type CompiledGateway, type HandlerTable } from './handler-compiler'
 import { resolveLogger, type Logger } from './logger'
@@ -43,6 +45,15 @@ export interface BootstrapOptions extends GatewayDefaults {
   guards?: readonly GuardLike[]
   /** Transport limits and timeouts, passed to the core `Server`. */
   transport?: TransportOptions
+}
+
+/** Options of `app.close(options)`. */
+export interface CloseOptions {
+  /**
+   * Milliseconds to keep serving after the app reports not ready, before the 1001s go out:
+   * time for a load balancer polling `/readyz` to stop sending new connections. Default 0.
+   */
+  drainDelay?: number
 }
 
 /** The defaults every gateway starts from (documented in docs/framework.md). */
@@ -230,25 +241,54 @@ export class Application {
   }
 
   /**
-   * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
-   * accepting, and the promise resolves once all are gone (or after the close timeout).
+   * Graceful stop: the app reports not ready at once (`health()`), then, after `drainDelay`,
+   * every connection is closed with 1001 (Going Away), the server stops accepting, and the
+   * promise resolves once all are gone (or after the close timeout).
+   *
+   * @example
+   * process.once('SIGTERM', () => app.close({ drainDelay: 5000 }).then(() => process.exit(0)))
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     if (this.closing) return this.closing
+    const drainDelay = options.drainDelay ?? 0
+    if (!(Number.isFinite(drainDelay) && drainDelay >= 0)) {
+      return Promise.reject(new RangeError(`drainDelay must be a number of ms ≥ 0, not ${String(drainDelay)}`))
+    }
     this.stopHeartbeats()
     if (this.state === 'idle') {
       this.state = 'closed'
       return (this.closing = Promise.resolve())
     }
+    // Not ready from here on: before the first 1001 is sent.
     this.state = 'closing'
     this.closing = new Promise<void>((resolve, reject) => {
-      this.server.close((err) => {
-        this.state = 'closed'
-        if (err) reject(err)
-        else resolve()
-      })
+      const stop = (): void =>
+        this.server.close((err) => {
+          this.state = 'closed'
+          if (err) reject(err)
+          else resolve()
+        })
+      if (drainDelay > 0) setTimeout(stop, drainDelay)
+      else stop()
     })
     return this.closing
+  }
+
+  /**
+   * Liveness and readiness for load balancers and orchestrators (see `HealthStatus`;
+   * `healthHandler(app)` serves them as `/healthz` and `/readyz`).
+   */
+  health(): HealthStatus {
+    let connections = 0
+    for (const gateway of this.gateways) connections += gateway.open.size
+    const status = { live: this.state !== 'closed', ready: this.state === 'running', state: this.state, connections }
+    const broker = this.broker
+    return broker === undefined ? status : { ...status, broker: { state: broker.state } }
+  }
+
+  /** The server's broker, where the server has one (the `broker` option of the core Server). */
+  private get broker(): Broker | undefined {
+    return (this.server as unknown as { readonly broker?: Broker }).broker
   }
 
   /** A provider or gateway instance of the app, by token. */

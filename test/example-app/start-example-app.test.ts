@@ -73,6 +73,13 @@ describe('example-app startExampleApp', () => {
     expect(JSON.parse(answer.body)).to.deep.equal(chat.app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }))
   })
 
+  it('answers the health probes /healthz and /readyz', async () => {
+    const ready = await fetchText(`${chat.url}readyz`)
+    expect(ready.status).to.equal(200)
+    expect(JSON.parse(ready.body)).to.deep.equal({ live: true, ready: true, state: 'running', connections: 0 })
+    expect((await fetchText(`${chat.url}healthz`)).status).to.equal(200)
+  })
+
   it('answers 404 for anything else, including paths that try to leave public/', async () => {
     expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
     expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
