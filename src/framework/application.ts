@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https'
 import { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from '../asyncapi/asyncapi-document'
 import type { Broker } from '../broker/broker'
 import { HandshakeError } from '../protocol'
-import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
+import { Connection, ConnectionMetrics, Server, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -12,6 +12,7 @@ import { DefinitionError, nameOf } from './definition-error'
 import type { GatewayDefaults, InvalidMessagePolicy, SlowConsumerPolicy } from './decorators/gateway'
 import { checkDefaults, exploreGateway, type GatewayDefinition } from './explorer'
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
+import { GatewayCounters, type MetricsSnapshot } from './gateway-counters'
 import { GuardContext } from './guard-context'
 import type { HealthStatus } from './health-handler'
 import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } from './guard'
@@ -45,6 +46,8 @@ export interface BootstrapOptions extends GatewayDefaults {
   guards?: readonly GuardLike[]
   /** Transport limits and timeouts, passed to the core `Server`. */
   transport?: TransportOptions
+  /** Count handshakes, messages, bytes, closes and errors per gateway (`app.metrics()`). Default true. */
+  metrics?: boolean
 }
 
 /** Options of `app.close(options)`. */
@@ -82,6 +85,7 @@ class GatewayRuntime implements SessionGateway {
   guards: readonly GuardFunction[] = []
   selector: Selector | undefined
   heartbeat: NodeJS.Timeout | undefined
+  readonly counters = new GatewayCounters()
 
   constructor(
     readonly definition: GatewayDefinition,
@@ -89,6 +93,8 @@ class GatewayRuntime implements SessionGateway {
     readonly options: ResolvedOptions,
     readonly logger: Logger,
     readonly originAllowed: ((origin: string) => boolean) | undefined,
+    /** Its connections' transport counters (null with `metrics: false`). */
+    readonly metrics: ConnectionMetrics | null,
   ) {
     this.connections = new GatewayConnections(definition.type, this.open)
   }
@@ -151,7 +157,8 @@ export class Application {
         if (this.byType.has(type)) continue
         const definition = exploreGateway(type, { connectionType: Connection })
         const resolved = { ...GATEWAY_DEFAULTS, ...transportDefaults, ...appDefaults, ...defined(definition.options) }
-        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins))
+        const metrics = options.metrics === false ? null : new ConnectionMetrics()
+        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics)
         const conflict = this.router.add(definition.path, runtime)
         if (conflict !== undefined) {
           throw new DefinitionError(
@@ -189,6 +196,7 @@ export class Application {
       // Heartbeats are per gateway, so the app runs them (see startHeartbeats).
       heartbeatInterval: 0,
       binaryMode: 'buffer',
+      metrics: options.metrics !== false,
       verifyRequest: (request) => this.verify(request),
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
     })
@@ -284,6 +292,31 @@ export class Application {
     const status = { live: this.state !== 'closed', ready: this.state === 'running', state: this.state, connections }
     const broker = this.broker
     return broker === undefined ? status : { ...status, broker: { state: broker.state } }
+  }
+
+  /**
+   * The app's counters as plain numbers: handshakes by status, and per gateway its open
+   * connections (by subprotocol), messages and bytes in and out (text, binary), close codes,
+   * protocol errors, slow consumers, heartbeat terminations, handler errors and invalid
+   * messages; the broker's stats when there is one. `gatewire/prometheus` exports them.
+   *
+   * @example
+   * const { gateways } = app.metrics()
+   * console.log(gateways.map((g) => `${g.gateway}: ${g.messagesReceived.text} text messages in`))
+   */
+  metrics(): MetricsSnapshot {
+    const server = this.server.metrics
+    if (server === null) throw new Error('metrics are off: bootstrap(..., { metrics: false })')
+    const gateways = this.gateways.map(({ definition, metrics, counters }) => ({
+      gateway: definition.name,
+      path: definition.path,
+      ...metrics!.snapshot(),
+      handlerErrors: counters.handlerErrors,
+      invalidMessages: counters.invalidMessages,
+    }))
+    const snapshot = { handshakes: server.snapshot().handshakes, gateways }
+    const broker = this.broker
+    return broker === undefined ? snapshot : { ...snapshot, broker: { ...broker.stats(), state: broker.state } }
   }
 
   /** The server's broker, where the server has one (the `broker` option of the core Server). */
@@ -399,6 +432,7 @@ export class Application {
     request.maxMessageSize = gateway.options.maxMessageSize
     request.maxBufferedAmount = gateway.options.maxBufferedAmount
     request.slowConsumer = gateway.options.slowConsumer
+    request.metrics = gateway.metrics
     request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
     const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
@@ -469,6 +503,7 @@ export class Application {
         for (const [conn, session] of gateway.open) {
           // No pong since the last ping: the peer is gone without a close (RFC 6455 §5.5.2).
           if (!session.alive) {
+            if (gateway.metrics !== null) gateway.metrics.heartbeatTerminations++
             conn.terminate()
             continue
           }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { Connection, UpgradeRequest } from '../transport'
 import { bufferStream, collectStream, type CompiledHandler, type HandlerContext, type HandlerTable } from './handler-compiler'
+import type { GatewayCounters } from './gateway-counters'
 import { InvalidMessageError } from './invalid-message-error'
 import type { InvalidMessagePolicy } from './decorators/gateway'
 import type { LogFields, Logger } from './logger'
@@ -13,6 +14,7 @@ export interface SessionGateway {
   readonly logger: Logger
   /** The gateway's open connections; a session removes its own on close. */
   readonly open: Map<Connection, unknown>
+  readonly counters: GatewayCounters
 }
 
 const TEXT = 0
@@ -355,10 +357,12 @@ export class ConnectionSession implements HandlerContext {
       return this.replyError(event, err.reason || err.message, err.errors)
     }
     if (err instanceof InvalidMessageError) {
+      this.gateway.counters.invalidMessages++
       if (this.gateway.invalidMessage === 'close') return this.conn.close(POLICY_VIOLATION, closeReason(err.message))
       return this.replyError(err.event, err.message, err.errors)
     }
     const where = handler?.label ?? this.gateway.name
+    this.gateway.counters.handlerErrors++
     if (isErrorHandler || this.table.error === undefined) {
       this.gateway.logger.error(this.logFields(err), `gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed`)
       return

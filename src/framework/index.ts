@@ -31,6 +31,7 @@ export { InvalidMessageError, type MessageFieldError } from './invalid-message-e
 export { DefinitionError } from './definition-error'
 export type { Logger, LogFields } from './logger'
 export { Application, GATEWAY_DEFAULTS, type BootstrapOptions, type CloseOptions, type TransportOptions } from './application'
+export type { GatewayMetricsSnapshot, MetricsSnapshot } from './gateway-counters'
 export { healthHandler, type HealthStatus, type HealthPaths } from './health-handler'
 export { bootstrap } from './bootstrap'
 export type { Class } from './store'

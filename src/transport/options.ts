@@ -47,6 +47,8 @@ export interface ServerOptions extends ConnectionOptions {
   extraHeaders?: Record<string, string>
   /** Attach to this HTTP(S) server instead of creating one (same as `server.attach()`). */
   server?: http.Server | https.Server
+  /** Count handshakes, messages, bytes and closes in `server.metrics` (a few increments per message). Default true. */
+  metrics?: boolean
 }
 
 export interface ClientOptions extends ConnectionOptions {

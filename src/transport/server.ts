@@ -9,6 +9,7 @@ import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUp
 import { HandshakeError } from '../protocol/handshake-error'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
+import { ServerMetrics } from './server-metrics'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
 type HttpServer = http.Server | https.Server
@@ -42,6 +43,8 @@ export class Server extends EventEmitter {
   private readonly selectProtocol: ServerOptions['selectProtocol']
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
+  /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
+  readonly metrics: ServerMetrics | null
 
   private readonly open = new Set<Connection>()
   private pending = 0
@@ -73,6 +76,7 @@ export class Server extends EventEmitter {
     this.selectProtocol = options.selectProtocol
     this.verifyRequest = options.verifyRequest
     this.extraHeaders = options.extraHeaders ?? {}
+    this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
@@ -188,16 +192,16 @@ export class Server extends EventEmitter {
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', noop) // errors during the handshake end in destroy, not a crash
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     if (this.pending >= this.maxPendingHandshakes) {
-      return reject(socket, new HandshakeError(503, 'too many pending handshakes'))
+      return reject(socket, new HandshakeError(503, 'too many pending handshakes'), this.metrics)
     }
     let key: string
     let protocols: string[]
     try {
       ;({ key, protocols } = validateUpgradeRequest(req.method, req.httpVersion, req.headers))
     } catch (error) {
-      return reject(socket, error as HandshakeError)
+      return reject(socket, error as HandshakeError, this.metrics)
     }
     const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
     // Synchronous hooks (the usual case) answer at once; only a promise makes the handshake
@@ -239,7 +243,7 @@ export class Server extends EventEmitter {
     let settled = false
     const timer = setTimeout(() => {
       settle()
-      reject(socket, new HandshakeError(503, 'handshake timed out'))
+      reject(socket, new HandshakeError(503, 'handshake timed out'), this.metrics)
     }, this.handshakeTimeout)
     timer.unref()
     const settle = (): boolean => {
@@ -274,20 +278,20 @@ export class Server extends EventEmitter {
     if (protocol !== undefined && !protocols.includes(protocol)) {
       // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
       this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
-      return reject(socket, new HandshakeError(500, 'internal error'))
+      return reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
     }
     // Checked again: the server may have started closing, or connections opened, while an
     // asynchronous hook was pending.
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     this.completeUpgrade(socket, head, key, request, protocol)
   }
 
   /** A hook threw or rejected: its HandshakeError is the answer, anything else a 500 (and 'error'). */
   private refuseUpgrade(socket: Socket, error: unknown): void {
-    if (error instanceof HandshakeError) return reject(socket, error)
+    if (error instanceof HandshakeError) return reject(socket, error, this.metrics)
     this.emitError(error instanceof Error ? error : new Error(String(error)))
-    reject(socket, new HandshakeError(500, 'internal error'))
+    reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
   }
 
   private completeUpgrade(
@@ -299,6 +303,7 @@ export class Server extends EventEmitter {
   ): void {
     socket.off('error', noop)
     socket.write(buildAcceptResponse(key, protocol, this.extraHeaders))
+    if (this.metrics !== null) this.metrics.countHandshake(101)
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
@@ -308,6 +313,7 @@ export class Server extends EventEmitter {
       protocol,
       request,
       release: this.release,
+      metrics: this.metrics?.connections ?? null,
     })
     this.open.add(connection)
     // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
@@ -325,7 +331,10 @@ export class Server extends EventEmitter {
     this.heartbeatTimer = setInterval(() => {
       for (const connection of this.open) {
         // Missed the previous ping: the peer (or the path to it) is gone.
-        if (!connection.heartbeat()) connection.terminate()
+        if (!connection.heartbeat()) {
+          if (connection.metrics !== null) connection.metrics.heartbeatTerminations++
+          connection.terminate()
+        }
       }
     }, this.heartbeatInterval)
     this.heartbeatTimer.unref()
@@ -352,9 +361,10 @@ export function createServer(
   return server
 }
 
-function reject(socket: Socket, error: HandshakeError): void {
+function reject(socket: Socket, error: HandshakeError, metrics: ServerMetrics | null): void {
   if (socket.destroyed) return
   const status = error instanceof HandshakeError ? error.status : 400
+  if (metrics !== null) metrics.countHandshake(status)
   const headers = error instanceof HandshakeError ? { ...error.headers } : {}
   socket.end(buildRejectResponse(status, error.message, headers))
   // Do not wait for the client to close its side.
