@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { Registry } from 'prom-client'
 import { bootstrap, healthHandler, type Application, type Logger } from '../src'
+import { prometheusMetrics } from '../src/prometheus'
 import { AppModule, appOptions } from './app-module'
 import { RoomService } from './room-service'
 import { StaticFiles } from './static-files'
@@ -56,6 +58,9 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
   const rooms = app.get(RoomService)
   // Liveness and readiness probes: /healthz and /readyz (503 from the moment a shutdown starts).
   const probes = healthHandler(app)
+  // Prometheus scrapes /metrics: gatewire's counters, read at scrape time.
+  const registry = new Registry()
+  prometheusMetrics(app, { registry })
   // The contract of every gateway, for client developers (AsyncAPI Studio, @asyncapi/cli).
   let asyncapi: string | undefined
 
@@ -70,6 +75,13 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
     if (pathname === '/asyncapi.json') {
       asyncapi ??= JSON.stringify(app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }), null, 2)
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' }).end(asyncapi)
+      return
+    }
+    if (pathname === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }).end(text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics failed\n'),
+      )
       return
     }
     if (pathname === '/api/rooms') {

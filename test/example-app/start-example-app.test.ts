@@ -80,6 +80,18 @@ describe('example-app startExampleApp', () => {
     expect((await fetchText(`${chat.url}healthz`)).status).to.equal(200)
   })
 
+  it('serves Prometheus metrics at /metrics', async () => {
+    const echo = await WsClient.open(wsUrl('/echo'))
+    clients.push(echo)
+    echo.ws.send('count me')
+    expect(await echo.next()).to.equal('count me')
+    const metrics = await fetchText(`${chat.url}metrics`)
+    expect(metrics.status).to.equal(200)
+    expect(metrics.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/)
+    expect(metrics.body).to.include('gatewire_messages_received_total{gateway="EchoGateway",kind="text"} 1')
+    expect(metrics.body).to.include('gatewire_connections_open{gateway="EchoGateway",protocol=""} 1')
+  })
+
   it('answers 404 for anything else, including paths that try to leave public/', async () => {
     expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
     expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
