@@ -149,6 +149,11 @@ export function getInjectTokens(target: Function): ReadonlyMap<number, unknown> 
   return own<Map<number, unknown>>(INJECT, target) ?? new Map()
 }
 
+/** TypeScript's `design:type` of a property (what `@ValidateNested()` without `@Type()` nests). */
+export function getPropertyType(target: Function, property: MemberKey): unknown {
+  return Reflect.getMetadata('design:type', target.prototype, property) as unknown
+}
+
 /** TypeScript's `design:returntype` of a method (a class, `Promise`, `Object`, or undefined for void). */
 export function getReturnType(target: Function, method: MemberKey): unknown {
   return Reflect.getMetadata('design:returntype', target.prototype, method) as unknown

@@ -28,6 +28,11 @@ async function validationErrors(document: AsyncApiDocument): Promise<string[]> {
   return diagnostics.filter((d) => d.severity === 0).map((d) => `${d.code} at ${d.path.join('.')}: ${d.message}`)
 }
 
+/** Shares its name with the example app's `Say` DTO: the app's document must not mix the two. */
+class Say {
+  @IsInt() notTheChatOne!: number
+}
+
 class Author {
   @IsString() name!: string
 }
@@ -87,6 +92,12 @@ describe('asyncapi document', () => {
     expect(reply.payload.properties.event).to.deep.equal({ type: 'string', const: 'joined' })
     expect(reply.payload.properties.data).to.deep.equal({ $ref: `#/components/schemas/${Joined.name}` })
     expect(document.components.schemas.Joined.required).to.include.members(['room', 'nick', 'members'])
+  })
+
+  it("takes a DTO's schema from that class alone, not from other classes of the same name", () => {
+    expect(new Say()).to.be.instanceOf(Say)
+    const document = bootstrap(AppModule, appOptions).asyncapi() as any
+    expect(Object.keys(document.components.schemas.Say.properties)).to.deep.equal(['text'])
   })
 
   describe('of a gateway with parameters, subprotocols, nested DTOs and replies', () => {
