@@ -1,6 +1,6 @@
 import type { InvalidMessagePolicy } from '../framework/decorators/gateway'
 import type { ReplyHint } from '../framework/decorators/handler-decorators'
-import type { GatewayDefinition, HandlerDefinition, ParamDefinition } from '../framework/explorer'
+import { NOT_DTO, type GatewayDefinition, type HandlerDefinition, type ParamDefinition } from '../framework/explorer'
 import type { Class } from '../framework/store'
 import { DtoSchemas, type JsonSchema } from './dto-schemas'
 
@@ -334,8 +334,6 @@ class ChannelBuilder {
 function isDtoClass(type: unknown): type is Class {
   return typeof type === 'function' && !NOT_DTO.has(type)
 }
-
-const NOT_DTO = new Set<unknown>([Object, String, Number, Boolean, Array, Function, Symbol, BigInt, Promise, Date, Map, Set, Buffer, Uint8Array, ArrayBuffer, Error])
 
 /** `/chat/:room` → `/chat/{room}`; a trailing wildcard is a parameter; `*` alone has no fixed address. */
 function address(path: string): string | null {

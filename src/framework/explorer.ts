@@ -116,8 +116,8 @@ const PARAM_DECORATOR: Readonly<Record<ParamKind, string>> = {
   reason: '@Reason()',
 }
 
-/** Built-in types that are never DTOs. */
-const NOT_DTO = new Set<unknown>([
+/** Built-in types that are never DTOs (also for the AsyncAPI document's return types). */
+export const NOT_DTO: ReadonlySet<unknown> = new Set<unknown>([
   Object, String, Number, Boolean, Array, Function, Symbol, BigInt, Promise, Date, Map, Set, Buffer, Uint8Array,
   ArrayBuffer, Error, Readable,
 ])
