@@ -7,3 +7,6 @@ export * from './broker'
 
 // --- framework ---
 export * from './framework'
+
+// --- AsyncAPI (app.asyncapi()) ---
+export type { AsyncApiDocument, AsyncApiOptions } from './asyncapi/asyncapi-document'

@@ -1,8 +1,10 @@
 import type { AddressInfo, Socket } from 'node:net'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
+import { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from '../asyncapi/asyncapi-document'
+import type { Broker } from '../broker/broker'
 import { HandshakeError } from '../protocol'
-import { closeWithServer, Connection, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
+import { closeWithServer, Connection, ConnectionMetrics, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -10,7 +12,9 @@ import { DefinitionError, nameOf } from './definition-error'
 import type { GatewayDefaults, InvalidMessagePolicy, SlowConsumerPolicy } from './decorators/gateway'
 import { checkDefaults, exploreGateway, type GatewayDefinition } from './explorer'
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
+import { GatewayCounters, type MetricsSnapshot } from './gateway-counters'
 import { GuardContext } from './guard-context'
+import type { HealthStatus } from './health-handler'
 import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } from './guard'
 import { compileGateway, type CompiledGateway, type HandlerTable } from './handler-compiler'
 import { resolveLogger, type Logger } from './logger'
@@ -47,6 +51,8 @@ export interface BootstrapOptions extends GatewayDefaults {
    * `gatewire/nest`). Return `{ value }`, or undefined when that injector does not know it either.
    */
   externalProviders?: (token: Token) => { value: unknown } | undefined
+  /** Count handshakes, messages, bytes, closes and errors per gateway (`app.metrics()`). Default true. */
+  metrics?: boolean
 }
 
 /** Options of `app.close(options)`. */
@@ -56,6 +62,11 @@ export interface CloseOptions {
    * and resolve when they have closed: one call shuts down the host's server too. Default false.
    */
   servers?: boolean
+  /**
+   * Milliseconds to keep serving after the app reports not ready, before the 1001s go out:
+   * time for a load balancer polling `/readyz` to stop sending new connections. Default 0.
+   */
+  drainDelay?: number
 }
 
 /** The defaults every gateway starts from (documented in docs/framework.md). */
@@ -84,6 +95,7 @@ class GatewayRuntime implements SessionGateway {
   guards: readonly GuardFunction[] = []
   selector: Selector | undefined
   heartbeat: NodeJS.Timeout | undefined
+  readonly counters = new GatewayCounters()
 
   constructor(
     readonly definition: GatewayDefinition,
@@ -91,6 +103,8 @@ class GatewayRuntime implements SessionGateway {
     readonly options: ResolvedOptions,
     readonly logger: Logger,
     readonly originAllowed: ((origin: string) => boolean) | undefined,
+    /** Its connections' transport counters (null with `metrics: false`). */
+    readonly metrics: ConnectionMetrics | null,
   ) {
     this.connections = new GatewayConnections(definition.type, this.open)
   }
@@ -157,7 +171,8 @@ export class Application {
         if (this.byType.has(type)) continue
         const definition = exploreGateway(type, { connectionType: Connection })
         const resolved = { ...GATEWAY_DEFAULTS, ...transportDefaults, ...appDefaults, ...defined(definition.options) }
-        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins))
+        const metrics = options.metrics === false ? null : new ConnectionMetrics()
+        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics)
         const conflict = this.router.add(definition.path, runtime)
         if (conflict !== undefined) {
           throw new DefinitionError(
@@ -185,6 +200,7 @@ export class Application {
         const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol].bind(runtime.instance)
         if (definition.selectProtocolOrder === 'offered-first') {
           this.logger.warn(
+            { gateway: definition.name },
             `gatewire: ${definition.name} @SelectProtocol() takes (offered, request): deprecated, declare (request: UpgradeRequest, offered: string[]) as the core's selectProtocol does`,
           )
           runtime.selector = (request, offered) => (method as unknown as (o: string[], r: UpgradeRequest) => ReturnType<Selector>)(offered, request)
@@ -202,13 +218,14 @@ export class Application {
       // Heartbeats are per gateway, so the app runs them (see startHeartbeats).
       heartbeatInterval: 0,
       binaryMode: 'buffer',
+      metrics: options.metrics !== false,
       verifyRequest: (request) => this.verify(request),
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
       // On a shared server, only upgrades to the app's gateways are the app's.
       shouldHandle: (req) => this.routes(req),
     })
     this.server.on('connection', this.onConnection)
-    this.server.on('error', (err: Error) => this.logger.error('gatewire: server error:', err))
+    this.server.on('error', (err: Error) => this.logger.error({ err }, `gatewire: server error: ${err.message}`))
   }
 
   /**
@@ -291,26 +308,80 @@ export class Application {
   }
 
   /**
-   * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
-   * accepting, and the promise resolves once all are gone (or after the close timeout).
-   * Upgrades to the app's paths are answered 503 from then on. With `{ servers: true }` the
-   * HTTP servers it is attached to are closed next, and the promise waits for them too.
+   * Graceful stop: the app reports not ready at once (`health()`), then, after `drainDelay`,
+   * every connection is closed with 1001 (Going Away), the server stops accepting, and the
+   * promise resolves once all are gone (or after the close timeout). Upgrades to the app's
+   * paths are answered 503 from then on. With `{ servers: true }` the HTTP servers it is
+   * attached to are closed next, and the promise waits for them too.
+   *
+   * @example
+   * process.once('SIGTERM', () => app.close({ drainDelay: 5000 }).then(() => process.exit(0)))
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing === undefined) {
+      const drainDelay = options.drainDelay ?? 0
+      if (!(Number.isFinite(drainDelay) && drainDelay >= 0)) {
+        return Promise.reject(new RangeError(`drainDelay must be a number of ms ≥ 0, not ${String(drainDelay)}`))
+      }
       this.stopHeartbeats()
-      // Also when idle: connections made through `app.server.handleUpgrade()` are closed too.
+      // Not ready from here on, before the first 1001 is sent. Also when idle: connections made
+      // through `app.server.handleUpgrade()` are closed too.
       this.state = 'closing'
       this.closing = new Promise<void>((resolve, reject) => {
-        this.server.close((err) => {
-          this.state = 'closed'
-          if (err) reject(err)
-          else resolve()
-        })
+        const stop = (): void =>
+          this.server.close((err) => {
+            this.state = 'closed'
+            if (err) reject(err)
+            else resolve()
+          })
+        if (drainDelay > 0) setTimeout(stop, drainDelay)
+        else stop()
       })
     }
     if (options.servers !== true) return this.closing
     return this.closing.then(() => Promise.all(this.hosts.map(closeHttpServer))).then(() => undefined)
+  }
+
+  /**
+   * Liveness and readiness for load balancers and orchestrators (see `HealthStatus`;
+   * `healthHandler(app)` serves them as `/healthz` and `/readyz`).
+   */
+  health(): HealthStatus {
+    let connections = 0
+    for (const gateway of this.gateways) connections += gateway.open.size
+    const status = { live: this.state !== 'closed', ready: this.state === 'running', state: this.state, connections }
+    const broker = this.broker
+    return broker === undefined ? status : { ...status, broker: { state: broker.state } }
+  }
+
+  /**
+   * The app's counters as plain numbers: handshakes by status, and per gateway its open
+   * connections (by subprotocol), messages and bytes in and out (text, binary), close codes,
+   * protocol errors, slow consumers, heartbeat terminations, handler errors and invalid
+   * messages; the broker's stats when there is one. `gatewire/prometheus` exports them.
+   *
+   * @example
+   * const { gateways } = app.metrics()
+   * console.log(gateways.map((g) => `${g.gateway}: ${g.messagesReceived.text} text messages in`))
+   */
+  metrics(): MetricsSnapshot {
+    const server = this.server.metrics
+    if (server === null) throw new Error('metrics are off: bootstrap(..., { metrics: false })')
+    const gateways = this.gateways.map(({ definition, metrics, counters }) => ({
+      gateway: definition.name,
+      path: definition.path,
+      ...metrics!.snapshot(),
+      handlerErrors: counters.handlerErrors,
+      invalidMessages: counters.invalidMessages,
+    }))
+    const snapshot = { handshakes: server.snapshot().handshakes, gateways }
+    const broker = this.broker
+    return broker === undefined ? snapshot : { ...snapshot, broker: { ...broker.stats(), state: broker.state } }
+  }
+
+  /** The server's broker, where the server has one (the `broker` option of the core Server). */
+  private get broker(): Broker | undefined {
+    return (this.server as unknown as { readonly broker?: Broker }).broker
   }
 
   /** A provider or gateway instance of the app, by token. */
@@ -318,6 +389,20 @@ export class Application {
     const runtime = typeof token === 'function' ? this.byType.get(token) : undefined
     if (runtime !== undefined) return runtime.instance as T
     return this.container.get(token, this.rootModule)
+  }
+
+  /**
+   * The AsyncAPI 3.0 document of the app's gateways: channels, subprotocols, the messages a
+   * client may send (DTOs as JSON Schema), known replies and the error event. Needs the optional
+   * peer dependency `class-validator-jsonschema`, loaded on the first call.
+   *
+   * @example
+   * const doc = JSON.stringify(app.asyncapi({ title: 'chat', version: '2.1.0' }))
+   * http.on('request', (req, res) => { if (req.url === '/asyncapi.json') res.end(doc) })
+   */
+  asyncapi(options: AsyncApiOptions = {}): AsyncApiDocument {
+    const gateways = this.gateways.map(({ definition, options: o }) => ({ definition, maxMessageSize: o.maxMessageSize, invalidMessage: o.invalidMessage }))
+    return asyncApiDocument(gateways, { ...options, title: options.title ?? nameOf(this.rootModule) })
   }
 
   /** The open connections of one of the app's gateways. */
@@ -366,12 +451,12 @@ export class Application {
       try {
         chosen = gateway.selector(request, offered)
       } catch (err) {
-        return this.refuse(err, gateway, '@SelectProtocol')
+        return this.refuse(err, gateway, '@SelectProtocol', request)
       }
       if (isThenable(chosen)) {
         return Promise.resolve(chosen).then(
           (p) => this.agree(request, handshake, offered, p, true),
-          (err: unknown) => this.refuse(err, gateway, '@SelectProtocol'),
+          (err: unknown) => this.refuse(err, gateway, '@SelectProtocol', request),
         )
       }
       return this.agree(request, handshake, offered, chosen, true)
@@ -390,7 +475,10 @@ export class Application {
     const gateway = handshake.gateway
     if (chosen !== undefined && !offered.includes(chosen)) {
       // RFC 6455 §4.2.2: the server answers one of the client's values, or none.
-      this.logger.warn(`gatewire: ${gateway.name} @SelectProtocol chose "${String(chosen)}", which the client did not offer; treating it as no agreement`)
+      this.logger.warn(
+        { gateway: gateway.name, remoteAddress: request.remoteAddress, offered: [...offered], chosen },
+        `gatewire: ${gateway.name} @SelectProtocol chose "${String(chosen)}", which the client did not offer; treating it as no agreement`,
+      )
       chosen = undefined
     }
     if (chosen === undefined && (offered.length > 0 || gateway.definition.options.protocolRequired === true)) {
@@ -404,6 +492,7 @@ export class Application {
     request.maxMessageSize = gateway.options.maxMessageSize
     request.maxBufferedAmount = gateway.options.maxBufferedAmount
     request.slowConsumer = gateway.options.slowConsumer
+    request.metrics = gateway.metrics
     request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
     const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
@@ -425,7 +514,7 @@ export class Application {
       try {
         result = guards[i](ctx)
       } catch (err) {
-        return this.refuse(err, gateway, 'guard')
+        return this.refuse(err, gateway, 'guard', ctx.request)
       }
       if (isThenable(result)) {
         return Promise.resolve(result).then(
@@ -434,7 +523,7 @@ export class Application {
             if (r === false) throw new HandshakeError(403, 'forbidden')
             return this.runGuards(guards, i + 1, ctx, gateway, done)
           },
-          (err: unknown) => this.refuse(err, gateway, 'guard'),
+          (err: unknown) => this.refuse(err, gateway, 'guard', ctx.request),
         )
       }
       if (ctx.denied !== undefined) throw ctx.denied
@@ -444,9 +533,9 @@ export class Application {
   }
 
   /** A guard or selector that throws something other than a HandshakeError is a 500, logged. */
-  private refuse(err: unknown, gateway: GatewayRuntime, what: string): never {
+  private refuse(err: unknown, gateway: GatewayRuntime, what: string, request: UpgradeRequest): never {
     if (err instanceof HandshakeError) throw err
-    this.logger.error(`gatewire: ${gateway.name} ${what} failed:`, err)
+    this.logger.error({ gateway: gateway.name, remoteAddress: request.remoteAddress, path: request.path, err }, `gatewire: ${gateway.name} ${what} failed`)
     throw new HandshakeError(500, 'internal error')
   }
 
@@ -457,7 +546,7 @@ export class Application {
     const handshake = request === undefined ? undefined : this.handshakes.get(request)
     if (handshake === undefined) {
       // Only possible if the transport skipped verifyRequest: refuse rather than guess a gateway.
-      this.logger.error('gatewire: a connection arrived without a routed handshake')
+      this.logger.error({ remoteAddress: conn.remoteAddress, path: conn.path }, 'gatewire: a connection arrived without a routed handshake')
       conn.close(1011, 'unrouted')
       return
     }
@@ -478,6 +567,7 @@ export class Application {
         for (const [conn, session] of gateway.open) {
           // No pong since the last ping: the peer is gone without a close (RFC 6455 §5.5.2).
           if (!session.alive) {
+            if (gateway.metrics !== null) gateway.metrics.heartbeatTerminations++
             conn.terminate()
             continue
           }

@@ -9,6 +9,7 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants'
 import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
 import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
+import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
@@ -38,6 +39,8 @@ export interface ConnectionInit {
   request?: UpgradeRequest
   /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
   release?: (connection: Connection<object>) => void
+  /** The server's counters for this connection (unless its request names others); none by default. */
+  metrics?: ConnectionMetrics | null
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
@@ -132,6 +135,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * listeners, shared by all connections, find here. The core never reads it.
    */
   owner: unknown = undefined
+  /** @internal The counters this connection adds to (shared per server or gateway), or null. */
+  readonly metrics: ConnectionMetrics | null
 
   /** @internal */
   constructor(init: ConnectionInit) {
@@ -157,6 +162,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.protocols = init.protocols
     this.protocol = init.protocol
     this.request = init.request
+    this.metrics = request?.metrics !== undefined ? request.metrics : (init.metrics ?? null)
   }
 
   /** Per-connection data for the application (from `verifyRequest`, guards ...): the request's `data`. */
@@ -199,6 +205,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     socket.on('error', socketOnError)
     socket.on('drain', socketOnDrain)
     this.readyState = Connection.OPEN
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.connectionsOpened++
+      countIn(metrics.connectionsOpen, this.protocol ?? '')
+    }
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
@@ -214,7 +225,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    sender.text(text, true, callback)
+    const bytes = sender.text(text, true, callback)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesSent++
+      metrics.textBytesSent += bytes
+    }
     return this.accepted(sender)
   }
 
@@ -226,6 +242,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
     sender.frame(Opcode.Binary, data, true, callback)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesSent++
+      metrics.binaryBytesSent += data.length
+    }
     return this.accepted(sender)
   }
 
@@ -301,6 +322,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     }
     const fragment = (data: Buffer, fin: boolean, callback?: WriteCallback): void => {
       this.output().frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
+      const metrics = this.metrics
+      if (metrics !== null) {
+        if (first) metrics.binaryMessagesSent++
+        metrics.binaryBytesSent += data.length
+      }
       first = false
     }
     const stream = new Writable({
@@ -428,11 +454,21 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesReceived++
+      metrics.textBytesReceived += end - start
+    }
     this.emitMessage('text', text)
     this.emitMessage('message', text)
   }
 
   private onBinaryMessage(data: Buffer): void {
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesReceived++
+      metrics.binaryBytesReceived += data.length
+    }
     this.emitMessage('binary', data)
     this.emitMessage('message', data)
   }
@@ -460,6 +496,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onBinaryStart(): void {
+    if (this.metrics !== null) this.metrics.binaryMessagesReceived++
     const stream = new Readable({ read: () => this.resumeFor('stream') })
     this.inbound = stream
     // 'message' always gets whole messages: in 'stream' mode a 'message' listener has binary
@@ -471,6 +508,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onBinaryChunk(chunk: Buffer): void {
     if (this.gathered !== null) this.gathered.push(chunk)
+    if (this.metrics !== null) this.metrics.binaryBytesReceived += chunk.length
     if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
   }
 
@@ -644,6 +682,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onCloseFrame(code: number, reason: string): void {
     this.closeReceived = { code, reason }
+    if (this.metrics !== null) countIn(this.metrics.closeCodesReceived, code)
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
       this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code))
@@ -659,6 +698,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onProtocolError(error: ProtocolError): void {
+    if (this.metrics !== null) countIn(this.metrics.protocolErrors, error.closeCode)
     this.emitError(error)
     this.fail(error.closeCode, error.message)
   }
@@ -680,6 +720,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private sendClose(payload: Buffer): void {
     this.closeSent = true
+    // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
+    if (this.metrics !== null) countIn(this.metrics.closeCodesSent, payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus)
     this.readyState = Connection.CLOSING
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
@@ -720,6 +762,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.outbound = null
     this.afterOutbound = null
     const received = this.closeReceived
+    if (this.metrics !== null && this.socket !== undefined) countIn(this.metrics.connectionsOpen, this.protocol ?? '', -1)
     if (this.release !== undefined) this.release(this)
     this.guard(() =>
       this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
@@ -761,8 +804,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** A send while more than maxBufferedAmount is unsent: the slow-consumer policy decides. */
   private overflow(callback: WriteCallback | undefined): boolean {
     const error = new ConnectionStateError(this.readyState, 'slow consumer: maxBufferedAmount exceeded')
-    if (this.options.slowConsumer === 'close') this.fail(CloseCode.PolicyViolation, 'slow consumer')
-    else this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    const metrics = this.metrics
+    if (this.options.slowConsumer === 'close') {
+      if (metrics !== null) metrics.slowConsumerCloses++
+      this.fail(CloseCode.PolicyViolation, 'slow consumer')
+    } else {
+      if (metrics !== null) metrics.slowConsumerDrops++
+      this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    }
     if (callback !== undefined) process.nextTick(callback, error)
     return false
   }

@@ -68,6 +68,8 @@ export interface ServerOptions extends ConnectionOptions {
    * this server's subscribers only). Started by listen()/attach(); see `server.ready()`.
    */
   broker?: Broker
+  /** Count handshakes, messages, bytes and closes in `server.metrics` (a few increments per message). Default true. */
+  metrics?: boolean
 }
 
 export interface ClientOptions extends ConnectionOptions {

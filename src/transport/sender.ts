@@ -177,19 +177,23 @@ export class Sender {
     }
   }
 
-  /** Queues a text frame, encoding the string straight into the slab when it is small. */
-  text(text: string, fin: boolean, callback?: WriteCallback): void {
+  /**
+   * Queues a text frame, encoding the string straight into the slab when it is small. Returns
+   * the payload's length in bytes (for the metrics: it is known here at no cost).
+   */
+  text(text: string, fin: boolean, callback?: WriteCallback): number {
     if (text === recentText) {
       // As many UTF-16 units as UTF-8 bytes means all ASCII: the string's own one-byte
       // characters are then the payload, copied natively without a view of the source.
       const ascii = text.length === recentEnd - recentStart
       this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin, 0, ascii ? text : undefined)
       this.done(callback)
-      return
+      return recentEnd - recentStart
     }
     if (text.length > STRING_COPY_THRESHOLD) {
-      this.frame(0x1, Buffer.from(text, 'utf8'), fin, callback)
-      return
+      const payload = Buffer.from(text, 'utf8')
+      this.frame(0x1, payload, fin, callback)
+      return payload.length
     }
     const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
     if (text.length >= 126) {
@@ -203,7 +207,7 @@ export class Sender {
       if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
       this.commit(payloadAt + length)
       this.done(callback)
-      return
+      return length
     }
     const length = text.length < 64 && isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8')
     const at = this.claim(MAX_HEADER_SIZE + length)
@@ -212,6 +216,7 @@ export class Sender {
     if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
     this.commit(payloadAt + length)
     this.done(callback)
+    return length
   }
 
   /**

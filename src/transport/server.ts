@@ -12,6 +12,7 @@ import { Connection } from './connection'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
 import { rejectUpgrade as reject } from './reject-upgrade'
+import { ServerMetrics } from './server-metrics'
 import { pathOf, UpgradeClaim, type UpgradeClaimant } from './upgrade-claim'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
@@ -53,6 +54,8 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
   private readonly shouldHandle: (req: http.IncomingMessage) => boolean
+  /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
+  readonly metrics: ServerMetrics | null
 
   private readonly open = new Set<Connection>()
   private pending = 0
@@ -93,6 +96,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     this.verifyRequest = options.verifyRequest
     this.extraHeaders = options.extraHeaders ?? {}
     this.shouldHandle = pathFilter(options)
+    this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
@@ -291,16 +295,16 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     // Used alone (from an 'upgrade' listener of the user's): heartbeats run as when attached.
     this.startHeartbeat()
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     if (this.pending >= this.maxPendingHandshakes) {
-      return reject(socket, new HandshakeError(503, 'too many pending handshakes'))
+      return reject(socket, new HandshakeError(503, 'too many pending handshakes'), this.metrics)
     }
     let key: string
     let protocols: string[]
     try {
       ;({ key, protocols } = validateUpgradeRequest(req.method, req.httpVersion, req.headers))
     } catch (error) {
-      return reject(socket, error as HandshakeError)
+      return reject(socket, error as HandshakeError, this.metrics)
     }
     const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
     // Synchronous hooks (the usual case) answer at once; only a promise makes the handshake
@@ -342,7 +346,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     let settled = false
     const timer = setTimeout(() => {
       settle()
-      reject(socket, new HandshakeError(503, 'handshake timed out'))
+      reject(socket, new HandshakeError(503, 'handshake timed out'), this.metrics)
     }, this.handshakeTimeout)
     timer.unref()
     const settle = (): boolean => {
@@ -377,20 +381,20 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     if (protocol !== undefined && !protocols.includes(protocol)) {
       // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
       this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
-      return reject(socket, new HandshakeError(500, 'internal error'))
+      return reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
     }
     // Checked again: the server may have started closing, or connections opened, while an
     // asynchronous hook was pending.
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     this.completeUpgrade(socket, head, key, request, protocol)
   }
 
   /** A hook threw or rejected: its HandshakeError is the answer, anything else a 500 (and 'error'). */
   private refuseUpgrade(socket: Socket, error: unknown): void {
-    if (error instanceof HandshakeError) return reject(socket, error)
+    if (error instanceof HandshakeError) return reject(socket, error, this.metrics)
     this.emitError(error instanceof Error ? error : new Error(String(error)))
-    reject(socket, new HandshakeError(500, 'internal error'))
+    reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
   }
 
   private completeUpgrade(
@@ -402,6 +406,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   ): void {
     socket.off('error', noop)
     socket.write(buildAcceptResponse(key, protocol, this.extraHeaders))
+    if (this.metrics !== null) this.metrics.countHandshake(101)
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
@@ -411,6 +416,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
       protocol,
       request,
       release: this.release,
+      metrics: this.metrics?.connections ?? null,
     })
     this.open.add(connection)
     // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
@@ -428,7 +434,10 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     this.heartbeatTimer = setInterval(() => {
       for (const connection of this.open) {
         // Missed the previous ping: the peer (or the path to it) is gone.
-        if (!connection.heartbeat()) connection.terminate()
+        if (!connection.heartbeat()) {
+          if (connection.metrics !== null) connection.metrics.heartbeatTerminations++
+          connection.terminate()
+        }
       }
     }, this.heartbeatInterval)
     this.heartbeatTimer.unref()

@@ -71,7 +71,7 @@ describe('framework subprotocol selection', () => {
   let warnings: string[]
   beforeEach(async () => {
     warnings = []
-    t = await createTestApp(AppModule, { logger: { error: () => {}, warn: (message: string) => warnings.push(message) } })
+    t = await createTestApp(AppModule, { logger: { error: () => {}, warn: (_fields: object, message: string) => warnings.push(message) } })
   })
   afterEach(async () => {
     await t.close()
