@@ -47,6 +47,8 @@ export interface RedisServerOptions {
   tls?: { cert: string; key: string; ca: string }
   /** Also keep the cluster bus port (port + 10000) free when picking a port. */
   cluster?: boolean
+  /** Listen on this port (e.g. one a broker already tries to reach) instead of a free one. */
+  port?: number
 }
 
 /** One redis-server process on a free loopback port, in a temp dir of its own. */
@@ -62,7 +64,7 @@ export class RedisServer {
   ) {}
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const port = await freePort(options.cluster ? 10_000 : undefined)
+    const port = options.port ?? (await freePort(options.cluster ? 10_000 : undefined))
     const tlsPort = options.tls ? await freePort() : undefined
     const server = new RedisServer(port, tlsPort, mkdtempSync(join(tmpdir(), 'gatewire-redis-')), options)
     await server.launch()

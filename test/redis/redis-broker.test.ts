@@ -1,31 +1,7 @@
 import { expect } from 'chai'
 import { Redis } from 'ioredis'
-import { RedisBroker, redisBroker } from '../../src/redis'
-import type { RedisBrokerOptions } from '../../src/redis'
-import { RecordingSink } from '../helpers/recording-sink'
+import { BrokerPool } from '../helpers/broker-pool'
 import { NO_REDIS_REASON, RedisServer, hasRedisServer } from '../helpers/redis-server'
-
-/** Brokers and sinks a test opened, closed in afterEach. */
-export class BrokerPool {
-  readonly brokers: RedisBroker[] = []
-
-  async start(options: RedisBrokerOptions): Promise<{ broker: RedisBroker; sink: RecordingSink }> {
-    const broker = this.add(options)
-    const sink = new RecordingSink()
-    await broker.start(sink)
-    return { broker, sink }
-  }
-
-  add(options: RedisBrokerOptions): RedisBroker {
-    const broker = redisBroker({ logger: false, ...options })
-    this.brokers.push(broker)
-    return broker
-  }
-
-  async closeAll(): Promise<void> {
-    await Promise.all(this.brokers.splice(0).map((broker) => broker.close()))
-  }
-}
 
 describe('RedisBroker', function () {
   let server: RedisServer
@@ -179,7 +155,7 @@ describe('RedisBroker', function () {
       a.broker.publish('t', Buffer.from('fine'), false)
       await b.sink.until(() => b.sink.messages.length === 1, 'the valid message')
       expect(b.sink.texts('t')).to.deep.equal(['fine'])
-      expect(b.broker.stats().malformed).to.be.at.least(4)
+      expect(b.broker.stats().malformed).to.equal(4)
     })
   })
 
