@@ -196,6 +196,7 @@ export class RedisBroker implements Broker {
         this.commands?.off('error', onError)
         this.subscriber?.off('error', onError)
         this.onReady = null
+        if (this.stateValue === 'closed') return reject(new Error(`gatewire/redis: closed while connecting to ${this.description}`))
         if (failure === undefined) return resolve()
         if (this.startAnyway) {
           this.logger.warn(`gatewire/redis: cannot reach ${this.description} (${failure.message}); starting anyway and retrying`)
@@ -236,7 +237,8 @@ export class RedisBroker implements Broker {
   publish(topic: string, payload: Uint8Array, binary: boolean): void {
     this.counters.published++
     const client = this.commands
-    if (client === null || !this.commandsReady || this.stateValue !== 'ready') {
+    // The command connection alone decides: a publish needs no subscriber connection.
+    if (client === null || !this.commandsReady || this.stateValue === 'closed') {
       this.dropped(topic, 1, new Error(`gatewire/redis: ${this.description} is not connected (state '${this.stateValue}')`))
       return
     }
@@ -352,6 +354,10 @@ export class RedisBroker implements Broker {
     await withTimeout(Promise.allSettled([this.quit(this.subscriber), this.quit(commands)]), CLOSE_TIMEOUT_MS)
     this.teardown()
     this.setState('closed')
+    // A start() still trying: it rejects now rather than at its timeout.
+    const starting = this.onReady
+    this.onReady = null
+    starting?.()
     this.sink = null
   }
 
@@ -462,7 +468,10 @@ export class RedisBroker implements Broker {
     if (this.stateValue !== 'ready') return
     this.noteOutage()
     this.setState('reconnecting', this.lastError)
-    this.logger.warn(`gatewire/redis: lost ${this.description}${this.lastError ? ` (${this.lastError.message})` : ''}; reconnecting`)
+    this.logger.warn(
+      `gatewire/redis: lost ${this.description}${this.lastError ? ` (${this.lastError.message})` : ''}; reconnecting. ` +
+        'Publishes meanwhile are delivered locally only and counted as not delivered to other instances',
+    )
   }
 
   private noteOutage(): void {

@@ -42,6 +42,21 @@ describe('RedisBroker faults', function () {
       expect(broker.state).to.equal('closed')
     })
 
+    it('rejects a start() still trying when the broker is closed, without waiting for its timeout', async () => {
+      const port = await freePort()
+      const broker = pool.add({ url: `redis://127.0.0.1:${port}`, startTimeoutMs: 10_000 })
+      const began = Date.now()
+      const starting = broker.start({ message() {} }).then(
+        () => undefined,
+        (error: Error) => error,
+      )
+      await broker.close()
+      const failure = await starting
+      expect(failure?.message).to.match(/closed while connecting to redis:\/\/127\.0\.0\.1/)
+      expect(Date.now() - began).to.be.below(3000)
+      expect(broker.state).to.equal('closed')
+    })
+
     it('with startAnyway resolves in reconnecting, counts publishes as not delivered, and connects when Redis appears', async () => {
       const port = await freePort()
       const a = pool.add({ url: `redis://127.0.0.1:${port}`, startAnyway: true })
@@ -65,7 +80,8 @@ describe('RedisBroker faults', function () {
   describe('Redis restarting while running', () => {
     it('counts what is published during the outage, re-subscribes in one batch and resumes delivery within seconds', async () => {
       const redis = await server()
-      const a = await pool.start({ url: redis.url })
+      const logged: string[] = []
+      const a = await pool.start({ url: redis.url, logger: { warn: (message) => logged.push(message) } })
       const b = await pool.start({ url: redis.url })
       const topics = Array.from({ length: 50 }, (_, i) => `room${i}`)
       for (const topic of topics) b.broker.subscribe(topic)
@@ -100,6 +116,8 @@ describe('RedisBroker faults', function () {
       expect(a.broker.stats().reconnects).to.equal(1)
       expect(b.broker.stats().reconnects).to.equal(1)
       expect(a.sink.states.map((s) => s.state)).to.deep.equal(['connecting', 'ready', 'reconnecting', 'ready'])
+      expect(logged.join('\n')).to.match(/lost redis:\/\/127\.0\.0\.1:\d+.*; reconnecting/)
+      expect(logged.join('\n')).to.match(/reconnected to redis:\/\/127\.0\.0\.1:\d+\/? after \d+ ms; 10 messages published meanwhile were not delivered/)
     })
 
     it('restores its presence after Redis lost it', async () => {
