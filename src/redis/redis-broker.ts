@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto'
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { Cluster, Redis } from 'ioredis'
 import type { ClusterOptions, RedisOptions } from 'ioredis'
-import type { Broker, BrokerSink, BrokerState, BrokerStats, Presence, PresenceMember } from '../broker/broker'
+import type { Broker, BrokerSink, BrokerState, BrokerStats, Presence } from '../broker/broker'
 import { PRESENCE_EXPIRY_MS } from '../broker/broker'
 import { Utf8Validator } from '../protocol/utf8-validator'
 import { decodeEnvelope, encodeEnvelope } from './envelope'
+import { DeferredFlush } from './deferred-flush'
 import { PRESENCE_SCRIPTS } from './presence-scripts'
 import { redisEndpoint } from './redis-endpoint'
+import { RedisPresence } from './redis-presence'
+import type { PresenceCommands } from './redis-presence'
 import type { RedisEndpoint, RedisNode } from './redis-endpoint'
 
 /** Where the broker reports outages and dropped input; `console` by default, `false` for silence. */
@@ -67,13 +70,6 @@ export interface RedisBrokerStats extends BrokerStats {
 
 type Client = Redis | Cluster
 
-/** The presence scripts as ioredis defines them on a client. */
-interface PresenceCommands {
-  gwPresenceJoin(hash: string, alive: string, ...args: string[]): Promise<unknown>
-  gwPresenceRemove(hash: string, alive: string, instance: string): Promise<unknown>
-  gwPresenceRead(hash: string, alive: string): Promise<string[]>
-}
-
 // Large (un)subscribe batches are split so that one command stays a reasonable size.
 const INTEREST_CHUNK = 1000
 const CLOSE_TIMEOUT_MS = 2000
@@ -108,8 +104,6 @@ export class RedisBroker implements Broker {
   private readonly maxQueuedBytes: number
   private readonly reconnectMin: number
   private readonly reconnectMax: number
-  private readonly presenceExpiryMs: number
-  private readonly maxPresenceDataBytes: number
   private readonly logger: RedisBrokerLogger
 
   private stateValue: BrokerState = 'idle'
@@ -139,20 +133,10 @@ export class RedisBroker implements Broker {
   /** Topics whose interest changed since the last flush: only the net effect is sent. */
   private readonly interestChanged = new Set<string>()
   private interestInFlight: Promise<void> | null = null
-  private interestScheduled = false
-
-  /** topic → member → data as JSON: this instance's members, the truth Redis is synced from. */
-  private readonly members = new Map<string, Map<string, string>>()
-  /** topic → members whose presence changed since the last flush. */
-  private readonly presenceChanged = new Map<string, Set<string>>()
-  /** Topics whose whole membership of this instance must be rewritten (after a failure or a reconnect). */
-  private readonly presenceResync = new Set<string>()
-  private presenceInFlight: Promise<void> | null = null
-  private presenceScheduled = false
-  private heartbeat: NodeJS.Timeout | null = null
-  private heartbeatInFlight = false
+  private readonly interestFlush = new DeferredFlush(() => this.flushInterest())
 
   private readonly utf8 = new Utf8Validator()
+  private readonly presenceState: RedisPresence
 
   constructor(options: RedisBrokerOptions) {
     this.endpoint = redisEndpoint(options)
@@ -169,9 +153,15 @@ export class RedisBroker implements Broker {
     this.maxQueuedBytes = positive(options.maxQueuedBytes, 16 * 1024 * 1024, 'maxQueuedBytes')
     this.reconnectMin = positive(options.reconnectDelayMs?.min, 50, 'reconnectDelayMs.min')
     this.reconnectMax = positive(options.reconnectDelayMs?.max, 2000, 'reconnectDelayMs.max')
-    this.presenceExpiryMs = positive(options.presenceExpiryMs, PRESENCE_EXPIRY_MS, 'presenceExpiryMs')
-    this.maxPresenceDataBytes = positive(options.maxPresenceDataBytes, 4096, 'maxPresenceDataBytes')
     this.logger = options.logger === false ? SILENT : (options.logger ?? CONSOLE)
+    this.presenceState = new RedisPresence({
+      prefix: this.prefix,
+      instanceId: this.instanceId,
+      expiryMs: positive(options.presenceExpiryMs, PRESENCE_EXPIRY_MS, 'presenceExpiryMs'),
+      maxDataBytes: positive(options.maxPresenceDataBytes, 4096, 'maxPresenceDataBytes'),
+      client: () => (this.commandsReady ? (this.commands as unknown as PresenceCommands) : null),
+      onWriteError: (topic, error) => this.logger.warn(`gatewire/redis: a presence write for '${topic}' failed (${error.message}); retrying`),
+    })
   }
 
   get state(): BrokerState {
@@ -272,22 +262,11 @@ export class RedisBroker implements Broker {
 
   join(topic: string, member: string, data: unknown): void {
     if (this.stateValue === 'closed') return
-    const json = JSON.stringify(data === undefined ? null : data)
-    if (json === undefined) throw new TypeError(`gatewire/redis: presence data of '${member}' in '${topic}' is not JSON-serialisable`)
-    if (Buffer.byteLength(json) > this.maxPresenceDataBytes) {
-      throw new RangeError(`gatewire/redis: presence data of '${member}' in '${topic}' is over ${this.maxPresenceDataBytes} bytes as JSON`)
-    }
-    let members = this.members.get(topic)
-    if (members === undefined) this.members.set(topic, (members = new Map()))
-    members.set(member, json)
-    this.presenceChangedFor(topic, member)
+    this.presenceState.join(topic, member, data)
   }
 
   leave(topic: string, member: string): void {
-    const members = this.members.get(topic)
-    if (members === undefined || !members.delete(member)) return
-    if (members.size === 0) this.members.delete(topic)
-    this.presenceChangedFor(topic, member)
+    this.presenceState.leave(topic, member)
   }
 
   async presence(topic: string): Promise<Presence> {
@@ -295,20 +274,7 @@ export class RedisBroker implements Broker {
     if (client === null || !this.commandsReady) {
       throw new Error(`gatewire/redis: presence of '${topic}' unavailable: ${this.description} is not connected (state '${this.stateValue}')`)
     }
-    const [hash, alive] = this.presenceKeys(topic)
-    const flat = await (client as unknown as PresenceCommands).gwPresenceRead(hash, alive)
-    const members: PresenceMember[] = []
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const field = flat[i]
-      const cut = field.indexOf('\0')
-      let data: unknown
-      try {
-        data = JSON.parse(flat[i + 1])
-      } catch {
-        continue // Not written by a broker of ours: leave it out rather than fail the whole answer.
-      }
-      members.push(Object.freeze({ id: field.slice(cut + 1), instance: field.slice(0, cut), data }))
-    }
+    const members = await this.presenceState.read(client as unknown as PresenceCommands, topic)
     return Object.freeze({ topic, count: members.length, members: Object.freeze(members) })
   }
 
@@ -320,9 +286,9 @@ export class RedisBroker implements Broker {
     // Each round awaits the batches in flight; changes made meanwhile need at most one more.
     for (let round = 0; round < 100; round++) {
       if (this.stateValue !== 'ready') throw new Error(`gatewire/redis: not synced: ${this.description} is not connected (state '${this.stateValue}')`)
-      const pending = this.interestChanged.size > 0 || this.presenceChanged.size > 0 || this.presenceResync.size > 0
-      if (!pending && this.interestInFlight === null && this.presenceInFlight === null) return
-      await Promise.all([this.interestInFlight, this.presenceInFlight, new Promise((resolve) => setImmediate(resolve))])
+      const pending = this.interestChanged.size > 0 || this.interestInFlight !== null || this.interestFlush.pending || this.presenceState.pending
+      if (!pending) return
+      await Promise.all([this.interestInFlight, this.presenceState.writing, new Promise((resolve) => setImmediate(resolve))])
     }
     throw new Error('gatewire/redis: subscriptions and presence keep changing; not synced after 100 rounds')
   }
@@ -331,25 +297,20 @@ export class RedisBroker implements Broker {
     return { ...this.counters, topics: this.wanted.size, inFlight: this.inFlight }
   }
 
-  async close(): Promise<void> {
-    if (this.stateValue === 'closed') return
+  close(): Promise<void> {
+    if (this.stateValue === 'closed') return Promise.resolve()
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private closing: Promise<void> | null = null
+
+  private async shutdown(): Promise<void> {
     const commands = this.commands
-    if (this.heartbeat !== null) clearInterval(this.heartbeat)
-    this.heartbeat = null
     this.wanted.clear()
     this.interestChanged.clear()
-    if (commands !== null && this.commandsReady) {
-      // Our members leave at once rather than expiring later; bounded, so a stuck Redis cannot hold close().
-      const topics = new Set([...this.members.keys(), ...this.presenceResync, ...this.presenceChanged.keys()])
-      const removals = [...topics].map((topic) => {
-        const [hash, alive] = this.presenceKeys(topic)
-        return (commands as unknown as PresenceCommands).gwPresenceRemove(hash, alive, this.instanceId)
-      })
-      await withTimeout(Promise.allSettled(removals), CLOSE_TIMEOUT_MS)
-    }
-    this.members.clear()
-    this.presenceChanged.clear()
-    this.presenceResync.clear()
+    // Our members leave at once rather than expiring later; bounded, so a stuck Redis cannot hold close().
+    await withTimeout(this.presenceState.removeAll(this.commandsReady ? (commands as unknown as PresenceCommands) : null), CLOSE_TIMEOUT_MS)
     // Closing the subscriber connection ends its subscriptions at Redis.
     await withTimeout(Promise.allSettled([this.quit(this.subscriber), this.quit(commands)]), CLOSE_TIMEOUT_MS)
     this.teardown()
@@ -438,9 +399,7 @@ export class RedisBroker implements Broker {
       this.scheduleInterest()
     } else {
       this.commandsReady = true
-      // Redis may have restarted (and lost our members) or missed writes meanwhile: rewrite ours.
-      for (const topic of this.members.keys()) this.presenceResync.add(topic)
-      this.schedulePresence()
+      this.presenceState.connected()
     }
     if (!this.commandsReady || !this.subscriberReady) return
     if (this.everReady) {
@@ -453,10 +412,6 @@ export class RedisBroker implements Broker {
     this.everReady = true
     this.outageDropped = 0
     this.setState('ready')
-    if (this.heartbeat === null) {
-      this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(this.presenceExpiryMs / 3)))
-      this.heartbeat.unref()
-    }
     const onReady = this.onReady
     this.onReady = null
     onReady?.()
@@ -489,8 +444,7 @@ export class RedisBroker implements Broker {
   }
 
   private teardown(): void {
-    if (this.heartbeat !== null) clearInterval(this.heartbeat)
-    this.heartbeat = null
+    this.presenceState.stop()
     for (const client of [this.commands, this.subscriber]) {
       if (client === null) continue
       client.removeAllListeners('ready')
@@ -573,13 +527,8 @@ export class RedisBroker implements Broker {
   // --- interest (SUBSCRIBE / SSUBSCRIBE) ---
 
   private scheduleInterest(): void {
-    if (this.interestScheduled) return
-    this.interestScheduled = true
     // One macrotask later: every (un)subscribe of this tick goes in one batch, net effect only.
-    setImmediate(() => {
-      this.interestScheduled = false
-      this.flushInterest()
-    })
+    this.interestFlush.schedule()
   }
 
   private flushInterest(): void {
@@ -627,88 +576,6 @@ export class RedisBroker implements Broker {
     const channels = topics.map((topic) => this.prefix + topic)
     if (client instanceof Cluster) return subscribe ? client.ssubscribe(...channels) : client.sunsubscribe(...channels)
     return subscribe ? client.subscribe(...channels) : client.unsubscribe(...channels)
-  }
-
-  // --- presence ---
-
-  private presenceKeys(topic: string): [string, string] {
-    // `{t:…}` is never empty, so both keys always hash on it and share a slot.
-    return [`${this.prefix}presence:{t:${topic}}`, `${this.prefix}presence-alive:{t:${topic}}`]
-  }
-
-  private presenceChangedFor(topic: string, member: string): void {
-    let changed = this.presenceChanged.get(topic)
-    if (changed === undefined) this.presenceChanged.set(topic, (changed = new Set()))
-    changed.add(member)
-    this.schedulePresence()
-  }
-
-  private schedulePresence(): void {
-    if (this.presenceScheduled) return
-    this.presenceScheduled = true
-    setImmediate(() => {
-      this.presenceScheduled = false
-      this.flushPresence()
-    })
-  }
-
-  private flushPresence(): void {
-    const client = this.commands as unknown as (PresenceCommands & Client) | null
-    if (client === null || !this.commandsReady || this.presenceInFlight !== null) return
-    if (this.presenceChanged.size === 0 && this.presenceResync.size === 0) return
-    const sent: Promise<unknown>[] = []
-    const expiry = String(this.presenceExpiryMs)
-    const track = (topic: string, write: Promise<unknown>): void => {
-      sent.push(write.catch(() => this.presenceResync.add(topic)))
-    }
-    for (const topic of this.presenceResync) {
-      const [hash, alive] = this.presenceKeys(topic)
-      const members = this.members.get(topic)
-      if (members === undefined) track(topic, client.gwPresenceRemove(hash, alive, this.instanceId))
-      else track(topic, client.gwPresenceJoin(hash, alive, this.instanceId, expiry, '1', ...this.fields(members.keys(), members)))
-      this.presenceChanged.delete(topic)
-    }
-    this.presenceResync.clear()
-    for (const [topic, changed] of this.presenceChanged) {
-      const [hash, alive] = this.presenceKeys(topic)
-      const members = this.members.get(topic)
-      const joined: string[] = []
-      const left: string[] = []
-      for (const member of changed) {
-        if (members?.has(member)) joined.push(member)
-        else left.push(this.instanceId + '\0' + member)
-      }
-      if (joined.length > 0 && members !== undefined) {
-        track(topic, client.gwPresenceJoin(hash, alive, this.instanceId, expiry, '0', ...this.fields(joined, members)))
-      }
-      if (left.length > 0) track(topic, client.hdel(hash, ...left))
-    }
-    this.presenceChanged.clear()
-    this.presenceInFlight = Promise.all(sent).then(() => {
-      this.presenceInFlight = null
-      if (this.presenceChanged.size > 0 || (this.presenceResync.size > 0 && this.commandsReady)) this.schedulePresence()
-    })
-  }
-
-  private fields(ids: Iterable<string>, members: Map<string, string>): string[] {
-    const out: string[] = []
-    for (const id of ids) out.push(this.instanceId + '\0' + id, members.get(id) as string)
-    return out
-  }
-
-  /** Keeps this instance alive in every topic it has members in (one script call per topic). */
-  private beat(): void {
-    const client = this.commands as unknown as (PresenceCommands & Client) | null
-    if (client === null || !this.commandsReady || this.heartbeatInFlight || this.members.size === 0) return
-    this.heartbeatInFlight = true
-    const expiry = String(this.presenceExpiryMs)
-    const beats = [...this.members.keys()].map((topic) => {
-      const [hash, alive] = this.presenceKeys(topic)
-      return client.gwPresenceJoin(hash, alive, this.instanceId, expiry, '0').catch(() => this.presenceResync.add(topic))
-    })
-    void Promise.all(beats).then(() => {
-      this.heartbeatInFlight = false
-    })
   }
 }
 
