@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { BrokerPeer } from '../helpers/broker-peer'
-import { NO_REDIS_REASON, RedisServer, freePort, hasRedisServer } from '../helpers/redis-server'
+import { RedisServer, skipWithoutRedis, freePort } from '../helpers/redis-server'
 import { BrokerPool } from '../helpers/broker-pool'
 import { RecordingSink } from '../helpers/recording-sink'
 
@@ -10,10 +10,7 @@ describe('RedisBroker faults', function () {
   const peers: BrokerPeer[] = []
 
   before(function () {
-    if (!hasRedisServer) {
-      console.warn(NO_REDIS_REASON)
-      this.skip()
-    }
+    skipWithoutRedis(this)
   })
   afterEach(async () => {
     await pool.closeAll()

@@ -1,28 +1,22 @@
 import { expect } from 'chai'
 import { Redis } from 'ioredis'
 import { BrokerPool } from '../helpers/broker-pool'
-import { NO_REDIS_REASON, RedisServer, hasRedisServer } from '../helpers/redis-server'
+import { useRedisServer } from '../helpers/redis-server'
+import type { RedisServer } from '../helpers/redis-server'
 
 describe('RedisBroker', function () {
-  let server: RedisServer
+  const redis = useRedisServer()
   const pool = new BrokerPool()
   /** Plain ioredis clients a test opened (to play a misbehaving publisher). */
   const clients: Redis[] = []
-
-  before(async function () {
-    if (!hasRedisServer) {
-      console.warn(NO_REDIS_REASON)
-      this.skip()
-    }
-    server = await RedisServer.start()
-  })
-  after(async () => {
-    await server?.destroy()
+  let server: RedisServer
+  beforeEach(() => {
+    server = redis()
   })
   afterEach(async () => {
     await pool.closeAll()
     for (const client of clients.splice(0)) client.disconnect()
-    await server?.cli('flushall')
+    await redis().cli('flushall')
   })
 
   async function pair(): Promise<[Awaited<ReturnType<BrokerPool['start']>>, Awaited<ReturnType<BrokerPool['start']>>]> {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
 import { BrokerPool } from '../helpers/broker-pool'
-import { NO_REDIS_REASON, RedisServer, hasRedisServer } from '../helpers/redis-server'
+import { RedisServer, skipWithoutRedis } from '../helpers/redis-server'
 
 const run = promisify(execFile)
 
@@ -15,10 +15,7 @@ describe('RedisBroker connections', function () {
   let certDir: string | undefined
 
   before(async function () {
-    if (!hasRedisServer) {
-      console.warn(NO_REDIS_REASON)
-      this.skip()
-    }
+    skipWithoutRedis(this)
     certDir = mkdtempSync(join(tmpdir(), 'gatewire-redis-tls-'))
     // A self-signed certificate for 127.0.0.1 (CN alone is not checked by Node: the SAN is).
     await run('openssl', [
