@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     '',
     '| figure | value |',
     '| --- | --- |',
-    `| publishes sent | ${sent} |`,
+    `| publishes sent (warm-up + window) | ${sent} |`,
     `| deliveries/s (measured window) | ${Math.round(inWindow / seconds)} |`,
     `| lost / duplicated / out of order | ${lost} / ${duplicates} / ${outOfOrder} |`,
     `| latency local (A) p50 / p99 / max ms | ${ms(percentile(local, 50))} / ${ms(percentile(local, 99))} / ${ms(local[local.length - 1] ?? NaN)} |`,

@@ -1,6 +1,6 @@
 import { redisBroker } from '../../src/redis'
 import { describeBrokerConformance } from '../broker/broker-conformance'
-import { useRedisCluster, useRedisServer } from '../helpers/redis-server'
+import { useRedisCluster, useRedisServer } from '../helpers/redis-hooks'
 
 describe('RedisBroker on one redis-server', function () {
   const server = useRedisServer()

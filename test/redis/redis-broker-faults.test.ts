@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { BrokerPeer } from '../helpers/broker-peer'
-import { RedisServer, skipWithoutRedis, freePort } from '../helpers/redis-server'
+import { skipWithoutRedis } from '../helpers/redis-hooks'
+import { RedisServer, freePort } from '../helpers/redis-server'
 import { BrokerPool } from '../helpers/broker-pool'
 import { RecordingSink } from '../helpers/recording-sink'
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { Redis } from 'ioredis'
 import { BrokerPool } from '../helpers/broker-pool'
-import { useRedisServer } from '../helpers/redis-server'
+import { useRedisServer } from '../helpers/redis-hooks'
 import type { RedisServer } from '../helpers/redis-server'
 
 describe('RedisBroker', function () {

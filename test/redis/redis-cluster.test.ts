@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { BrokerPool } from '../helpers/broker-pool'
-import { useRedisCluster } from '../helpers/redis-server'
+import { useRedisCluster } from '../helpers/redis-hooks'
 
 describe('RedisBroker on a Redis Cluster', function () {
   this.timeout(60_000)

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
 import { BrokerPool } from '../helpers/broker-pool'
-import { RedisServer, skipWithoutRedis } from '../helpers/redis-server'
+import { skipWithoutRedis } from '../helpers/redis-hooks'
+import { RedisServer } from '../helpers/redis-server'
 
 const run = promisify(execFile)
 

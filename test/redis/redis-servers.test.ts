@@ -4,7 +4,7 @@ import { createServer } from '../../src/transport'
 import type { Server } from '../../src/transport'
 import { redisBroker } from '../../src/redis'
 import type { RedisBroker } from '../../src/redis'
-import { useRedisServer } from '../helpers/redis-server'
+import { useRedisServer } from '../helpers/redis-hooks'
 
 /** A ws client that records what it receives and lets a test await a count (bounded, clear failure). */
 class Member {
