@@ -56,6 +56,11 @@ export interface RedisBrokerOptions {
   presenceExpiryMs?: number
   /** Largest presence data (as JSON) per member. Default 4096 bytes. */
   maxPresenceDataBytes?: number
+  /**
+   * How long presence() and synced() wait for Redis before rejecting (a stuck Redis answers
+   * nothing and would otherwise hold them forever). Default 5000 ms.
+   */
+  replyTimeoutMs?: number
   /** Default: console. */
   logger?: RedisBrokerLogger | false
 }
@@ -105,6 +110,7 @@ export class RedisBroker implements Broker {
   private readonly reconnectMin: number
   private readonly reconnectMax: number
   private readonly logger: RedisBrokerLogger
+  private readonly replyTimeoutMs: number
 
   private stateValue: BrokerState = 'idle'
   private sink: BrokerSink | null = null
@@ -154,6 +160,7 @@ export class RedisBroker implements Broker {
     this.reconnectMin = positive(options.reconnectDelayMs?.min, 50, 'reconnectDelayMs.min')
     this.reconnectMax = positive(options.reconnectDelayMs?.max, 2000, 'reconnectDelayMs.max')
     this.logger = options.logger === false ? SILENT : (options.logger ?? CONSOLE)
+    this.replyTimeoutMs = positive(options.replyTimeoutMs, 5000, 'replyTimeoutMs')
     this.presenceState = new RedisPresence({
       prefix: this.prefix,
       instanceId: this.instanceId,
@@ -274,7 +281,7 @@ export class RedisBroker implements Broker {
     if (client === null || !this.commandsReady) {
       throw new Error(`gatewire/redis: presence of '${topic}' unavailable: ${this.description} is not connected (state '${this.stateValue}')`)
     }
-    const members = await this.presenceState.read(client as unknown as PresenceCommands, topic)
+    const members = await this.answerWithin(this.presenceState.read(client as unknown as PresenceCommands, topic), `presence of '${topic}'`)
     return Object.freeze({ topic, count: members.length, members: Object.freeze(members) })
   }
 
@@ -282,7 +289,11 @@ export class RedisBroker implements Broker {
    * Resolves once every subscribe, unsubscribe, join and leave so far has been acknowledged by
    * Redis. Rejects when Redis is not connected (nothing can be acknowledged then).
    */
-  async synced(): Promise<void> {
+  synced(): Promise<void> {
+    return this.answerWithin(this.settle(), 'acknowledging subscriptions and presence')
+  }
+
+  private async settle(): Promise<void> {
     // Each round awaits the batches in flight; changes made meanwhile need at most one more.
     for (let round = 0; round < 100; round++) {
       if (this.stateValue !== 'ready') throw new Error(`gatewire/redis: not synced: ${this.description} is not connected (state '${this.stateValue}')`)
@@ -291,6 +302,26 @@ export class RedisBroker implements Broker {
       await Promise.all([this.interestInFlight, this.presenceState.writing, new Promise((resolve) => setImmediate(resolve))])
     }
     throw new Error('gatewire/redis: subscriptions and presence keep changing; not synced after 100 rounds')
+  }
+
+  /** `promise`, or a rejection naming `what` and the URL after replyTimeoutMs. */
+  private answerWithin<T>(promise: Promise<T>, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`gatewire/redis: ${what}: no answer from ${this.description} within ${this.replyTimeoutMs} ms`)),
+        this.replyTimeoutMs,
+      )
+      promise.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 
   stats(): RedisBrokerStats {

@@ -159,6 +159,19 @@ describe('RedisBroker faults', function () {
       await b.sink.until(() => b.sink.messages.length === 501, 'a new publish delivered')
       expect(a.broker.stats().notDelivered).to.equal(total - 500)
     })
+
+    it('rejects presence() and synced() with a clear error when Redis does not answer', async () => {
+      const redis = await server()
+      const { broker } = await pool.start({ url: redis.url, replyTimeoutMs: 300 })
+      redis.pause()
+      broker.join('room', 'c1', null)
+      const failures = await Promise.all([broker.presence('room'), broker.synced()].map((p) => p.then(() => undefined, (error: Error) => error.message)))
+      expect(failures[0]).to.match(/presence of 'room': no answer from redis:\/\/127\.0\.0\.1:\d+\/? within 300 ms/)
+      expect(failures[1]).to.match(/acknowledging subscriptions and presence: no answer .* within 300 ms/)
+      redis.resume()
+      await broker.synced()
+      expect((await broker.presence('room')).count).to.equal(1)
+    })
   })
 
   describe('instances in separate processes', () => {
