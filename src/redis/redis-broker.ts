@@ -10,6 +10,7 @@ import { DeferredFlush } from './deferred-flush'
 import { PRESENCE_SCRIPTS } from './presence-scripts'
 import { redisEndpoint } from './redis-endpoint'
 import { RedisPresence } from './redis-presence'
+import { TopicSequences } from './topic-sequences'
 import type { PresenceCommands } from './redis-presence'
 import type { RedisEndpoint, RedisNode } from './redis-endpoint'
 
@@ -126,7 +127,7 @@ export class RedisBroker implements Broker {
   private readonly counters = { published: 0, received: 0, notDelivered: 0, reconnects: 0, malformed: 0 }
   private inFlight = 0
   private inFlightBytes = 0
-  private readonly sequences = new Map<string, number>()
+  private readonly sequences = new TopicSequences()
   /** Not delivered since the backend was lost (for the log line on reconnect). */
   private outageDropped = 0
   private outageSince = 0
@@ -251,8 +252,7 @@ export class RedisBroker implements Broker {
       this.dropped(topic, 1, new Error(`gatewire/redis: too many publishes in flight to ${this.description}`))
       return
     }
-    const sequence = (this.sequences.get(topic) ?? 0) + 1
-    this.sequences.set(topic, sequence)
+    const sequence = this.sequences.next(topic)
     const envelope = encodeEnvelope(this.originBytes, sequence, binary, payload)
     const channel = this.prefix + topic
     this.inFlight++
