@@ -451,7 +451,8 @@ export class RedisBroker implements Broker {
   private connectionDown(subscriber: boolean): void {
     if (subscriber) this.subscriberReady = false
     else this.commandsReady = false
-    if (this.stateValue !== 'ready') return
+    // close() quits the connections itself: that is no outage.
+    if (this.stateValue !== 'ready' || this.closing !== null) return
     this.noteOutage()
     this.setState('reconnecting', this.lastError)
     this.logger.warn(

@@ -175,6 +175,16 @@ describe('RedisBroker', function () {
       ])
     })
 
+    it('goes from ready to closed on close(), without a reconnecting in between or an outage logged', async () => {
+      const logged: string[] = []
+      const { broker, sink } = await pool.start({ url: server.url, logger: { warn: (message) => logged.push(message) } })
+      broker.subscribe('t')
+      await broker.synced()
+      await broker.close()
+      expect(sink.states.map((s) => s.state)).to.deep.equal(['connecting', 'ready', 'closed'])
+      expect(logged).to.deep.equal([])
+    })
+
     it('drops a member that left, and all of an instance\'s members when it closes', async () => {
       const [a, b] = await pair()
       a.broker.join('room', 'c1', 'x')

@@ -66,4 +66,34 @@ describe('RedisBroker on a Redis Cluster', function () {
     expect(broker.stats().topics).to.equal(0)
     expect((await shardChannels()).flat()).to.deep.equal([])
   })
+
+  // Last: it restarts a node of the suite's cluster.
+  it('resumes delivery on the slots of a node that restarted, re-subscribed there', async () => {
+    const a = await pool.start({ cluster: cluster().urls })
+    const b = await pool.start({ cluster: cluster().urls })
+    const topics = Array.from({ length: 30 }, (_, i) => `restart:${i}`)
+    for (const topic of topics) b.broker.subscribe(topic)
+    await b.broker.synced()
+    const victim = cluster().nodes[1]
+    const onVictim = (await victim.cli('pubsub', 'shardchannels', 'gatewire:*')).split('\n').filter(Boolean)
+    expect(onVictim.length, 'some topics live on the node that restarts').to.be.above(0)
+    await victim.restart() // same port and directory: it rejoins with its slots
+    await cluster().waitUntilOk()
+    const back = Date.now()
+    // Publish rounds until every topic is delivered again (bounded): the re-subscribe on the
+    // restarted node happens in the background, as ioredis notices the node is back.
+    let missing: string[] = topics
+    for (let round = 0; round < 50 && missing.length > 0; round++) {
+      const before = b.sink.messages.length
+      for (const topic of missing) a.broker.publish(topic, Buffer.from(`round${round}`), false)
+      await b.sink.until(() => b.sink.messages.length > before, 'a delivery after the restart', 10_000).catch(() => undefined)
+      await a.broker.synced()
+      const seen = new Set(b.sink.messages.filter((m) => m.payload.toString().startsWith('round')).map((m) => m.topic))
+      missing = topics.filter((topic) => !seen.has(topic))
+      if (missing.length > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(missing, 'topics not delivered after the restart').to.deep.equal([])
+    expect(Date.now() - back).to.be.below(10_000)
+    expect((await victim.cli('pubsub', 'shardchannels', 'gatewire:*')).split('\n').filter(Boolean).sort()).to.deep.equal(onVictim.sort())
+  })
 })
