@@ -4,7 +4,8 @@ import type { Broker, BrokerMessage, BrokerSink, BrokerState, BrokerStats, Prese
 /** A topic some brokers of a hub are subscribed to, and each publisher's sequence number for it. */
 interface HubTopic {
   readonly subscribers: Set<InProcessBroker>
-  readonly sequences: Map<InProcessBroker, number>
+  /** Created by the first publish that reaches another broker: a lone server's topics need none. */
+  sequences: Map<InProcessBroker, number> | null
 }
 
 /**
@@ -31,7 +32,7 @@ export class InProcessHub {
   /** @internal */
   subscribe(broker: InProcessBroker, topic: string): void {
     let entry = this.topics.get(topic)
-    if (entry === undefined) this.topics.set(topic, (entry = { subscribers: new Set(), sequences: new Map() }))
+    if (entry === undefined) this.topics.set(topic, (entry = { subscribers: new Set(), sequences: null }))
     entry.subscribers.add(broker)
   }
 
@@ -48,15 +49,20 @@ export class InProcessHub {
   publish(origin: InProcessBroker, topic: string, payload: Uint8Array, binary: boolean): number {
     const entry = this.topics.get(topic)
     if (entry === undefined) return 0
+    const subscribers = entry.subscribers
+    // The common case, a server alone on its hub: nobody else to deliver to.
+    if (subscribers.size === 1 && subscribers.has(origin)) return 0
+    const sequences = (entry.sequences ??= new Map())
+    const sequence = (sequences.get(origin) ?? 0) + 1
+    sequences.set(origin, sequence)
+    // No copy: publish() promises the payload never changes (Broker.publish), and every receiver
+    // builds its own frame from it.
+    const bytes = payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length)
+    const message: BrokerMessage = { topic, binary, payload: bytes, origin: origin.instanceId, sequence }
     let reached = 0
-    let bytes: Buffer | null = null
-    for (const broker of entry.subscribers) {
+    for (const broker of subscribers) {
       if (broker === origin) continue
-      // One copy per publish, shared by every receiver: the publisher may reuse its buffer.
-      bytes ??= Buffer.from(payload)
-      const sequence = (entry.sequences.get(origin) ?? 0) + 1
-      entry.sequences.set(origin, sequence)
-      broker.deliver({ topic, binary, payload: bytes, origin: origin.instanceId, sequence })
+      broker.deliver(message)
       reached++
     }
     return reached
