@@ -54,6 +54,24 @@ describe('RedisBroker on a Redis Cluster', function () {
     }
   })
 
+  it('keeps both presence keys of any topic name in one slot, braces and empty names included', async () => {
+    const a = await pool.start({ cluster: cluster().urls })
+    const b = await pool.start({ cluster: cluster().urls })
+    const topics = ['a}b{', '{x}', '}', '{', '', 'plain', 'ünï ✓']
+    for (const topic of topics) a.broker.join(topic, 'm', { topic })
+    await a.broker.synced()
+    const node = cluster().nodes[0]
+    for (const topic of topics) {
+      const slots = await Promise.all(
+        [`gatewire:presence:{t:${topic}}`, `gatewire:presence-alive:{t:${topic}}`].map((key) => node.cli('cluster', 'keyslot', key)),
+      )
+      expect(slots[0], `slots of ${JSON.stringify(topic)}`).to.match(/^\d+$/)
+      expect(slots[0], `slots of ${JSON.stringify(topic)}`).to.equal(slots[1])
+      // The Lua script touches both keys: it would fail with CROSSSLOT otherwise.
+      expect((await b.broker.presence(topic)).members.map((m) => m.data)).to.deep.equal([{ topic }])
+    }
+  })
+
   it('leaves no shard channel of ours after thousands of subscribes and unsubscribes', async () => {
     const { broker } = await pool.start({ cluster: cluster().urls })
     for (let round = 0; round < 10; round++) {
