@@ -132,6 +132,8 @@ export class RedisBroker implements Broker {
   private outageDropped = 0
   private outageSince = 0
   private saturated = false
+  private notConnected: { state: BrokerState; error: Error } | null = null
+  private queueFull: Error | null = null
 
   /** Topics the server wants (first local subscriber came, last one has not left). */
   private readonly wanted = new Set<string>()
@@ -237,7 +239,11 @@ export class RedisBroker implements Broker {
     const client = this.commands
     // The command connection alone decides: a publish needs no subscriber connection.
     if (client === null || !this.commandsReady || this.stateValue === 'closed') {
-      this.dropped(topic, 1, new Error(`gatewire/redis: ${this.description} is not connected (state '${this.stateValue}')`))
+      // One Error per state, not one per dropped publish (capturing a stack costs microseconds).
+      if (this.notConnected?.state !== this.stateValue) {
+        this.notConnected = { state: this.stateValue, error: new Error(`gatewire/redis: ${this.description} is not connected (state '${this.stateValue}')`) }
+      }
+      this.dropped(topic, 1, this.notConnected.error)
       return
     }
     const size = payload.length + 11 + this.originBytes.length
@@ -249,7 +255,8 @@ export class RedisBroker implements Broker {
             'publishes past the bound are not delivered to other instances',
         )
       }
-      this.dropped(topic, 1, new Error(`gatewire/redis: too many publishes in flight to ${this.description}`))
+      this.queueFull ??= new Error(`gatewire/redis: too many publishes in flight to ${this.description} (maxQueued ${this.maxQueued}, maxQueuedBytes ${this.maxQueuedBytes})`)
+      this.dropped(topic, 1, this.queueFull)
       return
     }
     const sequence = this.sequences.next(topic)
