@@ -133,6 +133,18 @@ describe('RedisBroker', function () {
     })
   })
 
+  describe('life cycle', () => {
+    it('goes from ready to closed on close(), without a reconnecting in between or an outage logged', async () => {
+      const logged: string[] = []
+      const { broker, sink } = await pool.start({ url: server.url, logger: { warn: (message) => logged.push(message) } })
+      broker.subscribe('t')
+      await broker.synced()
+      await broker.close()
+      expect(sink.states.map((s) => s.state)).to.deep.equal(['connecting', 'ready', 'closed'])
+      expect(logged).to.deep.equal([])
+    })
+  })
+
   describe('malformed input', () => {
     it('counts and drops malformed envelopes and invalid UTF-8 text, and goes on delivering', async () => {
       const [a, b] = await pair()
@@ -173,16 +185,6 @@ describe('RedisBroker', function () {
         ['a', 'c2', 'bob'],
         ['b', 'c1', 'cy'],
       ])
-    })
-
-    it('goes from ready to closed on close(), without a reconnecting in between or an outage logged', async () => {
-      const logged: string[] = []
-      const { broker, sink } = await pool.start({ url: server.url, logger: { warn: (message) => logged.push(message) } })
-      broker.subscribe('t')
-      await broker.synced()
-      await broker.close()
-      expect(sink.states.map((s) => s.state)).to.deep.equal(['connecting', 'ready', 'closed'])
-      expect(logged).to.deep.equal([])
     })
 
     it('drops a member that left, and all of an instance\'s members when it closes', async () => {
