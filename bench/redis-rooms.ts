@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
@@ -196,7 +197,8 @@ async function main(): Promise<void> {
     `## Rooms across two processes with Redis (${new Date().toISOString()})`,
     '',
     `rate ${rate} publishes/s for ${duration} s (after ${warmup} s warm-up), ${size}-byte binary messages, ` +
-      `${members} members on instance A (with the publisher) and ${members} on instance B`,
+      `${members} members on instance A (with the publisher) and ${members} on instance B; ` +
+      `load average ${loadavg()[0].toFixed(1)} (a busy machine inflates latency: quote quiet runs)`,
     '',
     '| figure | value |',
     '| --- | --- |',
