@@ -223,7 +223,8 @@ describe('RedisBroker faults', function () {
         await new Promise((resolve) => setTimeout(resolve, 100))
       }
       expect(ids, `presence ${Date.now() - killed} ms after the SIGKILL`).to.deep.equal(['alive'])
-      expect(Date.now() - killed).to.be.at.most(expiry + 200)
+      // The bound is the expiry itself; the slack covers one poll round trip on a busy machine.
+      expect(Date.now() - killed).to.be.at.most(expiry + 1000)
       // The survivor's own heartbeat keeps it in long past the expiry.
       await new Promise((resolve) => setTimeout(resolve, expiry))
       expect((await survivor.broker.presence('room')).members.map((m) => m.id)).to.deep.equal(['alive'])
