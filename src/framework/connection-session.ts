@@ -13,6 +13,8 @@ export interface SessionGateway {
   readonly logger: Logger
   /** The gateway's open connections; a session removes its own on close. */
   readonly open: Map<Connection, unknown>
+  /** Called after a session removed its connection from `open`. */
+  removed?(): void
 }
 
 const TEXT = 0
@@ -121,6 +123,7 @@ export class ConnectionSession implements HandlerContext {
 
   private onClose(code: number, reason: string): void {
     this.gateway.open.delete(this.conn)
+    this.gateway.removed?.()
     // Nobody reads what an iterable would still send: stop it, so later events (and @OnClose)
     // do not wait for a generator that may never yield again.
     if (this.iterators !== undefined) {
