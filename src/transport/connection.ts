@@ -115,6 +115,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private drainWanted = false
   /** An empty write is in flight to learn when the socket has written what is queued. */
   private drainProbe = false
+  /**
+   * Pings in the current read (for the ping-flood check), or IDLE_PROBE once the idle timer has
+   * pinged a silent peer: every read starts by resetting it to 0, which is exactly "the peer
+   * answered". One field for both, since both end at the next read.
+   */
   private pingsThisRead = 0
   /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
   alive = true
@@ -178,7 +183,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     socket.setNoDelay(true)
     if (this.options.idleTimeout > 0) {
       // Only what the peer sends counts: a socket timeout would also be reset by our own writes.
-      this.idleTimer = setTimeout(() => this.close(CloseCode.GoingAway, 'idle timeout'), this.options.idleTimeout)
+      // A shared function with the connection as argument: no closure per connection.
+      this.idleTimer = setTimeout(idleTimerFired, this.options.idleTimeout, this)
       this.idleTimer.unref()
     }
     // Shared listeners that find the connection on the socket: no closures per connection.
@@ -379,6 +385,22 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.alive = false
     if (this.readyState === Connection.OPEN) this.sendPing()
     return true
+  }
+
+  /**
+   * idleTimeout elapsed with nothing read. A peer that only listens (a feed) sends nothing, so
+   * silence alone is not death: ping it first, and close with 1001 only if nothing at all (its
+   * pong included) arrives within another idleTimeout. RFC 6455 §5.5.2: a pong is the answer.
+   */
+  private onIdle(): void {
+    if (this.readyState !== Connection.OPEN) return
+    if (this.pingsThisRead === IDLE_PROBE) {
+      this.close(CloseCode.GoingAway, 'idle timeout')
+      return
+    }
+    this.pingsThisRead = IDLE_PROBE
+    this.sendPing()
+    this.idleTimer!.refresh()
   }
 
   /** @internal Client side: the handshake failed before the connection opened. */
@@ -859,6 +881,14 @@ function socketOnError(this: Socket, error: Error): void {
 }
 function socketOnDrain(this: Socket): void {
   ;(this as SocketWithConnection)[kConnection]['onDrain']()
+}
+
+/** See Connection#pingsThisRead: the idle timer's ping is waiting for any answer. */
+const IDLE_PROBE = -1
+
+/** The idle timer's callback, shared by every connection. */
+function idleTimerFired(connection: Connection<object>): void {
+  connection['onIdle']()
 }
 
 /** process.nextTick target: one shared function rather than a closure per connection. */
