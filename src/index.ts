@@ -4,6 +4,7 @@
 export * from './protocol'
 export * from './transport'
 export * from './broker'
+export * from './cluster'
 
 // --- framework ---
 export * from './framework'

@@ -53,6 +53,13 @@ export interface BootstrapOptions extends GatewayDefaults {
   externalProviders?: (token: Token) => { value: unknown } | undefined
   /** Count handshakes, messages, bytes, closes and errors per gateway (`app.metrics()`). Default true. */
   metrics?: boolean
+  /**
+   * What carries room messages, `sendToAll` and presence between instances (processes,
+   * machines): `redisBroker({ url })` from `gatewire/redis`, or an `InProcessHub`'s broker.
+   * Default: an in-process broker (one instance). The app starts it before listening and
+   * closes it last.
+   */
+  broker?: Broker
 }
 
 /** Options of `app.close(options)`. */
@@ -96,6 +103,10 @@ class GatewayRuntime implements SessionGateway {
   selector: Selector | undefined
   heartbeat: NodeJS.Timeout | undefined
   readonly counters = new GatewayCounters()
+  /** Ends the gateway-wide topic's group (see opened()); set while connections are open. */
+  private endGroup: (() => void) | undefined
+  /** The open connections as an iterable the server's topics walk. */
+  private readonly members: Iterable<Connection> = { [Symbol.iterator]: () => this.open.keys() }
 
   constructor(
     readonly definition: GatewayDefinition,
@@ -105,8 +116,26 @@ class GatewayRuntime implements SessionGateway {
     readonly originAllowed: ((origin: string) => boolean) | undefined,
     /** Its connections' transport counters (null with `metrics: false`). */
     readonly metrics: ConnectionMetrics | null,
+    private readonly server: () => Server,
   ) {
-    this.connections = new GatewayConnections(definition.type, this.open)
+    this.connections = new GatewayConnections(definition.type, this.open, { server, prefix: definition.path })
+  }
+
+  /**
+   * A connection was added to `open`. The first one makes every open connection a subscriber of
+   * the gateway-wide topic (its path), so that `sendToAll` reaches this instance: interest only
+   * while it has connections.
+   */
+  opened(): void {
+    if (this.endGroup === undefined) this.endGroup = this.server().subscribeAll(this.definition.path, this.members)
+  }
+
+  /** SessionGateway: a connection left `open`. */
+  removed(): void {
+    if (this.open.size === 0 && this.endGroup !== undefined) {
+      this.endGroup()
+      this.endGroup = undefined
+    }
   }
   get name(): string {
     return this.definition.name
@@ -172,7 +201,7 @@ export class Application {
         const definition = exploreGateway(type, { connectionType: Connection })
         const resolved = { ...GATEWAY_DEFAULTS, ...transportDefaults, ...appDefaults, ...defined(definition.options) }
         const metrics = options.metrics === false ? null : new ConnectionMetrics()
-        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics)
+        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics, () => this.server)
         const conflict = this.router.add(definition.path, runtime)
         if (conflict !== undefined) {
           throw new DefinitionError(
@@ -214,6 +243,7 @@ export class Application {
     // in verify(), once the route and the protocol are known.
     this.server = new Server({
       ...options.transport,
+      broker: options.broker,
       maxMessageSize: appDefaults.maxMessageSize ?? GATEWAY_DEFAULTS.maxMessageSize,
       // Heartbeats are per gateway, so the app runs them (see startHeartbeats).
       heartbeatInterval: 0,
@@ -240,18 +270,36 @@ export class Application {
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
+    // The broker first: a Redis that cannot be reached fails listen() with its error, before
+    // the port is taken.
+    return this.server.ready().then(
+      () =>
+        new Promise<this>((resolve, reject) => {
+          const onError = (err: Error): void => {
+            this.state = 'idle'
+            this.stopHeartbeats()
+            reject(err)
+          }
+          this.server.once('error', onError)
+          this.server.listen(port, host, () => {
+            this.server.off('error', onError)
+            resolve(this)
+          })
+        }),
+      (err: unknown) => {
         this.state = 'idle'
         this.stopHeartbeats()
-        reject(err)
-      }
-      this.server.once('error', onError)
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError)
-        resolve(this)
-      })
-    })
+        throw err
+      },
+    )
+  }
+
+  /**
+   * Resolves once the app's broker has started (listen() waits for it; attach() starts it in
+   * the background): rejects with the broker's error, e.g. a Redis that cannot be reached.
+   */
+  ready(): Promise<void> {
+    return this.server.ready()
   }
 
   /**
@@ -556,6 +604,7 @@ export class Application {
     const protocol = conn.protocol
     const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params, protocol)
     gateway.open.set(conn, session)
+    gateway.opened()
     session.start()
   }
 

@@ -15,6 +15,8 @@ export interface SessionGateway {
   /** The gateway's open connections; a session removes its own on close. */
   readonly open: Map<Connection, unknown>
   readonly counters: GatewayCounters
+  /** Called after a session removed its connection from `open`. */
+  removed?(): void
 }
 
 const TEXT = 0
@@ -128,6 +130,7 @@ export class ConnectionSession implements HandlerContext {
 
   private onClose(code: number, reason: string): void {
     this.gateway.open.delete(this.conn)
+    this.gateway.removed?.()
     // Nobody reads what an iterable would still send: stop it, so later events (and @OnClose)
     // do not wait for a generator that may never yield again.
     if (this.iterators !== undefined) {

@@ -116,6 +116,20 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     return this.topicRegistry.publish(topic, message, options)
   }
 
+  /**
+   * Makes every connection of a live collection you keep (a Set, a Map's keys, any iterable
+   * that reflects its current members) a subscriber of `topic`, with nothing stored per
+   * connection: a publish to `topic`, here or on another instance, walks the collection. For
+   * "everyone on this endpoint" topics. Returns the function that ends it.
+   *
+   * @example
+   * const everyone = new Set<Connection>()
+   * const stop = server.subscribeAll('announcements', everyone)
+   */
+  subscribeAll(topic: string, connections: Iterable<Connection<object>>): () => void {
+    return this.topicRegistry.subscribeAll(topic, connections)
+  }
+
   /** Local subscribers of `topic` (this server only). */
   subscriberCount(topic: string): number {
     return this.topicRegistry.subscriberCount(topic)
