@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { useBenchDeps } from './lib/bench-deps'
 import { summariseProfile } from './profile-summary'
 import { MODES } from './run/modes'
 import { cli, DIST, ROOT, options } from './run/options'
@@ -44,7 +46,15 @@ function save(markdown: string, startedAt: Date): void {
 }
 
 async function main(): Promise<void> {
+  useBenchDeps()
   if (cli.micro === true) return runMicro()
+  if (cli.fanout === true) {
+    // Its own module and options (bench/fanout.ts); only --quick, --no-pin and --no-save carry over.
+    const args = ['--quick', '--no-pin', '--no-save'].filter((flag) => process.argv.includes(flag))
+    const code = spawnSync(process.execPath, [join(DIST, 'bench/fanout.js'), ...args], { stdio: 'inherit' }).status
+    process.exitCode = code ?? 1
+    return
+  }
   const problems = selfTest()
   if (problems.length > 0) throw new Error(`the load generator's codec fails its self-test:\n${problems.join('\n')}`)
   const startedAt = new Date()

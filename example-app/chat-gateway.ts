@@ -1,6 +1,6 @@
 import { Conn, Gateway, GatewayConnections, OnBinary, OnClose, OnConnect, OnMessage, OnText, UseGuards, WsException } from '../src'
 import { ChatLimits } from './chat-config'
-import { JoinRoom, Say, ShareFile, Typing, type Member, type MemberConnection, type ServerEvent } from './chat-events'
+import { Joined, JoinRoom, Say, ShareFile, Typing, type Member, type MemberConnection, type ServerEvent } from './chat-events'
 import { legacyLine } from './legacy-line'
 import { requireNickname } from './require-nickname'
 import { RoomService } from './room-service'
@@ -31,7 +31,7 @@ export class ChatGateway {
     private readonly connections: GatewayConnections<Member>,
   ) {}
 
-  @OnMessage('join')
+  @OnMessage('join', { reply: { event: 'joined', data: Joined } })
   join(request: JoinRoom, conn: MemberConnection): ServerEvent {
     const { room, nick } = conn.data
     if (conn.data.joined !== true) this.enter(conn)

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { bootstrap, type Application, type Logger } from '../src'
+import { Registry } from 'prom-client'
+import { bootstrap, healthHandler, type Application, type Logger } from '../src'
+import { prometheusMetrics } from '../src/prometheus'
 import { AppModule, appOptions } from './app-module'
 import { RoomService } from './room-service'
 import { StaticFiles } from './static-files'
@@ -54,6 +56,13 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
   const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
   const files = new StaticFiles(join(__dirname, 'public'))
   const rooms = app.get(RoomService)
+  // Liveness and readiness probes: /healthz and /readyz (503 from the moment a shutdown starts).
+  const probes = healthHandler(app)
+  // Prometheus scrapes /metrics: gatewire's counters, read at scrape time.
+  const registry = new Registry()
+  prometheusMetrics(app, { registry })
+  // The contract of every gateway, for client developers (AsyncAPI Studio, @asyncapi/cli).
+  let asyncapi: string | undefined
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
@@ -61,7 +70,21 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
       return
     }
-    if (new URL(req.url ?? '/', 'http://localhost').pathname === '/api/rooms') {
+    if (probes(req, res)) return
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (pathname === '/asyncapi.json') {
+      asyncapi ??= JSON.stringify(app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }), null, 2)
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' }).end(asyncapi)
+      return
+    }
+    if (pathname === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }).end(text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics failed\n'),
+      )
+      return
+    }
+    if (pathname === '/api/rooms') {
       const body = JSON.stringify(rooms.list())
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
       return

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { METRICS_COST_SERVER_IDS } from '../metrics-cost'
 
 // The runner's command line, parsed once: every module of the runner reads `options`.
 
@@ -13,6 +14,8 @@ export const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/r
 
   --quick              smoke run: 1 repetition, the x50 throughput configurations, short windows
   --micro              codec micro-benchmarks instead (see bench/micro.ts)
+  --fanout             the pub/sub fan-out benchmark instead (bench/fanout.ts; its options: npm run bench:fanout -- -h)
+  --metrics-cost       echo with metrics on vs off, throughput only (see bench/metrics-cost.ts)
   --reps N             repetitions per server (default 3, 1 with --quick)
   --warmup S           seconds of load before each measured window (default 1)
   --duration S         seconds measured per run (default 2.5)
@@ -42,6 +45,8 @@ function parseRunnerArgs() {
       help: { type: 'boolean', short: 'h', default: false },
       quick: { type: 'boolean', default: false },
       micro: { type: 'boolean', default: false },
+      fanout: { type: 'boolean', default: false },
+      'metrics-cost': { type: 'boolean', default: false },
       reps: { type: 'string' },
       warmup: { type: 'string' },
       duration: { type: 'string' },
@@ -133,3 +138,5 @@ export const options = {
   profileDir: cli.profile === true ? join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')) : undefined,
   save: cli['no-save'] !== true,
 }
+
+if (cli['metrics-cost'] === true) Object.assign(options, { modes: new Set(['throughput']), serverFilter: new Set(METRICS_COST_SERVER_IDS) })

@@ -3,9 +3,11 @@ import type { ThroughputResult } from '../load-generator'
 import { idleCell } from '../modes/idle'
 import { largeCell } from '../modes/large'
 import { LATENCY, latencyMedian } from '../modes/latency'
+import { THROUGHPUT } from '../modes/throughput'
+import { metricsCostLines } from '../metrics-cost'
 import { fmtCount, fmtRatio, firstError, pct, unavailableCell } from './format'
 import { MODES } from './modes'
-import { MiB, options } from './options'
+import { cli, MiB, options } from './options'
 import { aggregateThroughput, median, notAvailable, othersShare, samples, successes } from './samples'
 import { ceilingId, UNAVAILABLE, type ServerSpec } from './servers'
 import { targets } from './targets'
@@ -116,6 +118,10 @@ export function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: num
   lines.push('')
 
   lines.push(...targets())
+  if (cli['metrics-cost'] === true) {
+    const perRep = (key: string, id: string): number[] => successes<ThroughputResult>(`throughput:${key}`, id).values.map((v) => v.messagesPerServerCpuSecond)
+    lines.push(...metricsCostLines(THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key)), perRep, median))
+  }
   for (const mode of MODES) {
     if (options.modes.has(mode.name)) lines.push(...mode.section(mode.withIdleReferences === true ? specs : echoSpecs))
   }

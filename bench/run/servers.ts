@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Protocol } from '../load-generator'
-import { DIST, MiB, options } from './options'
+import { metricsOffServers } from '../metrics-cost'
+import { cli, DIST, MiB, options } from './options'
 
 // Every server the bench can measure, and the ones the targets are stated against.
 
@@ -74,7 +75,7 @@ export const SERVERS: ServerSpec[] = [
     env: {},
   },
   {
-    // uWebSockets.js is published on GitHub only; uws-pack (a devDependency) repackages its
+    // uWebSockets.js is published on GitHub only; uws-pack (in bench/package.json) repackages its
     // official v20 binaries on npm. Reported as not available when no binary fits this Node.
     id: 'uws',
     label: 'uWebSockets.js (C++; official v20 binary via `uws-pack`)',
@@ -106,6 +107,8 @@ export const SERVERS: ServerSpec[] = [
     idleOnly: true,
   },
 ]
+
+if (cli['metrics-cost'] === true) SERVERS.push(...metricsOffServers(DIST))
 
 /** Servers that cannot run here, with the reason; they appear in the report as such. */
 export const UNAVAILABLE: { label: string; why: string }[] = []

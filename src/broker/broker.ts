@@ -38,6 +38,8 @@ export interface Broker {
    * has already delivered it locally and must not receive it back. Messages of one instance to
    * one topic arrive at every other instance in publish order. Never throws for a broker
    * outage: what cannot be carried is counted in stats().notDelivered (and reported to the sink).
+   * `payload` is never changed after the call (the server hands over a view of its built frame),
+   * so a broker may keep a reference to it (queue it, pipeline it) without copying.
    */
   publish(topic: string, payload: Uint8Array, binary: boolean): void
 
@@ -51,6 +53,16 @@ export interface Broker {
   leave(topic: string, member: string): void
   /** Everyone in `topic` on every instance, in one round trip (never a gather over instances). */
   presence(topic: string): Promise<Presence>
+
+  /**
+   * Resolves once every subscribe, unsubscribe, join and leave issued so far has taken effect
+   * at the backend (for Redis: the server acknowledged them), so that a message another instance
+   * publishes from then on reaches this one, and presence() anywhere shows the joins. Tests and
+   * the conformance suite need it to know when interest is established; servers don't wait on it.
+   * Optional in the type so that brokers written before it still compile; the conformance suite
+   * requires it.
+   */
+  synced?(): Promise<void>
 
   /** Counters since start (cheap to read). */
   stats(): BrokerStats

@@ -9,8 +9,11 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants'
 import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
 import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
+import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
+import { connectionId } from './pubsub/connection-id'
+import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
@@ -19,6 +22,7 @@ export type ReadyState = 0 | 1 | 2 | 3
 /** Clients of the whole process share one pool of random masking keys. */
 const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
+const NO_TOPICS: readonly string[] = Object.freeze([])
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
 /** Pings in one read, with our output over READ_PAUSE_BYTES, that make a ping flood (1008). */
@@ -35,6 +39,8 @@ export interface ConnectionInit {
   request?: UpgradeRequest
   /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
   release?: (connection: Connection<object>) => void
+  /** The server's counters for this connection (unless its request names others); none by default. */
+  metrics?: ConnectionMetrics | null
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
@@ -62,7 +68,8 @@ export interface Connection<TData extends object = Record<string, unknown>> {
  * One WebSocket connection, server or client side.
  *
  * Events: `connect`, `text` (string), `binary` (a Readable, or a Buffer with binaryMode
- * 'buffer'), `message` (every text message, and binary messages in 'buffer' mode), `ping`,
+ * 'buffer'), `message` (every message whole: a string, or a Buffer — in 'stream' mode a
+ * 'message' listener has binary messages gathered for it, up to maxMessageSize), `ping`,
  * `pong`, `drain`, `error` (emitted only when someone listens, so a peer's misbehaviour never
  * crashes the process), and `close` (code, reason) exactly once — 1006 when the connection
  * ended without a closing handshake.
@@ -103,6 +110,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private closed = false
   private closeTimer: NodeJS.Timeout | null = null
   private inbound: Readable | null = null
+  /** The fragments of a streamed binary message, gathered for 'message' listeners (null when none listen). */
+  private gathered: Buffer[] | null = null
   private pausedForStream = false
   private pausedForOutput = false
   private outbound: Writable | null = null
@@ -126,6 +135,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * listeners, shared by all connections, find here. The core never reads it.
    */
   owner: unknown = undefined
+  /** @internal The counters this connection adds to (shared per server or gateway), or null. */
+  readonly metrics: ConnectionMetrics | null
 
   /** @internal */
   constructor(init: ConnectionInit) {
@@ -151,6 +162,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.protocols = init.protocols
     this.protocol = init.protocol
     this.request = init.request
+    this.metrics = request?.metrics !== undefined ? request.metrics : (init.metrics ?? null)
   }
 
   /** Per-connection data for the application (from `verifyRequest`, guards ...): the request's `data`. */
@@ -194,6 +206,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     socket.on('error', socketOnError)
     socket.on('drain', socketOnDrain)
     this.readyState = Connection.OPEN
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.connectionsOpened++
+      countIn(metrics.connectionsOpen, this.protocol ?? '')
+    }
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
@@ -209,7 +226,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    sender.text(text, true, callback)
+    const bytes = sender.text(text, true, callback)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesSent++
+      metrics.textBytesSent += bytes
+    }
     return this.accepted(sender)
   }
 
@@ -221,12 +243,45 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
     sender.frame(Opcode.Binary, data, true, callback)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesSent++
+      metrics.binaryBytesSent += data.length
+    }
     return this.accepted(sender)
   }
 
   /** Sends a string as text, a Buffer/Uint8Array as binary. */
   send(data: string | Uint8Array, callback?: WriteCallback): boolean {
     return typeof data === 'string' ? this.sendText(data, callback) : this.sendBinary(data, callback)
+  }
+
+  /** A short id, unique within this process: the connection's member id in topic presence. */
+  get id(): string {
+    return connectionId(this)
+  }
+
+  /**
+   * Subscribes this server-side connection to `topic`: `server.publish(topic, ...)` on this
+   * server, or on any instance sharing its broker, reaches it. With `options.presence` it also
+   * appears in `server.presence(topic)` with that data. Returns false when it already
+   * subscribes to the topic or is not open. Subscriptions end when the connection closes
+   * (before its 'close' listeners run). Throws on a client connection (clients cannot
+   * subscribe or publish), a topic that is not a 1–1024 character string, or presence data
+   * that is not JSON of at most 1 KiB.
+   */
+  subscribe(topic: string, options?: SubscribeOptions): boolean {
+    return this.topicRegistry().subscribe(this, topic, options)
+  }
+
+  /** Ends the subscription to `topic` (and its presence). Returns false when there was none. */
+  unsubscribe(topic: string): boolean {
+    return this.topicRegistry().unsubscribe(this, topic)
+  }
+
+  /** The topics this connection subscribes to: a snapshot, in subscription order (none for a client). */
+  get topics(): readonly string[] {
+    return this.options.topics === undefined ? NO_TOPICS : this.options.topics.topicsOf(this)
   }
 
   /** Sends a ping (payload ≤ 125 bytes). The peer's pong is emitted as 'pong'. */
@@ -268,6 +323,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     }
     const fragment = (data: Buffer, fin: boolean, callback?: WriteCallback): void => {
       this.output().frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
+      const metrics = this.metrics
+      if (metrics !== null) {
+        if (first) metrics.binaryMessagesSent++
+        metrics.binaryBytesSent += data.length
+      }
       first = false
     }
     const stream = new Writable({
@@ -395,11 +455,21 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesReceived++
+      metrics.textBytesReceived += end - start
+    }
     this.emitMessage('text', text)
     this.emitMessage('message', text)
   }
 
   private onBinaryMessage(data: Buffer): void {
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesReceived++
+      metrics.binaryBytesReceived += data.length
+    }
     this.emitMessage('binary', data)
     this.emitMessage('message', data)
   }
@@ -427,21 +497,30 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onBinaryStart(): void {
+    if (this.metrics !== null) this.metrics.binaryMessagesReceived++
     const stream = new Readable({ read: () => this.resumeFor('stream') })
     this.inbound = stream
+    // 'message' always gets whole messages: in 'stream' mode a 'message' listener has binary
+    // messages gathered for it (bounded by maxMessageSize, checked on each frame header).
+    if (this.listenerCount('message') > 0) this.gathered = []
     if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
     this.emit('binary', stream)
   }
 
   private onBinaryChunk(chunk: Buffer): void {
+    if (this.gathered !== null) this.gathered.push(chunk)
+    if (this.metrics !== null) this.metrics.binaryBytesReceived += chunk.length
     if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
   }
 
   private onBinaryEnd(): void {
     const stream = this.inbound
+    const gathered = this.gathered
     this.inbound = null
+    this.gathered = null
     if (stream !== null) stream.push(null)
     this.resumeFor('stream')
+    if (gathered !== null) this.emitMessage('message', gathered.length === 1 ? gathered[0] : Buffer.concat(gathered))
   }
 
   private onPing(payload: Buffer): void {
@@ -524,6 +603,27 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     process.nextTick(probeDrain, this)
   }
 
+  /**
+   * A published frame (TopicRegistry): the same Buffer for every subscriber. The backpressure
+   * policy applies as to sendText/sendBinary; false when the message was not queued (not
+   * open, dropped, or the connection closed as a slow consumer).
+   */
+  private publishFrame(frame: Buffer): boolean {
+    if (this.readyState !== Connection.OPEN) return false
+    // After the open beginBinary() message, in publish order with the sends around it.
+    if (this.outbound !== null) return !this.defer(() => this.publishFrame(frame))
+    const sender = this.output()
+    if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(undefined)
+    sender.shared(frame)
+    return true
+  }
+
+  private topicRegistry(): TopicRegistry {
+    const topics = this.options.topics
+    if (topics === undefined) throw new TypeError('topics are for server-side connections: a client cannot subscribe or publish')
+    return topics
+  }
+
   /** The sender, created on first use: most of an idle connection's memory is what it never needed. */
   private output(): Sender {
     return this.sender ?? (this.sender = new Sender(this.socket, this.role === 'client' ? clientMaskKeys : null))
@@ -583,6 +683,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onCloseFrame(code: number, reason: string): void {
     this.closeReceived = { code, reason }
+    if (this.metrics !== null) countIn(this.metrics.closeCodesReceived, code)
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
       this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code))
@@ -598,6 +699,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onProtocolError(error: ProtocolError): void {
+    if (this.metrics !== null) countIn(this.metrics.protocolErrors, error.closeCode)
     this.emitError(error)
     this.fail(error.closeCode, error.message)
   }
@@ -619,6 +721,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private sendClose(payload: Buffer): void {
     this.closeSent = true
+    // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
+    if (this.metrics !== null) countIn(this.metrics.closeCodesSent, payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus)
     this.readyState = Connection.CLOSING
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
@@ -659,6 +763,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.outbound = null
     this.afterOutbound = null
     const received = this.closeReceived
+    if (this.metrics !== null && this.socket !== undefined) countIn(this.metrics.connectionsOpen, this.protocol ?? '', -1)
     if (this.release !== undefined) this.release(this)
     this.guard(() =>
       this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
@@ -700,8 +805,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** A send while more than maxBufferedAmount is unsent: the slow-consumer policy decides. */
   private overflow(callback: WriteCallback | undefined): boolean {
     const error = new ConnectionStateError(this.readyState, 'slow consumer: maxBufferedAmount exceeded')
-    if (this.options.slowConsumer === 'close') this.fail(CloseCode.PolicyViolation, 'slow consumer')
-    else this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    const metrics = this.metrics
+    if (this.options.slowConsumer === 'close') {
+      if (metrics !== null) metrics.slowConsumerCloses++
+      this.fail(CloseCode.PolicyViolation, 'slow consumer')
+    } else {
+      if (metrics !== null) metrics.slowConsumerDrops++
+      this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    }
     if (callback !== undefined) process.nextTick(callback, error)
     return false
   }

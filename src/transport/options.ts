@@ -1,6 +1,8 @@
 import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as tls from 'node:tls'
+import type { Broker } from '../broker/broker'
+import type { TopicRegistry } from './pubsub/topic-registry'
 import type { UpgradeRequest } from './upgrade-request'
 
 /** Limits and behaviour shared by server and client connections. */
@@ -50,8 +52,24 @@ export interface ServerOptions extends ConnectionOptions {
   verifyRequest?: (request: UpgradeRequest) => void | Promise<void>
   /** Headers added to every 101 response. */
   extraHeaders?: Record<string, string>
+  /**
+   * The request path(s) (percent-encoded, without the query) whose WebSocket upgrades this server
+   * handles on an attached HTTP server. Default: every WebSocket upgrade. Other upgrades are left
+   * to the HTTP server's other 'upgrade' listeners (answered 404 only when there are none).
+   */
+  path?: string | readonly string[]
+  /** A predicate over the raw request deciding whether a WebSocket upgrade is this server's (with `path`: both must pass). */
+  shouldHandle?: (req: http.IncomingMessage) => boolean
   /** Attach to this HTTP(S) server instead of creating one (same as `server.attach()`). */
   server?: http.Server | https.Server
+  /**
+   * Carries publishes to, and brings them from, the other instances of the app (processes,
+   * machines): see Broker. Default: an in-process broker of the server's own (publish reaches
+   * this server's subscribers only). Started by listen()/attach(); see `server.ready()`.
+   */
+  broker?: Broker
+  /** Count handshakes, messages, bytes and closes in `server.metrics` (a few increments per message). Default true. */
+  metrics?: boolean
 }
 
 export interface ClientOptions extends ConnectionOptions {
@@ -74,6 +92,8 @@ export interface ResolvedConnectionOptions {
   slowConsumer: 'close' | 'drop'
   highWaterMark: number
   idleTimeout: number
+  /** @internal The server's topics (server connections only): shared, so a connection pays nothing for it. */
+  topics?: TopicRegistry
 }
 
 const MiB = 1024 * 1024

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { ConnectionMetrics } from './connection-metrics'
 
 /** What the server knows about an upgrade request before it answers 101. */
 export interface UpgradeRequest {
@@ -28,6 +29,8 @@ export interface UpgradeRequest {
   maxBufferedAmount?: number
   /** Hooks may set this connection's slow-consumer policy. */
   slowConsumer?: 'close' | 'drop'
+  /** Hooks may count this connection in other counters (the framework: its gateway's); null counts nothing. */
+  metrics?: ConnectionMetrics | null
 }
 
 class ServerUpgradeRequest implements UpgradeRequest {
@@ -41,6 +44,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
   binaryMode?: 'stream' | 'buffer'
   maxBufferedAmount?: number
   slowConsumer?: 'close' | 'drop'
+  metrics?: ConnectionMetrics | null
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined
   private dataValue: Record<string, unknown> | undefined

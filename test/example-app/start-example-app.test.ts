@@ -66,6 +66,32 @@ describe('example-app startExampleApp', () => {
     ])
   })
 
+  it('serves its AsyncAPI document at /asyncapi.json, the same as app.asyncapi()', async () => {
+    const answer = await fetchText(`${chat.url}asyncapi.json`)
+    expect(answer.status).to.equal(200)
+    expect(answer.headers['content-type']).to.equal('application/json')
+    expect(JSON.parse(answer.body)).to.deep.equal(chat.app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }))
+  })
+
+  it('answers the health probes /healthz and /readyz', async () => {
+    const ready = await fetchText(`${chat.url}readyz`)
+    expect(ready.status).to.equal(200)
+    expect(JSON.parse(ready.body)).to.deep.equal({ live: true, ready: true, state: 'running', connections: 0 })
+    expect((await fetchText(`${chat.url}healthz`)).status).to.equal(200)
+  })
+
+  it('serves Prometheus metrics at /metrics', async () => {
+    const echo = await WsClient.open(wsUrl('/echo'))
+    clients.push(echo)
+    echo.ws.send('count me')
+    expect(await echo.next()).to.equal('count me')
+    const metrics = await fetchText(`${chat.url}metrics`)
+    expect(metrics.status).to.equal(200)
+    expect(metrics.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/)
+    expect(metrics.body).to.include('gatewire_messages_received_total{gateway="EchoGateway",kind="text"} 1')
+    expect(metrics.body).to.include('gatewire_connections_open{gateway="EchoGateway",protocol=""} 1')
+  })
+
   it('answers 404 for anything else, including paths that try to leave public/', async () => {
     expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
     expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
