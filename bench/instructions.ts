@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { freePort } from './lib/free-port'
 import { OP_BINARY, OP_TEXT, WsMessageCounter, maskedFrame, wsHandshake } from './lib/wire'
 
 // Instructions per echoed message, counted by valgrind (callgrind) in the server process: a
@@ -72,17 +73,6 @@ async function client(port: number, count: number): Promise<void> {
   })
   if (counter.unexpected > 0) throw new Error(`${counter.unexpected} wrong echoes`)
   socket.destroy()
-}
-
-function freePort(): Promise<number> {
-  return new Promise((r, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => r(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 async function waitListening(port: number, alive: () => boolean): Promise<void> {

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
+import { freePort } from '../lib/free-port'
 import type { GeneratorFailure, GeneratorResult } from '../load-generator'
 import { DIST, ROOT, options } from './options'
 import type { ServerSpec } from './servers'
@@ -51,18 +52,6 @@ export function spawnNode(nodeArgs: string[], core: number, env: Record<string, 
   children.add(child)
   child.on('exit', () => children.delete(child))
   return child
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => resolvePort(port))
-    })
-  })
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -19,6 +19,22 @@ import {
 // The masking key of RFC 6455 §5.7's masked example.
 const KEY = hex('37 fa 21 3d')
 
+/** How many times `run` makes Buffer.concat join buffers. */
+function countJoins(run: () => void): number {
+  const concat = Buffer.concat
+  let joins = 0
+  Buffer.concat = (...args: Parameters<typeof concat>) => {
+    joins++
+    return concat(...args)
+  }
+  try {
+    run()
+  } finally {
+    Buffer.concat = concat
+  }
+  return joins
+}
+
 const text = (value: string): FrameEvent => ({ type: 'text', text: value })
 const binary = (data: Buffer): FrameEvent => ({ type: 'binary', data })
 const ping = (data: Buffer | string): FrameEvent => ({ type: 'ping', data: Buffer.from(data) })
@@ -241,19 +257,11 @@ describe('FrameParser', () => {
       const frame = masked(Opcode.Binary, payload)
       let received: Buffer | undefined
       const parser = new FrameParser({ ...noopHandler(), onBinary: (data) => (received = data) }, SERVER)
-      const concat = Buffer.concat
-      let joins = 0
-      Buffer.concat = (...args: Parameters<typeof concat>) => {
-        joins++
-        return concat(...args)
-      }
-      try {
+      const joins = countJoins(() => {
         for (const [from, to] of [[0, 65_536], [65_536, 131_072], [131_072, frame.length]]) {
           parser.push(Buffer.from(frame.subarray(from, to)))
         }
-      } finally {
-        Buffer.concat = concat
-      }
+      })
       expect(received?.equals(payload)).to.equal(true)
       expect(received?.buffer.byteLength).to.equal(payload.length)
       expect(joins).to.equal(0) // copied piece by piece into place, never joined afterwards
@@ -274,21 +282,13 @@ describe('FrameParser', () => {
       const frame = masked(Opcode.Binary, payload)
       let received: Buffer | undefined
       const parser = new FrameParser({ ...noopHandler(), onBinary: (data) => (received = data) }, SERVER)
-      const concat = Buffer.concat
-      let joins = 0
-      Buffer.concat = (...args: Parameters<typeof concat>) => {
-        joins++
-        return concat(...args)
-      }
       const gatheredAt: number[] = []
-      try {
+      const joins = countJoins(() => {
         for (let at = 0; at < frame.length; at += 65_536) {
           parser.push(Buffer.from(frame.subarray(at, at + 65_536)))
           if (parser['assembly'] !== null && gatheredAt.length === 0) gatheredAt.push(at + 65_536)
         }
-      } finally {
-        Buffer.concat = concat
-      }
+      })
       expect(received?.equals(payload)).to.equal(true)
       expect(joins).to.equal(0)
       // Gathered on the chunk that completed a quarter of the payload, not before.
