@@ -17,9 +17,10 @@ async function main(): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') console.error(`port ${port} is already in use: try PORT=8002 npm start`)
-    else if (redisUrl !== undefined && /gatewire\/redis/.test(String((err as Error).message))) {
-      console.error(`${(err as Error).message}\nIs redis-server running? Start one, or unset REDIS_URL to run a single instance.`)
-    } else console.error(err)
+    else if (redisUrl !== undefined && /^gatewire\/redis: cannot reach/.test(String((err as Error).message))) {
+      console.error(`${(err as Error).message}\nIs redis-server running there? Start one, or unset REDIS_URL to run a single instance.`)
+    } else if (err instanceof TypeError && /^gatewire\/redis:/.test(err.message)) console.error(`REDIS_URL: ${err.message}`)
+    else console.error(err)
     process.exit(1)
   }
 

@@ -4,6 +4,7 @@ import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
+import { freePort } from '../helpers/redis-server'
 import { WsClient } from './ws-client'
 
 interface Answer {
@@ -147,7 +148,8 @@ describe('example-app main.ts (npm start)', () => {
         resolve({ url: match[1], output: () => output })
       }
       spawned.stdout!.on('data', onData)
-      spawned.once('exit', (code) => {
+      // 'close', not 'exit': by then everything it printed has been read.
+      spawned.once('close', (code) => {
         clearTimeout(timer)
         reject(new Error(`main.ts exited with ${code}:\n${output}`))
       })
@@ -165,6 +167,18 @@ describe('example-app main.ts (npm start)', () => {
       })
     })
   }
+
+  it('exits 1 naming the URL when REDIS_URL is a Redis nobody serves', async function () {
+    this.timeout(30_000)
+    const url = `redis://127.0.0.1:${await freePort()}`
+    const failure = await start({ PORT: '0', REDIS_URL: url }).then(
+      () => expect.fail('main.ts started without its Redis'),
+      (err: Error) => err.message,
+    )
+    expect(failure).to.include('main.ts exited with 1')
+    expect(failure).to.include(`gatewire/redis: cannot reach ${url} within 3000 ms`)
+    expect(failure).to.include('Is redis-server running there? Start one, or unset REDIS_URL to run a single instance.')
+  })
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`prints the URL to open, and on ${signal} closes every client with 1001 and exits 0`, async function () {
