@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
-import { freePort, hasRedisServer, NO_REDIS_REASON, RedisServer } from '../helpers/redis-server'
+import { freePort, requireRedisServer, RedisServer } from '../helpers/redis-server'
 import { WsClient } from './ws-client'
 
 interface Event<T = any> {
@@ -54,10 +54,7 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
   let b: ExampleApp
 
   before(async function () {
-    if (!hasRedisServer) {
-      console.warn(NO_REDIS_REASON)
-      this.skip()
-    }
+    requireRedisServer(this)
     redis = await RedisServer.start()
   })
   after(async () => {
@@ -210,6 +207,35 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
     }
     graceOnB.terminate()
     expect((await nextEvent(ada, 'presence')).data).to.deep.equal({ room: 'lobby', members: ['ada', 'grace'], left: 'grace' })
+  })
+
+  it('while Redis is down, answers a join with an error event and closes a chat.v1 client with 1013, then serves again', async () => {
+    await v2(a, 'ada')
+    await redis.stop()
+    try {
+      // Bounded: ioredis notices the closed connection within moments.
+      for (const deadline = Date.now() + 5000; a.app.server.broker.state === 'ready' && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      expect(a.app.server.broker.state, 'the broker noticed Redis is gone').to.not.equal('ready')
+      const grace = await WsClient.open(`ws://127.0.0.1:${a.port}/chat/lobby?nick=grace`, ['chat.v2'])
+      clients.push(grace)
+      grace.ws.send(JSON.stringify({ event: 'join', data: {} }))
+      const error = await nextEvent(grace, 'error')
+      expect(error.data.event).to.equal('join')
+      expect(error.data.message).to.match(/^who is here is unknown for now \(gatewire\/redis: .*not connected.*\); try again$/)
+      const old = await WsClient.open(`ws://127.0.0.1:${a.port}/chat/lobby?nick=old`, ['chat.v1'])
+      clients.push(old)
+      expect(await old.expectClose()).to.deep.equal({ code: 1013, reason: 'who is here is unknown for now: try again later' })
+    } finally {
+      await redis.restart()
+    }
+    // Back: the broker reconnects by itself and joins work again, across instances.
+    const ready = (): boolean => [a, b].every((instance) => instance.app.server.broker.state === 'ready')
+    for (const deadline = Date.now() + 10_000; !ready() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(ready(), 'both brokers reconnected within 10 s of Redis being back').to.equal(true)
+    const { joined } = await v2(b, 'grace')
+    expect(joined.data.members).to.deep.equal(['ada', 'grace'])
   })
 
   it('fails to start with a clear error naming the URL when Redis cannot be reached', async () => {

@@ -4,7 +4,7 @@ import { expect } from 'chai'
 import type { Page } from 'playwright-core'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
 import { launchChromium, requireChromium, screenshot, type Chromium } from '../helpers/chromium'
-import { hasRedisServer, NO_REDIS_REASON, RedisServer } from '../helpers/redis-server'
+import { requireRedisServer, RedisServer } from '../helpers/redis-server'
 
 const STEP_TIMEOUT = 5000
 
@@ -18,10 +18,7 @@ describe('example-app on two instances (one Redis) in a real browser (headless C
 
   before(async function () {
     requireChromium(this)
-    if (!hasRedisServer) {
-      console.warn(NO_REDIS_REASON)
-      this.skip()
-    }
+    requireRedisServer(this)
     chromium = await launchChromium()
     redis = await RedisServer.start()
   })
