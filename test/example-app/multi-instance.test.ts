@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
 import { freePort, requireRedisServer, RedisServer } from '../helpers/redis-server'
+import { MainProcess } from './main-process'
 import { WsClient } from './ws-client'
 
 interface Event<T = any> {
@@ -249,5 +250,68 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
     )
     expect(started, 'startExampleApp resolved').to.be.instanceOf(Error)
     expect(started!.message).to.include(`cannot reach ${url}`)
+  })
+})
+
+describe('example-app: two `npm start` processes with one REDIS_URL', function () {
+  this.timeout(60_000)
+  let redis: RedisServer
+  const processes: MainProcess[] = []
+  const clients: WsClient[] = []
+
+  before(async function () {
+    requireRedisServer(this)
+    redis = await RedisServer.start()
+  })
+  after(async () => {
+    await redis?.destroy()
+  })
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate()
+    await Promise.all(processes.splice(0).map((main) => main.stop()))
+  })
+
+  /** Polls `check` every 50 ms until it holds, failing with `what` after 10 s. */
+  async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+    let ok = await check()
+    for (const deadline = Date.now() + 10_000; !ok && Date.now() < deadline; ok = await check()) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(ok, what).to.equal(true)
+  }
+
+  it('serve one chat on two ports: presence of both, messages both ways', async () => {
+    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: redis.url }
+    // One after the other: two ts-node compilations at once are slow on a shared machine.
+    const urlA = await MainProcess.start(env, (m) => processes.push(m), 30_000)
+    const urlB = await MainProcess.start(env, (m) => processes.push(m), 30_000)
+    expect(new URL(urlA).port).to.not.equal(new URL(urlB).port)
+    expect(processes[1].output).to.include('Rooms and presence shared through Redis')
+    const open = async (url: string, nick: string): Promise<WsClient> => {
+      const client = await WsClient.open(`${url.replace(/^http/, 'ws')}chat/lobby?nick=${nick}`, ['chat.v2'])
+      clients.push(client)
+      client.ws.send(JSON.stringify({ event: 'join', data: {} }))
+      return client
+    }
+    const lobbyCount = async (url: string): Promise<number> =>
+      ((await getJson(`${url}api/rooms`)) as { name: string; members: number }[]).find((r) => r.name === 'lobby')!.members
+
+    const ada = await open(urlA, 'ada')
+    await nextEvent(ada, 'joined')
+    // The first process's join reaches Redis in the background: the second sees it once it has.
+    await until(async () => (await lobbyCount(urlB)) === 1, 'the second process counts ada (on the first) in the lobby')
+    const grace = await open(urlB, 'grace')
+    expect((await nextEvent(grace, 'joined')).data.members).to.deep.equal(['ada', 'grace'])
+    expect((await nextEvent(ada, 'presence')).data).to.deep.equal({ room: 'lobby', members: ['ada', 'grace'], joined: 'grace' })
+    // Both processes subscribe to the lobby's channel once a member joins there.
+    const lobby = 'gatewire:/chat/:room#chat.v2:lobby'
+    await until(async () => (await redis.cli('pubsub', 'numsub', lobby)).split('\n')[1] === '2', `both processes subscribe to ${lobby}`)
+
+    ada.ws.send(JSON.stringify({ event: 'say', data: { text: 'hi grace' } }))
+    expect((await nextEvent(grace, 'message')).data).to.include({ nick: 'ada', text: 'hi grace' })
+    grace.ws.send(JSON.stringify({ event: 'say', data: { text: 'hi ada' } }))
+    const heard: string[] = []
+    while (heard.length < 2) heard.push((await nextEvent(ada, 'message')).data.text)
+    expect(heard).to.deep.equal(['hi grace', 'hi ada'])
   })
 })
