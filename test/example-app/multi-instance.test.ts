@@ -46,31 +46,40 @@ function getJson(url: string): Promise<unknown> {
   })
 }
 
+/** One redis-server for the calling suite (skipped, saying why, without one), stopped after it. */
+function useRedisServer(): () => RedisServer {
+  let server: RedisServer | undefined
+  before(async function () {
+    requireRedisServer(this)
+    server = await RedisServer.start()
+  })
+  after(async () => {
+    await server?.destroy()
+  })
+  return () => {
+    if (server === undefined) throw new Error('redis-server is not started yet')
+    return server
+  }
+}
+
 describe('example-app on two instances sharing one Redis (REDIS_URL)', function () {
   this.timeout(20_000)
-  let redis: RedisServer
+  const redis = useRedisServer()
   const instances: ExampleApp[] = []
   const clients: WsClient[] = []
   let a: ExampleApp
   let b: ExampleApp
 
-  before(async function () {
-    requireRedisServer(this)
-    redis = await RedisServer.start()
-  })
-  after(async () => {
-    await redis?.destroy()
-  })
   beforeEach(async () => {
-    a = await startExampleApp({ port: 0, host: '127.0.0.1', logger: false, redisUrl: redis.url })
+    a = await startExampleApp({ port: 0, host: '127.0.0.1', logger: false, redisUrl: redis().url })
     instances.push(a)
-    b = await startExampleApp({ port: 0, host: '127.0.0.1', logger: false, redisUrl: redis.url })
+    b = await startExampleApp({ port: 0, host: '127.0.0.1', logger: false, redisUrl: redis().url })
     instances.push(b)
   })
   afterEach(async () => {
     for (const client of clients.splice(0)) client.terminate()
     await Promise.all(instances.splice(0).map((instance) => instance.close()))
-    await redis?.cli('flushall')
+    await redis().cli('flushall')
   })
 
   /** Both instances' subscriptions and presence have reached Redis. */
@@ -212,7 +221,7 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
 
   it('while Redis is down, answers a join with an error event and closes a chat.v1 client with 1013, then serves again', async () => {
     await v2(a, 'ada')
-    await redis.stop()
+    await redis().stop()
     try {
       // Bounded: ioredis notices the closed connection within moments.
       for (const deadline = Date.now() + 5000; a.app.server.broker.state === 'ready' && Date.now() < deadline; ) {
@@ -229,7 +238,7 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
       clients.push(old)
       expect(await old.expectClose()).to.deep.equal({ code: 1013, reason: 'who is here is unknown for now: try again later' })
     } finally {
-      await redis.restart()
+      await redis().restart()
     }
     // Back: the broker reconnects by itself and joins work again, across instances.
     const ready = (): boolean => [a, b].every((instance) => instance.app.server.broker.state === 'ready')
@@ -255,17 +264,10 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
 
 describe('example-app: two `npm start` processes with one REDIS_URL', function () {
   this.timeout(60_000)
-  let redis: RedisServer
+  const redis = useRedisServer()
   const processes: MainProcess[] = []
   const clients: WsClient[] = []
 
-  before(async function () {
-    requireRedisServer(this)
-    redis = await RedisServer.start()
-  })
-  after(async () => {
-    await redis?.destroy()
-  })
   afterEach(async () => {
     for (const client of clients.splice(0)) client.terminate()
     await Promise.all(processes.splice(0).map((main) => main.stop()))
@@ -281,7 +283,7 @@ describe('example-app: two `npm start` processes with one REDIS_URL', function (
   }
 
   it('serve one chat on two ports: presence of both, messages both ways', async () => {
-    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: redis.url }
+    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: redis().url }
     // One after the other: two ts-node compilations at once are slow on a shared machine.
     const urlA = await MainProcess.start(env, (m) => processes.push(m), 30_000)
     const urlB = await MainProcess.start(env, (m) => processes.push(m), 30_000)
@@ -305,7 +307,7 @@ describe('example-app: two `npm start` processes with one REDIS_URL', function (
     expect((await nextEvent(ada, 'presence')).data).to.deep.equal({ room: 'lobby', members: ['ada', 'grace'], joined: 'grace' })
     // Both processes subscribe to the lobby's channel once a member joins there.
     const lobby = 'gatewire:/chat/:room#chat.v2:lobby'
-    await until(async () => (await redis.cli('pubsub', 'numsub', lobby)).split('\n')[1] === '2', `both processes subscribe to ${lobby}`)
+    await until(async () => (await redis().cli('pubsub', 'numsub', lobby)).split('\n')[1] === '2', `both processes subscribe to ${lobby}`)
 
     ada.ws.send(JSON.stringify({ event: 'say', data: { text: 'hi grace' } }))
     expect((await nextEvent(grace, 'message')).data).to.include({ nick: 'ada', text: 'hi grace' })
