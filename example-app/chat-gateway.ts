@@ -8,12 +8,14 @@ import { validRoom } from './valid-room'
 
 const V1 = 'chat.v1'
 
-// Framework rooms of the gateway (names with ':' or '@' can never be a chat room, see validRoom):
-/** Every joined member, with its room and nickname as presence data: member lists and head counts come from here. */
+// The gateway's framework rooms besides the chat rooms (':' and '@' never occur in a chat room's
+// name, see validRoom). Every joined member is in DIRECTORY with { room, nick, node } as presence
+// data: member lists and head counts are read from there. Every chat.v2 connection, joined or
+// not, is in ROOM_LISTS, where head counts go.
 const DIRECTORY = '@directory'
-/** Every chat.v2 connection, joined or not: where room lists go. */
 const ROOM_LISTS = '@room-lists'
-/** Where a chat room's events go, one framework room per protocol: each event's frame is built once per protocol. */
+// A chat room's events go to one framework room per protocol, so that each event's frame is
+// built once per protocol: JSON for chat.v2, a text line for chat.v1.
 const delivery = (room: string, protocol: string | undefined): string => `${protocol === V1 ? V1 : 'chat.v2'}:${room}`
 
 /**
