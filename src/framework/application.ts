@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net'
-import type { Server as HttpServer } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { HandshakeError } from '../protocol'
-import { Connection, Server, type ServerOptions, type UpgradeRequest } from '../transport'
+import { closeWithServer, Connection, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -42,6 +42,20 @@ export interface BootstrapOptions extends GatewayDefaults {
   guards?: readonly GuardLike[]
   /** Transport limits and timeouts, passed to the core `Server`. */
   transport?: TransportOptions
+  /**
+   * Resolves the tokens no module of the app provides from another injector (a host's: see
+   * `gatewire/nest`). Return `{ value }`, or undefined when that injector does not know it either.
+   */
+  externalProviders?: (token: Token) => { value: unknown } | undefined
+}
+
+/** Options of `app.close(options)`. */
+export interface CloseOptions {
+  /**
+   * Also close the HTTP(S) servers the app is attached to, once its WebSockets are closed (1001),
+   * and resolve when they have closed: one call shuts down the host's server too. Default false.
+   */
+  servers?: boolean
 }
 
 /** The defaults every gateway starts from (documented in docs/framework.md). */
@@ -59,7 +73,7 @@ type ResolvedOptions = Required<
 > &
   GatewayDefaults
 
-type Selector = (offered: string[], request: UpgradeRequest) => string | undefined | Promise<string | undefined>
+type Selector = (request: UpgradeRequest, offered: string[]) => string | undefined | Promise<string | undefined>
 
 /** A gateway as the running app holds it. */
 class GatewayRuntime implements SessionGateway {
@@ -111,6 +125,7 @@ export class Application {
   private readonly handshakes = new WeakMap<UpgradeRequest, Handshake>()
   private state: 'idle' | 'running' | 'closing' | 'closed' = 'idle'
   private closing: Promise<void> | undefined
+  private readonly hosts: (HttpServer | HttpsServer)[] = []
 
   constructor(
     private readonly rootModule: Class,
@@ -118,8 +133,11 @@ export class Application {
   ) {
     checkDefaults(`bootstrap(${nameOf(rootModule)})`, options)
     this.logger = resolveLogger(options.logger)
+    const external = options.externalProviders
     this.container = new Container(rootModule, (token, requester) => {
-      if (!(token instanceof ConnectionsToken)) return undefined
+      if (!(token instanceof ConnectionsToken)) {
+        return external === undefined || this.container.declares(token) ? undefined : external(token as Token)
+      }
       const runtime = this.byType.get(token.gateway)
       if (runtime === undefined) {
         throw new DefinitionError(requester.className, requester.member, `${token} names a class that is not a gateway of this app`)
@@ -164,8 +182,15 @@ export class Application {
       })
       runtime.guards = definition.guards.map((g, i) => this.compileGuard(g, runtime.module, definition.name, i))
       if (definition.selectProtocol !== undefined) {
-        const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol]
-        runtime.selector = method.bind(runtime.instance)
+        const method = (runtime.instance as Record<MemberKey, Selector>)[definition.selectProtocol].bind(runtime.instance)
+        if (definition.selectProtocolOrder === 'offered-first') {
+          this.logger.warn(
+            `gatewire: ${definition.name} @SelectProtocol() takes (offered, request): deprecated, declare (request: UpgradeRequest, offered: string[]) as the core's selectProtocol does`,
+          )
+          runtime.selector = (request, offered) => (method as unknown as (o: string[], r: UpgradeRequest) => ReturnType<Selector>)(offered, request)
+        } else {
+          runtime.selector = method
+        }
       }
     }
 
@@ -179,6 +204,8 @@ export class Application {
       binaryMode: 'buffer',
       verifyRequest: (request) => this.verify(request),
       selectProtocol: (request) => this.handshakes.get(request)?.protocol,
+      // On a shared server, only upgrades to the app's gateways are the app's.
+      shouldHandle: (req) => this.routes(req),
     })
     this.server.on('connection', this.onConnection)
     this.server.on('error', (err: Error) => this.logger.error('gatewire: server error:', err))
@@ -211,16 +238,51 @@ export class Application {
   }
 
   /**
-   * Serves WebSocket upgrades of an existing HTTP(S) server, which keeps serving HTTP.
+   * Serves WebSocket upgrades of an existing HTTP(S) server, which keeps serving HTTP: only those
+   * to the app's gateways' paths; every other upgrade is left to the server's other 'upgrade'
+   * listeners (404/400 only when there are none). May be called for several servers (http and
+   * https). Options: `intercept` (hide our upgrades from peers that answer every upgrade:
+   * `ws` with `{ server, path }`, Nest's WsAdapter), `closeWithServer` (the server's own
+   * `close()` closes the app first, so it finishes).
    *
    * @example
    * const http = createServer(expressApp).listen(8080)
    * bootstrap(AppModule).attach(http)
    */
-  attach(httpServer: HttpServer | HttpsServer): this {
-    this.starting()
-    this.server.attach(httpServer)
+  attach(httpServer: HttpServer | HttpsServer, options?: AttachOptions): this {
+    // Several servers (http and https) under one app: the first attach starts it.
+    if (this.state !== 'running') this.starting()
+    // The app closes (heartbeats stop, state follows), not only its core server.
+    this.server.attach(httpServer, { ...options, closeWithServer: false })
+    if (options?.closeWithServer === true) closeWithServer(httpServer, () => void this.close())
+    if (!this.hosts.includes(httpServer)) this.hosts.push(httpServer)
     return this
+  }
+
+  /**
+   * Handles one upgrade from an 'upgrade' listener of your own (instead of `attach()`): the app
+   * starts on the first one (heartbeats run) and `close()` closes the connections it made.
+   * Answers 404 when no gateway matches the path.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.state === 'idle') this.starting()
+    this.server.handleUpgrade(req, socket, head)
+  }
+
+  /** The path patterns of the app's gateways, in declaration order (`'/rooms/:room'`, `'*'` ...). */
+  get paths(): readonly string[] {
+    return this.gateways.map((g) => g.definition.path)
+  }
+
+  /** True when one of the app's gateways serves the path of this upgrade request. */
+  routes(req: IncomingMessage): boolean {
+    try {
+      const url = req.url ?? '/'
+      return this.router.match(url.split('?', 1)[0]) !== undefined
+    } catch {
+      // A parameter segment of one of our routes that does not decode: ours, answered 400.
+      return true
+    }
   }
 
   /** The listening address, as `net.Server#address()` gives it (`null` before listening). */
@@ -231,23 +293,24 @@ export class Application {
   /**
    * Graceful stop: every connection is closed with 1001 (Going Away), the server stops
    * accepting, and the promise resolves once all are gone (or after the close timeout).
+   * Upgrades to the app's paths are answered 503 from then on. With `{ servers: true }` the
+   * HTTP servers it is attached to are closed next, and the promise waits for them too.
    */
-  close(): Promise<void> {
-    if (this.closing) return this.closing
-    this.stopHeartbeats()
-    if (this.state === 'idle') {
-      this.state = 'closed'
-      return (this.closing = Promise.resolve())
-    }
-    this.state = 'closing'
-    this.closing = new Promise<void>((resolve, reject) => {
-      this.server.close((err) => {
-        this.state = 'closed'
-        if (err) reject(err)
-        else resolve()
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing === undefined) {
+      this.stopHeartbeats()
+      // Also when idle: connections made through `app.server.handleUpgrade()` are closed too.
+      this.state = 'closing'
+      this.closing = new Promise<void>((resolve, reject) => {
+        this.server.close((err) => {
+          this.state = 'closed'
+          if (err) reject(err)
+          else resolve()
+        })
       })
-    })
-    return this.closing
+    }
+    if (options.servers !== true) return this.closing
+    return this.closing.then(() => Promise.all(this.hosts.map(closeHttpServer))).then(() => undefined)
   }
 
   /** A provider or gateway instance of the app, by token. */
@@ -301,7 +364,7 @@ export class Application {
     if (gateway.selector !== undefined) {
       let chosen: string | undefined | Promise<string | undefined>
       try {
-        chosen = gateway.selector(offered, request)
+        chosen = gateway.selector(request, offered)
       } catch (err) {
         return this.refuse(err, gateway, '@SelectProtocol')
       }
@@ -367,12 +430,14 @@ export class Application {
       if (isThenable(result)) {
         return Promise.resolve(result).then(
           (r) => {
+            if (ctx.denied !== undefined) throw ctx.denied
             if (r === false) throw new HandshakeError(403, 'forbidden')
             return this.runGuards(guards, i + 1, ctx, gateway, done)
           },
           (err: unknown) => this.refuse(err, gateway, 'guard'),
         )
       }
+      if (ctx.denied !== undefined) throw ctx.denied
       if (result === false) throw new HandshakeError(403, 'forbidden')
     }
     done()
@@ -386,6 +451,8 @@ export class Application {
   }
 
   private readonly onConnection = (conn: Connection): void => {
+    // `app.server.handleUpgrade()` called directly: the app runs from its first connection.
+    if (this.state === 'idle') this.starting()
     const request = conn.request
     const handshake = request === undefined ? undefined : this.handshakes.get(request)
     if (handshake === undefined) {
@@ -428,6 +495,15 @@ export class Application {
       gateway.heartbeat = undefined
     }
   }
+}
+
+/** Closes an HTTP server (its idle keep-alive sockets at once); a server not listening counts as closed. */
+function closeHttpServer(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!server.listening) return resolve()
+    server.close((err) => (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING' ? reject(err) : resolve()))
+    server.closeIdleConnections()
+  })
 }
 
 function tableFor(compiled: CompiledGateway, protocol: string | undefined): HandlerTable {

@@ -56,6 +56,11 @@ export interface GatewayDefinition {
   readonly handlers: readonly HandlerDefinition[]
   readonly guards: readonly GuardLike[]
   readonly selectProtocol: MemberKey | undefined
+  /**
+   * The selector's parameter order: `(request, offered)` like the core's `selectProtocol`, or the
+   * deprecated `(offered, request)`, recognised by an array-typed first parameter.
+   */
+  readonly selectProtocolOrder: 'request-first' | 'offered-first'
   /** Constructor parameters typed `GatewayConnections` (the gateway's own). */
   readonly connectionsParams: readonly number[]
 }
@@ -232,6 +237,8 @@ export function exploreGateway(type: Class, explore: ExploreOptions = {}): Gatew
     handlers: Object.freeze(handlers),
     guards: Object.freeze([...guards]),
     selectProtocol,
+    selectProtocolOrder:
+      selectProtocol !== undefined && getParamTypes(type, selectProtocol)?.[0] === Array ? 'offered-first' : 'request-first',
     connectionsParams: Object.freeze(connectionsParams),
   })
 }

@@ -65,7 +65,8 @@ export interface Connection<TData extends object = Record<string, unknown>> {
  * One WebSocket connection, server or client side.
  *
  * Events: `connect`, `text` (string), `binary` (a Readable, or a Buffer with binaryMode
- * 'buffer'), `message` (every text message, and binary messages in 'buffer' mode), `ping`,
+ * 'buffer'), `message` (every message whole: a string, or a Buffer — in 'stream' mode a
+ * 'message' listener has binary messages gathered for it, up to maxMessageSize), `ping`,
  * `pong`, `drain`, `error` (emitted only when someone listens, so a peer's misbehaviour never
  * crashes the process), and `close` (code, reason) exactly once — 1006 when the connection
  * ended without a closing handshake.
@@ -106,6 +107,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private closed = false
   private closeTimer: NodeJS.Timeout | null = null
   private inbound: Readable | null = null
+  /** The fragments of a streamed binary message, gathered for 'message' listeners (null when none listen). */
+  private gathered: Buffer[] | null = null
   private pausedForStream = false
   private pausedForOutput = false
   private outbound: Writable | null = null
@@ -459,19 +462,26 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private onBinaryStart(): void {
     const stream = new Readable({ read: () => this.resumeFor('stream') })
     this.inbound = stream
+    // 'message' always gets whole messages: in 'stream' mode a 'message' listener has binary
+    // messages gathered for it (bounded by maxMessageSize, checked on each frame header).
+    if (this.listenerCount('message') > 0) this.gathered = []
     if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
     this.emit('binary', stream)
   }
 
   private onBinaryChunk(chunk: Buffer): void {
+    if (this.gathered !== null) this.gathered.push(chunk)
     if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
   }
 
   private onBinaryEnd(): void {
     const stream = this.inbound
+    const gathered = this.gathered
     this.inbound = null
+    this.gathered = null
     if (stream !== null) stream.push(null)
     this.resumeFor('stream')
+    if (gathered !== null) this.emitMessage('message', gathered.length === 1 ? gathered[0] : Buffer.concat(gathered))
   }
 
   private onPing(payload: Buffer): void {

@@ -1,5 +1,5 @@
-export { Server, createServer } from './server'
-export { connect } from './client'
+export { Server, createServer, closeWithServer, type AttachOptions } from './server'
+export { connect, connectAsync } from './client'
 export { Connection } from './connection'
 export type { ReadyState } from './connection'
 export { ConnectionStateError } from './connection-state-error'

@@ -2,16 +2,17 @@ import { EventEmitter } from 'node:events'
 import * as http from 'node:http'
 import type * as https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
 // From the defining modules, as everywhere in transport (see connection.ts).
 import { CloseCode } from '../protocol/constants'
-import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
+import { buildAcceptResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
 import type { Broker, BrokerState, Presence } from '../broker/broker'
 import { InProcessBroker } from '../broker/in-process-broker'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
+import { rejectUpgrade as reject } from './reject-upgrade'
+import { pathOf, UpgradeClaim, type UpgradeClaimant } from './upgrade-claim'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
 type HttpServer = http.Server | https.Server
@@ -40,7 +41,7 @@ export interface Server {
  * Topics (pub/sub): `connection.subscribe(topic)`, `server.publish(topic, message)`; the
  * server's broker (ServerOptions.broker) carries publishes between instances.
  */
-export class Server extends EventEmitter {
+export class Server extends EventEmitter implements UpgradeClaimant {
   private readonly connectionOptions: ResolvedConnectionOptions
   private readonly handshakeTimeout: number
   private readonly maxHeaderSize: number
@@ -51,10 +52,12 @@ export class Server extends EventEmitter {
   private readonly selectProtocol: ServerOptions['selectProtocol']
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
+  private readonly shouldHandle: (req: http.IncomingMessage) => boolean
 
   private readonly open = new Set<Connection>()
   private pending = 0
-  private httpServer: HttpServer | null = null
+  /** The HTTP(S) servers whose upgrades this server serves; the first is `address()`'s. */
+  private readonly httpServers: HttpServer[] = []
   private ownsHttpServer = false
   private heartbeatTimer: NodeJS.Timeout | null = null
   private closing = false
@@ -62,9 +65,6 @@ export class Server extends EventEmitter {
   private readonly topicRegistry: TopicRegistry
   /** Someone awaits ready(): a broker that fails to start is theirs to report. */
   private readyAsked = false
-  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.handleUpgrade(req, socket as Socket, head)
-  }
   private readonly release = (connection: Connection<object>): void => {
     this.open.delete(connection as Connection)
     this.topicRegistry.drop(connection)
@@ -92,6 +92,7 @@ export class Server extends EventEmitter {
     this.selectProtocol = options.selectProtocol
     this.verifyRequest = options.verifyRequest
     this.extraHeaders = options.extraHeaders ?? {}
+    this.shouldHandle = pathFilter(options)
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
@@ -156,7 +157,7 @@ export class Server extends EventEmitter {
       callback = host
       host = undefined
     }
-    if (this.httpServer !== null) throw new Error('this server is already listening or attached')
+    if (this.httpServers.length !== 0) throw new Error('this server is already listening or attached')
     const server = http.createServer({ maxHeaderSize: this.maxHeaderSize }, (_req, res) => {
       const body = 'This is a WebSocket endpoint: connect with a WebSocket client.\n'
       res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' })
@@ -170,31 +171,49 @@ export class Server extends EventEmitter {
       1000,
       this.handshakeTimeout,
     )
-    this.ownsHttpServer = true
     server.on('error', this.onHttpError)
     this.attach(server)
+    this.ownsHttpServer = true
     server.once('listening', () => this.emit('listening'))
     if (callback !== undefined) this.once('listening', callback)
     server.listen(port, host)
     return this
   }
 
-  /** Serves upgrades of an existing HTTP or HTTPS server (which keeps serving its other requests). */
-  attach(httpServer: HttpServer): this {
-    if (this.httpServer !== null && this.httpServer !== httpServer) {
-      throw new Error('this server is already listening or attached')
-    }
-    this.httpServer = httpServer
+  /**
+   * Serves the WebSocket upgrades of an existing HTTP or HTTPS server that pass the `path` /
+   * `shouldHandle` filter; the server keeps serving its other requests, and every other upgrade
+   * is left to its other 'upgrade' listeners (see the README, "Sharing a server"). May be called
+   * for several servers (http and https): `connections` and `close()` cover them all.
+   * `intercept: true` hides the upgrades this server claims from the other listeners, for peers
+   * that answer every upgrade themselves (`ws` with `{ server, path }`, @fastify/websocket).
+   */
+  attach(httpServer: HttpServer, options: AttachOptions = {}): this {
+    if (this.ownsHttpServer) throw new Error('this server listens on its own server: create another to attach')
+    if (this.closing) throw new Error('this server is closed')
     // An attached server's own errors stay its owner's business (listening to them here would
     // hide an EADDRINUSE from an application that does not listen).
-    httpServer.on('upgrade', this.onUpgrade)
+    if (!this.httpServers.includes(httpServer)) this.httpServers.push(httpServer)
+    UpgradeClaim.of(httpServer).add(this, options)
+    if (options.closeWithServer === true) closeWithServer(httpServer, () => this.close())
     this.startHeartbeat()
     void this.topicRegistry.start().catch(noop)
     return this
   }
 
+  /** The address of the (first) server it listens on or is attached to. */
   address(): AddressInfo | string | null {
-    return this.httpServer === null ? null : this.httpServer.address()
+    return this.httpServers.length === 0 ? null : this.httpServers[0].address()
+  }
+
+  /** @internal UpgradeClaimant: this WebSocket upgrade is to one of this server's paths. */
+  claims(req: http.IncomingMessage): boolean {
+    return this.shouldHandle(req)
+  }
+
+  /** @internal UpgradeClaimant: false once closing (its paths are then answered 503). */
+  get accepting(): boolean {
+    return !this.closing
   }
 
   /**
@@ -213,7 +232,6 @@ export class Server extends EventEmitter {
     this.closing = true
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
-    const httpServer = this.httpServer
     let waiting = 1
     const done = (): void => {
       if (--waiting !== 0) return
@@ -226,22 +244,22 @@ export class Server extends EventEmitter {
         },
       )
     }
-    if (httpServer !== null) {
-      httpServer.off('upgrade', this.onUpgrade)
-      if (this.ownsHttpServer) {
-        waiting++
-        // http.Server stops enforcing headersTimeout once closed: a client still sending its
-        // request head (slowloris) would hold close() forever. Upgraded sockets are no longer
-        // the http server's, so this only drops requests that never finished.
-        const stragglers = setTimeout(() => httpServer.closeAllConnections?.(), this.handshakeTimeout)
-        stragglers.unref()
-        httpServer.close(() => {
-          clearTimeout(stragglers)
-          httpServer.off('error', this.onHttpError)
-          done()
-        })
-        httpServer.closeIdleConnections?.()
-      }
+    // The upgrade listeners stay: upgrades to this server's paths are answered 503 from now on,
+    // instead of falling through to the host's routes.
+    const httpServer = this.ownsHttpServer ? this.httpServers[0] : undefined
+    if (httpServer !== undefined) {
+      waiting++
+      // http.Server stops enforcing headersTimeout once closed: a client still sending its
+      // request head (slowloris) would hold close() forever. Upgraded sockets are no longer
+      // the http server's, so this only drops requests that never finished.
+      const stragglers = setTimeout(() => httpServer.closeAllConnections?.(), this.handshakeTimeout)
+      stragglers.unref()
+      httpServer.close(() => {
+        clearTimeout(stragglers)
+        httpServer.off('error', this.onHttpError)
+        done()
+      })
+      httpServer.closeIdleConnections?.()
     }
     for (const connection of this.open) {
       waiting++
@@ -270,6 +288,8 @@ export class Server extends EventEmitter {
    */
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', noop) // errors during the handshake end in destroy, not a crash
+    // Used alone (from an 'upgrade' listener of the user's): heartbeats run as when attached.
+    this.startHeartbeat()
     const full = this.fullRefusal()
     if (full !== undefined) return reject(socket, full)
     if (this.pending >= this.maxPendingHandshakes) {
@@ -404,7 +424,7 @@ export class Server extends EventEmitter {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatInterval === 0 || this.heartbeatTimer !== null) return
+    if (this.heartbeatInterval === 0 || this.heartbeatTimer !== null || this.closing) return
     this.heartbeatTimer = setInterval(() => {
       for (const connection of this.open) {
         // Missed the previous ping: the peer (or the path to it) is gone.
@@ -417,6 +437,52 @@ export class Server extends EventEmitter {
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
+}
+
+/** Options of `server.attach(httpServer, options)`. */
+export interface AttachOptions {
+  /**
+   * Hide the upgrades this server claims from the HTTP server's other 'upgrade' listeners (its
+   * `emit` is wrapped for 'upgrade'), for peers that answer every upgrade on the server
+   * themselves. Default false: other listeners see every upgrade and ignore ours.
+   */
+  intercept?: boolean
+  /**
+   * How a claimed upgrade is handled instead of `handleUpgrade` at once: e.g. routed through the
+   * host's router and hooks, whose handler then calls `handleUpgrade` (see `gatewire/fastify`).
+   * While closing, claimed upgrades skip it and get 503.
+   */
+  dispatch?: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
+  /**
+   * Make the HTTP server's own `close()` close this server too (1001 to every WebSocket), so it
+   * finishes: the WebSockets are connections of the HTTP server, which otherwise waits for them
+   * forever. Wraps that server's `close` method. Default false.
+   */
+  closeWithServer?: boolean
+}
+
+/**
+ * Runs `closing` whenever `httpServer.close()` is called, then lets it close as usual: it
+ * finishes once the connections `closing` ends are gone (the `closeWithServer` attach option).
+ *
+ * @example
+ * closeWithServer(httpServer, () => wsServer.close())
+ */
+export function closeWithServer(httpServer: HttpServer, closing: () => void): void {
+  const close = httpServer.close as (this: HttpServer, ...args: unknown[]) => HttpServer
+  httpServer.close = function (this: HttpServer, ...args: unknown[]) {
+    closing()
+    return close.apply(this, args)
+  } as HttpServer['close']
+}
+
+/** The `path` / `shouldHandle` options as one predicate (every WebSocket upgrade when neither is set). */
+function pathFilter(options: ServerOptions): (req: http.IncomingMessage) => boolean {
+  const { path, shouldHandle } = options
+  if (path === undefined) return shouldHandle ?? (() => true)
+  const paths = new Set(typeof path === 'string' ? [path] : path)
+  for (const p of paths) if (!p.startsWith('/')) throw new SyntaxError(`path ${JSON.stringify(p)} must start with "/"`)
+  return shouldHandle === undefined ? (req) => paths.has(pathOf(req)) : (req) => paths.has(pathOf(req)) && shouldHandle(req)
 }
 
 /** Creates a server; call `listen(port)` or `attach(httpServer)` on it. */
@@ -433,17 +499,6 @@ export function createServer(
   const server = new Server(options)
   if (onConnection !== undefined) server.on('connection', onConnection)
   return server
-}
-
-function reject(socket: Socket, error: HandshakeError): void {
-  if (socket.destroyed) return
-  const status = error instanceof HandshakeError ? error.status : 400
-  const headers = error instanceof HandshakeError ? { ...error.headers } : {}
-  socket.end(buildRejectResponse(status, error.message, headers))
-  // Do not wait for the client to close its side.
-  const timer = setTimeout(() => socket.destroy(), 1000)
-  timer.unref()
-  socket.once('close', () => clearTimeout(timer))
 }
 
 function isPromise<T>(value: unknown): value is Promise<T> {
