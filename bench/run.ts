@@ -5,6 +5,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
+import { useBenchDeps } from './lib/bench-deps'
 import { MALLOC_ENV } from './lib/proc'
 import { selfTest } from './selftest'
 import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
@@ -203,7 +204,7 @@ const SERVERS: ServerSpec[] = [
     env: {},
   },
   {
-    // uWebSockets.js is published on GitHub only; uws-pack (a devDependency) repackages its
+    // uWebSockets.js is published on GitHub only; uws-pack (in bench/package.json) repackages its
     // official v20 binaries on npm. Reported as not available when no binary fits this Node.
     id: 'uws',
     label: 'uWebSockets.js (C++; official v20 binary via `uws-pack`)',
@@ -1219,6 +1220,7 @@ async function runMicro(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  useBenchDeps()
   if (cli.micro === true) return runMicro()
   if (cli.fanout === true) {
     // Its own module and options (bench/fanout.ts); only --quick, --no-pin and --no-save carry over.
