@@ -2,10 +2,10 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
-import { bootstrap, healthHandler, type Application, type Logger } from '../src'
+import { bootstrap, healthHandler, type Application, type Broker, type Logger } from '../src'
 import { prometheusMetrics } from '../src/prometheus'
 import { AppModule, appOptions } from './app-module'
-import { RoomService } from './room-service'
+import { ChatGateway } from './chat-gateway'
 import { StaticFiles } from './static-files'
 
 export interface ExampleAppOptions {
@@ -15,6 +15,11 @@ export interface ExampleAppOptions {
   host?: string
   /** Where gatewire logs handler errors. Default `console`; `false` silences it. */
   logger?: Logger | false
+  /**
+   * A Redis (`redis://…` or `rediss://…`) to share rooms and presence with every other instance
+   * started with the same one. Default: none, one instance (the in-process broker).
+   */
+  redisUrl?: string
 }
 
 /** The running example app. */
@@ -53,9 +58,15 @@ const SECURITY_HEADERS = {
  * await chat.close()
  */
 export async function startExampleApp(options: ExampleAppOptions = {}): Promise<ExampleApp> {
-  const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
+  const broker = options.redisUrl === undefined ? undefined : await redisBroker(options.redisUrl, options.logger)
+  const app = bootstrap(AppModule, { ...appOptions, logger: options.logger, broker })
+  // An app that never served stops without its broker (close() has no connections to end
+  // then); the broker must still let go of Redis.
+  const abandon = (err: unknown): Promise<never> => app.close().then(() => app.server.broker.close()).then(() => Promise.reject(err))
+  // A Redis that cannot be reached fails here, naming its URL, before the port is taken.
+  await app.ready().catch(abandon)
   const files = new StaticFiles(join(__dirname, 'public'))
-  const rooms = app.get(RoomService)
+  const chat = app.get(ChatGateway)
   // Liveness and readiness probes: /healthz and /readyz (503 from the moment a shutdown starts).
   const probes = healthHandler(app)
   // Prometheus scrapes /metrics: gatewire's counters, read at scrape time.
@@ -85,8 +96,10 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       return
     }
     if (pathname === '/api/rooms') {
-      const body = JSON.stringify(rooms.list())
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
+      chat.roomList().then(
+        (rooms) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(rooms)),
+        (err: Error) => res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err.message}\n`),
+      )
       return
     }
     if (files.serve(req, res)) return
@@ -98,7 +111,7 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       http.off('error', reject)
       resolve()
     })
-  })
+  }).catch(abandon)
   // Attached once listening, so a failed listen (port in use) leaves nothing running.
   app.attach(http)
   const port = (http.address() as AddressInfo).port
@@ -131,4 +144,10 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       ))
     },
   }
+}
+
+/** The Redis broker, loaded only when asked for: without REDIS_URL the example never loads ioredis. */
+async function redisBroker(url: string, logger: Logger | false | undefined): Promise<Broker> {
+  const redis = await import('../src/redis')
+  return redis.redisBroker({ url, logger: logger === false ? false : undefined })
 }

@@ -160,6 +160,7 @@ export class Application {
   /** The core server the app owns (one per app). */
   readonly server: Server
   private readonly container: Container
+  private readonly configuredBroker: Broker | undefined
   private readonly gateways: GatewayRuntime[] = []
   private readonly byType = new Map<Class, GatewayRuntime>()
   private readonly router = new Router<GatewayRuntime>()
@@ -175,6 +176,7 @@ export class Application {
     options: BootstrapOptions = {},
   ) {
     checkDefaults(`bootstrap(${nameOf(rootModule)})`, options)
+    this.configuredBroker = options.broker
     this.logger = resolveLogger(options.logger)
     const external = options.externalProviders
     this.container = new Container(rootModule, (token, requester) => {
@@ -427,9 +429,9 @@ export class Application {
     return broker === undefined ? snapshot : { ...snapshot, broker: { ...broker.stats(), state: broker.state } }
   }
 
-  /** The server's broker, where the server has one (the `broker` option of the core Server). */
+  /** The app's broker, when one was configured (`bootstrap(..., { broker })`); the default in-process one is not reported. */
   private get broker(): Broker | undefined {
-    return (this.server as unknown as { readonly broker?: Broker }).broker
+    return this.configuredBroker
   }
 
   /** A provider or gateway instance of the app, by token. */

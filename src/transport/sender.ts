@@ -42,15 +42,29 @@ let slabUsed = 0
  */
 let arena = Buffer.allocUnsafe(ARENA_SIZE)
 let arenaUsed = 0
+/**
+ * The frame handed out last and where it is in its arena: a publish queues that one frame for
+ * every subscriber, and shared() finds its place here instead of asking each time for the
+ * Buffer's `buffer` and `byteOffset` (accessor calls, per subscriber).
+ */
+let lastFrame: Buffer | null = null
+let lastFrameArena: Buffer = arena
+let lastFrameStart = 0
 
 /** Room for one published frame of `size` bytes, never to be written again once built. */
 export function sharedFrameBuffer(size: number): Buffer {
-  if (size > ARENA_FRAME_MAX) return Buffer.allocUnsafe(size)
+  if (size > ARENA_FRAME_MAX) {
+    lastFrame = null
+    return Buffer.allocUnsafe(size)
+  }
   if (arenaUsed + size > ARENA_SIZE) {
     arena = Buffer.allocUnsafe(ARENA_SIZE)
     arenaUsed = 0
   }
   const frame = arena.subarray(arenaUsed, arenaUsed + size)
+  lastFrame = frame
+  lastFrameArena = arena
+  lastFrameStart = arenaUsed
   arenaUsed += size
   return frame
 }
@@ -157,15 +171,16 @@ export class Sender {
    */
   shared(frame: Buffer): void {
     const length = frame.length
-    const region = this.segmentSlab
-    if (region !== null && region !== slab && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + this.segmentEnd) {
-      // The frame published right after the last one this sender queued: the region grows.
-      this.segmentEnd += length
-    } else if (frame.buffer === arena.buffer) {
-      this.closeSegment()
-      this.segmentSlab = arena
-      this.segmentStart = frame.byteOffset - arena.byteOffset
-      this.segmentEnd = this.segmentStart + length
+    if (frame === lastFrame) {
+      if (this.segmentSlab === lastFrameArena && this.segmentEnd === lastFrameStart) {
+        // The frame published right after the last one this sender queued: the region grows.
+        this.segmentEnd += length
+      } else {
+        this.closeSegment()
+        this.segmentSlab = lastFrameArena
+        this.segmentStart = lastFrameStart
+        this.segmentEnd = lastFrameStart + length
+      }
     } else {
       this.closeSegment()
       ;(this.segments ??= []).push(frame)

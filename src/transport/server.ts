@@ -156,8 +156,8 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   /**
    * Resolves once the broker has started; rejects with its error (a Redis that cannot be
    * reached). listen() and attach() start the broker (so does this call, or a first subscribe
-   * or publish). A failure is also emitted as 'error' when someone listens, and printed to the
-   * console when nobody listens and nobody called ready().
+   * or publish). A start failure is reported once: to ready()'s callers when ready() was called,
+   * otherwise as 'error' (printed to the console when nobody listens).
    */
   ready(): Promise<void> {
     this.readyAsked = true
@@ -296,8 +296,11 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   }
 
   private onBrokerError(error: Error, starting: boolean): void {
+    // A start failure belongs to whoever awaits ready() (the framework's listen() does): it
+    // rejects with this error, and reporting it again would print it twice.
+    if (starting && this.readyAsked) return
     if (this.listenerCount('error') > 0) this.emit('error', error)
-    else if (starting && !this.readyAsked) console.error('gatewire: the broker failed to start', error)
+    else if (starting) console.error('gatewire: the broker failed to start', error)
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { HandshakeError } from '../protocol/handshake-error'
 import { rejectUpgrade } from './reject-upgrade'
+import type { ServerMetrics } from './server-metrics'
 
 type HttpServer = http.Server | https.Server
 
@@ -15,6 +16,8 @@ export interface UpgradeClaimant {
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void
   /** False once the claimant has started closing: a live claimant of the same path goes first. */
   readonly accepting: boolean
+  /** Where a refusal of an upgrade nobody claimed is counted (the first claimant's). */
+  readonly metrics?: ServerMetrics | null
 }
 
 /** Takes a claimed upgrade to its claimant another way (through a host's router and hooks, say). */
@@ -106,11 +109,13 @@ export class UpgradeClaim {
     // Someone else listens: the upgrade is theirs, and they answer it.
     if (this.server.listenerCount('upgrade') > 1) return
     socket.on('error', noop)
+    const [first] = this.claimants
     rejectUpgrade(
       socket as Socket,
       isWebSocketUpgrade(req)
         ? new HandshakeError(404, `no WebSocket endpoint at ${pathOf(req)}`)
         : new HandshakeError(400, `unsupported upgrade: ${String(req.headers.upgrade)}`),
+      first?.metrics ?? null,
     )
   }
 

@@ -15,6 +15,13 @@ export const REDIS_CLI = '/usr/bin/redis-cli'
 export const hasRedisServer = existsSync(REDIS_SERVER) && existsSync(REDIS_CLI)
 export const NO_REDIS_REASON = `${REDIS_SERVER} is missing (apt-get install redis-server): Redis tests skipped`
 
+/** Skips the calling suite, saying why, when redis-server is missing. */
+export function requireRedisServer(suite: Mocha.Context): void {
+  if (hasRedisServer) return
+  console.warn(NO_REDIS_REASON)
+  suite.skip()
+}
+
 const READY_TIMEOUT_MS = 10_000
 
 /** A loopback port nothing listens on now (bind 0, read it, close), and `port + offset` too when asked. */
