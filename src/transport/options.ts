@@ -1,6 +1,7 @@
 import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as tls from 'node:tls'
+import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { UpgradeRequest } from './upgrade-request'
 
 /** Limits and behaviour shared by server and client connections. */
@@ -24,6 +25,11 @@ export interface ConnectionOptions {
   highWaterMark?: number
   /** Milliseconds without any frame from the peer before the connection is closed with 1001. 0 (default) = off. */
   idleTimeout?: number
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, options to tune it, off (false) by
+   * default. A server accepts a client's offer; a client makes one. See CompressionOptions.
+   */
+  compression?: boolean | CompressionOptions
 }
 
 export interface ServerOptions extends ConnectionOptions {

@@ -7,7 +7,9 @@ import type { Duplex } from 'node:stream'
 import { CloseCode } from '../protocol/constants'
 import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
+import { acceptCompression } from './compression'
 import { Connection } from './connection'
+import { resolveCompressionOptions } from '../protocol/extensions/compression-options'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
@@ -42,6 +44,7 @@ export class Server extends EventEmitter {
   private readonly selectProtocol: ServerOptions['selectProtocol']
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
+  private readonly compression: ServerOptions['compression']
 
   private readonly open = new Set<Connection>()
   private pending = 0
@@ -73,6 +76,8 @@ export class Server extends EventEmitter {
     this.selectProtocol = options.selectProtocol
     this.verifyRequest = options.verifyRequest
     this.extraHeaders = options.extraHeaders ?? {}
+    this.compression = options.compression
+    resolveCompressionOptions(this.compression) // throws on invalid options now, not at the first handshake
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
@@ -298,7 +303,14 @@ export class Server extends EventEmitter {
     protocol: string | undefined,
   ): void {
     socket.off('error', noop)
-    socket.write(buildAcceptResponse(key, protocol, this.extraHeaders))
+    let compression
+    try {
+      compression = acceptCompression(request.headers['sec-websocket-extensions'], request.compression ?? this.compression)
+    } catch (error) {
+      return this.refuseUpgrade(socket, error) // a hook's invalid compression options
+    }
+    const headers = compression === undefined ? this.extraHeaders : { ...this.extraHeaders, 'Sec-WebSocket-Extensions': compression.header }
+    socket.write(buildAcceptResponse(key, protocol, headers))
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
@@ -307,6 +319,7 @@ export class Server extends EventEmitter {
       protocols: request.protocols,
       protocol,
       request,
+      compression,
       release: this.release,
     })
     this.open.add(connection)

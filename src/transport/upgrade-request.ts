@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { CompressionOptions } from '../protocol/extensions/compression-options'
 
 /** What the server knows about an upgrade request before it answers 101. */
 export interface UpgradeRequest {
@@ -28,6 +29,8 @@ export interface UpgradeRequest {
   maxBufferedAmount?: number
   /** Hooks may set this connection's slow-consumer policy. */
   slowConsumer?: 'close' | 'drop'
+  /** Hooks may turn permessage-deflate on or off, or tune it, for this connection. */
+  compression?: boolean | CompressionOptions
 }
 
 class ServerUpgradeRequest implements UpgradeRequest {
@@ -41,6 +44,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
   binaryMode?: 'stream' | 'buffer'
   maxBufferedAmount?: number
   slowConsumer?: 'close' | 'drop'
+  compression?: boolean | CompressionOptions
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined
   private dataValue: Record<string, unknown> | undefined
