@@ -20,3 +20,4 @@ export {
   validateServerResponse,
 } from './handshake'
 export type { ValidUpgrade, HeaderBag, HeaderValue } from './handshake'
+export type { CompressionOptions } from './extensions/compression-options'
