@@ -23,6 +23,9 @@ const V1 = 'chat.v1'
   maxMessageSize: ChatLimits.maxFileSize,
   // Properties an event does not define are refused, not silently dropped.
   validator: { whitelist: true, forbidNonWhitelisted: true },
+  // permessage-deflate with the defaults: chat events are JSON text that shrinks well, and
+  // without context takeover an idle member's connection holds no zlib memory.
+  compression: true,
 })
 @UseGuards(validRoom, requireNickname)
 export class ChatGateway {
