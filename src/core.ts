@@ -3,3 +3,5 @@
 // class-validator). It loads no package outside Node itself.
 export * from './protocol'
 export * from './transport'
+export * from './broker'
+

@@ -3,6 +3,7 @@
 // --- protocol + transport (the core) ---
 export * from './protocol'
 export * from './transport'
+export * from './broker'
 
 // --- framework ---
 export * from './framework'

@@ -52,6 +52,16 @@ export interface Broker {
   /** Everyone in `topic` on every instance, in one round trip (never a gather over instances). */
   presence(topic: string): Promise<Presence>
 
+  /**
+   * Resolves once every subscribe, unsubscribe, join and leave issued so far has taken effect
+   * at the backend (for Redis: the server acknowledged them), so that a message another instance
+   * publishes from then on reaches this one, and presence() anywhere shows the joins. Tests and
+   * the conformance suite need it to know when interest is established; servers don't wait on it.
+   * Optional in the type so that brokers written before it still compile; the conformance suite
+   * requires it.
+   */
+  synced?(): Promise<void>
+
   /** Counters since start (cheap to read). */
   stats(): BrokerStats
 

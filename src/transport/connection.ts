@@ -13,6 +13,8 @@ import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
+import { connectionId } from './pubsub/connection-id'
+import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
@@ -246,6 +248,34 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** Sends a string as text, a Buffer/Uint8Array as binary. */
   send(data: string | Uint8Array, callback?: WriteCallback): boolean {
     return typeof data === 'string' ? this.sendText(data, callback) : this.sendBinary(data, callback)
+  }
+
+  /** A short id, unique within this process: the connection's member id in topic presence. */
+  get id(): string {
+    return connectionId(this)
+  }
+
+  /**
+   * Subscribes this server-side connection to `topic`: `server.publish(topic, ...)` on this
+   * server, or on any instance sharing its broker, reaches it. With `options.presence` it also
+   * appears in `server.presence(topic)` with that data. Returns false when it already
+   * subscribes to the topic or is not open. Subscriptions end when the connection closes
+   * (before its 'close' listeners run). Throws on a client connection (clients cannot
+   * subscribe or publish), a topic that is not a 1–1024 character string, or presence data
+   * that is not JSON of at most 1 KiB.
+   */
+  subscribe(topic: string, options?: SubscribeOptions): boolean {
+    return this.topicRegistry().subscribe(this, topic, options)
+  }
+
+  /** Ends the subscription to `topic` (and its presence). Returns false when there was none. */
+  unsubscribe(topic: string): boolean {
+    return this.topicRegistry().unsubscribe(this, topic)
+  }
+
+  /** The topics this connection subscribes to: a snapshot, in subscription order. */
+  get topics(): readonly string[] {
+    return this.topicRegistry().topicsOf(this)
   }
 
   /** Sends a ping (payload ≤ 125 bytes). The peer's pong is emitted as 'pong'. */
@@ -552,6 +582,27 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // Probe on the next tick, after the batch this send belongs to has been written: flushing
     // here would split the batch of the current read (one write per message under load).
     process.nextTick(probeDrain, this)
+  }
+
+  /**
+   * A published frame (TopicRegistry): the same Buffer for every subscriber. The backpressure
+   * policy applies as to sendText/sendBinary; false when the message was not queued (not
+   * open, dropped, or the connection closed as a slow consumer).
+   */
+  private publishFrame(frame: Buffer): boolean {
+    if (this.readyState !== Connection.OPEN) return false
+    // After the open beginBinary() message, in publish order with the sends around it.
+    if (this.outbound !== null) return !this.defer(() => this.publishFrame(frame))
+    const sender = this.output()
+    if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(undefined)
+    sender.shared(frame)
+    return true
+  }
+
+  private topicRegistry(): TopicRegistry {
+    const topics = this.options.topics
+    if (topics === undefined) throw new TypeError('topics are for server-side connections: a client cannot subscribe or publish')
+    return topics
   }
 
   /** The sender, created on first use: most of an idle connection's memory is what it never needed. */

@@ -2,6 +2,8 @@ import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as tls from 'node:tls'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
+import type { Broker } from '../broker/broker'
+import type { TopicRegistry } from './pubsub/topic-registry'
 import type { UpgradeRequest } from './upgrade-request'
 
 /** Limits and behaviour shared by server and client connections. */
@@ -53,6 +55,12 @@ export interface ServerOptions extends ConnectionOptions {
   extraHeaders?: Record<string, string>
   /** Attach to this HTTP(S) server instead of creating one (same as `server.attach()`). */
   server?: http.Server | https.Server
+  /**
+   * Carries publishes to, and brings them from, the other instances of the app (processes,
+   * machines): see Broker. Default: an in-process broker of the server's own (publish reaches
+   * this server's subscribers only). Started by listen()/attach(); see `server.ready()`.
+   */
+  broker?: Broker
 }
 
 export interface ClientOptions extends ConnectionOptions {
@@ -75,6 +83,8 @@ export interface ResolvedConnectionOptions {
   slowConsumer: 'close' | 'drop'
   highWaterMark: number
   idleTimeout: number
+  /** @internal The server's topics (server connections only): shared, so a connection pays nothing for it. */
+  topics?: TopicRegistry
 }
 
 const MiB = 1024 * 1024

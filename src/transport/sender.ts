@@ -13,6 +13,11 @@ const STRING_COPY_THRESHOLD = 1365
 const SLAB_SIZE = 128 * 1024
 /** Payloads up to this size are copied byte by byte rather than by a native call. */
 const SMALL_COPY = 32
+/**
+ * Shared (published) frames up to this size are copied into the slab next to the sender's other
+ * frames instead of being queued by reference. See shared().
+ */
+const SHARED_COPY_THRESHOLD = 0
 
 /**
  * One slab shared by every sender in the process, like Node's own Buffer pool: frames are
@@ -111,6 +116,26 @@ export class Sender {
       this.queuedBytes += length
     }
     this.done(callback)
+  }
+
+  /**
+   * Queues a complete frame built once for many connections (a publish): header and payload
+   * are already there, so nothing is built or encoded per connection, and the Buffer itself is
+   * queued (the same object for every subscriber), never written to. Only unmasked (server)
+   * frames can be shared.
+   */
+  shared(frame: Buffer): void {
+    if (frame.length <= SHARED_COPY_THRESHOLD) {
+      const at = this.claim(frame.length)
+      if (frame.length <= SMALL_COPY) for (let i = 0; i < frame.length; i++) slab[at + i] = frame[i]
+      else slab.set(frame, at)
+      this.commit(at + frame.length)
+    } else {
+      this.closeSegment()
+      ;(this.segments ??= []).push(frame)
+      this.queuedBytes += frame.length
+    }
+    this.done(undefined)
   }
 
   /** Queues a text frame, encoding the string straight into the slab when it is small. */

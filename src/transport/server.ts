@@ -8,9 +8,12 @@ import { CloseCode } from '../protocol/constants'
 import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
 import { acceptCompression } from './compression'
+import type { Broker, BrokerState, Presence } from '../broker/broker'
+import { InProcessBroker } from '../broker/in-process-broker'
 import { Connection } from './connection'
 import { resolveCompressionOptions } from '../protocol/extensions/compression-options'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
+import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
 type HttpServer = http.Server | https.Server
@@ -19,10 +22,12 @@ export interface Server {
   on(event: 'connection', listener: (connection: Connection) => void): this
   on(event: 'listening' | 'close', listener: () => void): this
   on(event: 'error', listener: (error: Error) => void): this
+  on(event: 'broker', listener: (state: BrokerState, error?: Error) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
   once(event: 'connection', listener: (connection: Connection) => void): this
   once(event: 'listening' | 'close', listener: () => void): this
   once(event: 'error', listener: (error: Error) => void): this
+  once(event: 'broker', listener: (state: BrokerState, error?: Error) => void): this
   once(event: string | symbol, listener: (...args: any[]) => void): this
 }
 
@@ -30,8 +35,12 @@ export interface Server {
  * A WebSocket server on Node's HTTP 'upgrade' event: it listens on its own (`listen`) or shares
  * a port with an existing HTTP/HTTPS server (`attach`, or the `server` option).
  *
- * Events: `connection` (Connection), `listening`, `close`, `error` (server socket errors and
- * errors thrown by hooks; emitted only when someone listens).
+ * Events: `connection` (Connection), `listening`, `close`, `error` (server socket errors,
+ * errors thrown by hooks, and broker failures; emitted only when someone listens), `broker`
+ * (the broker's state changed: state, error?).
+ *
+ * Topics (pub/sub): `connection.subscribe(topic)`, `server.publish(topic, message)`; the
+ * server's broker (ServerOptions.broker) carries publishes between instances.
  */
 export class Server extends EventEmitter {
   private readonly connectionOptions: ResolvedConnectionOptions
@@ -53,11 +62,15 @@ export class Server extends EventEmitter {
   private heartbeatTimer: NodeJS.Timeout | null = null
   private closing = false
   private closed = false
+  private readonly topicRegistry: TopicRegistry
+  /** Someone awaits ready(): a broker that fails to start is theirs to report. */
+  private readyAsked = false
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     this.handleUpgrade(req, socket as Socket, head)
   }
   private readonly release = (connection: Connection<object>): void => {
     this.open.delete(connection as Connection)
+    this.topicRegistry.drop(connection)
   }
   /** Errors of the server's own HTTP server (EADDRINUSE ...), re-emitted with Node's semantics: unhandled, they throw. */
   private readonly onHttpError = (error: Error): void => {
@@ -67,6 +80,12 @@ export class Server extends EventEmitter {
   constructor(options: ServerOptions = {}) {
     super()
     this.connectionOptions = resolveConnectionOptions(options)
+    this.topicRegistry = new TopicRegistry(
+      options.broker ?? new InProcessBroker(),
+      (error, starting) => this.onBrokerError(error, starting),
+      (state, error) => this.emit('broker', state, error),
+    )
+    this.connectionOptions.topics = this.topicRegistry
     this.handshakeTimeout = options.handshakeTimeout ?? 5000
     this.maxHeaderSize = options.maxHeaderSize ?? 16 * 1024
     this.maxConnections = options.maxConnections ?? Infinity
@@ -81,6 +100,52 @@ export class Server extends EventEmitter {
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
+  }
+
+  /**
+   * Publishes `message` to `topic`: text for a string, binary for a Buffer/Uint8Array. The
+   * frame is built once and the same bytes are queued for every local subscriber but
+   * `options.except`, each under its own backpressure policy (`maxBufferedAmount`,
+   * `slowConsumer`: a slow subscriber is closed with 1008 or skipped, never waited for); the
+   * broker carries the message to the other instances' subscribers. Returns the number of
+   * local subscribers it was queued for (not those it was dropped for).
+   */
+  publish(topic: string, message: string | Uint8Array, options?: PublishOptions): number {
+    return this.topicRegistry.publish(topic, message, options)
+  }
+
+  /** Local subscribers of `topic` (this server only). */
+  subscriberCount(topic: string): number {
+    return this.topicRegistry.subscriberCount(topic)
+  }
+
+  /** Topics with at least one local subscriber (a snapshot). */
+  get topics(): string[] {
+    return this.topicRegistry.topics()
+  }
+
+  /**
+   * The members of `topic` on every instance sharing the broker: subscribers that gave
+   * `presence` data when subscribing, with that data.
+   */
+  presence(topic: string): Promise<Presence> {
+    return this.topicRegistry.presence(topic)
+  }
+
+  /** The broker behind publish (ServerOptions.broker, or the server's in-process one). */
+  get broker(): Broker {
+    return this.topicRegistry.broker
+  }
+
+  /**
+   * Resolves once the broker has started; rejects with its error (a Redis that cannot be
+   * reached). listen() and attach() start the broker (so does this call, or a first subscribe
+   * or publish). A failure is also emitted as 'error' when someone listens, and printed to the
+   * console when nobody listens and nobody called ready().
+   */
+  ready(): Promise<void> {
+    this.readyAsked = true
+    return this.topicRegistry.start()
   }
 
   /** Open connections (a snapshot). */
@@ -127,6 +192,7 @@ export class Server extends EventEmitter {
     // hide an EADDRINUSE from an application that does not listen).
     httpServer.on('upgrade', this.onUpgrade)
     this.startHeartbeat()
+    void this.topicRegistry.start().catch(noop)
     return this
   }
 
@@ -153,11 +219,15 @@ export class Server extends EventEmitter {
     const httpServer = this.httpServer
     let waiting = 1
     const done = (): void => {
-      if (--waiting === 0) {
-        this.closed = true
-        this.emit('close')
-        if (callback !== undefined) callback()
-      }
+      if (--waiting !== 0) return
+      // The broker last: the connections' unsubscribes and leaves have gone to it by now.
+      this.topicRegistry.close().then(
+        () => this.finishClose(callback),
+        (error: unknown) => {
+          this.emitError(error instanceof Error ? error : new Error(String(error)))
+          this.finishClose(callback)
+        },
+      )
     }
     if (httpServer !== null) {
       httpServer.off('upgrade', this.onUpgrade)
@@ -184,6 +254,17 @@ export class Server extends EventEmitter {
       else if (connection.readyState !== Connection.CLOSING) connection.terminate()
     }
     done()
+  }
+
+  private finishClose(callback: ((error?: Error) => void) | undefined): void {
+    this.closed = true
+    this.emit('close')
+    if (callback !== undefined) callback()
+  }
+
+  private onBrokerError(error: Error, starting: boolean): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else if (starting && !this.readyAsked) console.error('gatewire: the broker failed to start', error)
   }
 
   /**

@@ -56,4 +56,19 @@ describe('framework layering', () => {
       }
     }
   })
+
+  it('keeps the broker free of transport and framework imports, and of packages', () => {
+    // Brokers are imported by the transport (the interface, the in-process broker) and by
+    // gatewire/redis; anything they imported back would make a cycle or load the core twice.
+    const files = sources(join(ROOT, 'src', 'broker'))
+    expect(files.map((file) => relative(ROOT, file))).to.include('src/broker/broker.ts')
+    for (const file of files) {
+      for (const spec of imports(file)) {
+        const where = relative(ROOT, file)
+        // Its own modules, and the pure codec (UTF-8 validation) at most.
+        if (spec.startsWith('.')) expect(spec, `${where} imports ${spec}`).to.match(/^\.\/[a-z-]+$|^\.\.\/protocol\/[a-z0-9-]+$/)
+        else expect(spec, `${where} imports ${spec}`).to.match(/^node:/)
+      }
+    }
+  })
 })
