@@ -3,6 +3,7 @@ import type { Broker, BrokerMessage, BrokerSink, BrokerState, Presence } from '.
 import { Opcode } from '../../protocol/constants'
 import { isValidUtf8 } from '../../protocol/utf8-validator'
 import type { Connection } from '../connection'
+import { CompressedPublish } from './compressed-publish'
 import { connectionId } from './connection-id'
 import { publishedFrame, publishedPayload } from './published-frame'
 
@@ -180,8 +181,10 @@ export class TopicRegistry implements BrokerSink {
     const set = this.subscribers.get(topic)
     if (set === undefined) return 0
     let delivered = 0
+    // permessage-deflate: compressed once per compressor setting, not once per subscriber.
+    const frames = new CompressedPublish(frame)
     for (const connection of set) {
-      if (connection !== except && connection['publishFrame'](frame)) delivered++
+      if (connection !== except && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
     }
     return delivered
   }
