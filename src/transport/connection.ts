@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream'
 // load through one on every message costs a generic property lookup.
 import { encodeClosePayload } from '../protocol/close-code'
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants'
-import type { PerMessageDeflate } from '../protocol/extensions/per-message-deflate'
+import { rememberInflatedText, type PerMessageDeflate } from '../protocol/extensions/per-message-deflate'
 import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
 import { encodeFrame } from '../protocol/frame-builder'
 import { MaskKeyPool } from '../protocol/mask'
@@ -221,7 +221,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const compression = this.compression
     // RFC 7692 §6: a message is compressed or not, one by one; small ones do not pay.
     if (compression !== null && text.length >= compression.threshold) {
-      sender.frame(Opcode.Text, compression.compress(Buffer.from(text, 'utf8')), true, callback, RSV1)
+      // A text just received compressed is sent on as the same compressed bytes when it can be.
+      const payload = compression.compressedCopy(text) ?? compression.compress(Buffer.from(text, 'utf8'))
+      sender.frame(Opcode.Text, payload, true, callback, RSV1)
     } else {
       sender.text(text, true, callback)
     }
@@ -455,6 +457,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
+    if (this.compression !== null) rememberInflatedText(text, source)
     this.emitMessage('text', text)
     this.emitMessage('message', text)
   }

@@ -237,6 +237,38 @@ describe('permessage-deflate over real sockets', () => {
     expect(code).to.equal(CloseCode.MandatoryExtension)
   })
 
+  it('relays a text received compressed as the same compressed bytes when the windows allow, recompressing otherwise', async () => {
+    const { port, nextConnection } = await listen({
+      compression: true,
+      verifyRequest: (request) => {
+        if (request.path === '/small') request.compression = { serverMaxWindowBits: 9 }
+      },
+    })
+    const offer = { 'Sec-WebSocket-Extensions': 'permessage-deflate' }
+    const sender = await RawPeer.connect(port, '/', offer)
+    const from = await nextConnection()
+    const same = await RawPeer.connect(port, '/', offer)
+    const to = await nextConnection()
+    const small = await RawPeer.connect(port, '/small', offer)
+    const toSmall = await nextConnection()
+    from.on('text', (text) => {
+      to.sendText(text)
+      toSmall.sendText(text)
+    })
+    const text = JSON.stringify({ type: 'chat', text: 'relayed '.repeat(40) })
+    // Compressed with level 9 here, unlike the server's level 1: identical bytes mean a copy.
+    const payload = zlib.deflateRawSync(Buffer.from(text), { level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4)
+    sender.sendFrame(0x1, payload, { rsv: RSV1 })
+    const relayed = await same.frame()
+    expect(relayed.rsv).to.equal(RSV1)
+    expect(relayed.payload.equals(payload)).to.equal(true)
+    // A 15-bit window's bytes are not valid where the server agreed to 9 bits: compressed anew.
+    const recompressed = await small.frame()
+    expect(recompressed.rsv).to.equal(RSV1)
+    expect(recompressed.payload.equals(payload)).to.equal(false)
+    expect(inflate(recompressed.payload).toString()).to.equal(text)
+  })
+
   it('holds no zlib object on an idle connection without context takeover, even after traffic', async () => {
     const { client, server } = await pair({ compression: true }, { compression: true })
     echo(server)

@@ -19,6 +19,22 @@ let sharedInflater: RawZlib | null = null
 const idleInflaters: RawZlib[] = []
 const idleDeflaters = new Map<string, RawZlib[]>()
 
+/**
+ * The message inflated last, when its compressed bytes can be sent again as they are: a whole
+ * message compressed without context (self-contained), not ending the DEFLATE stream. Echoing
+ * or relaying a text just received is common (chat relays); sending that same string then
+ * costs no compression at all. Like the transport's recent text, this pins one socket read.
+ */
+let recentOutput: Buffer | null = null
+let recentPayload: Buffer | null = null
+let recentWindowBits = 15
+let recentText: string | null = null
+
+/** The parser delivered `text` decoded from `source`: if those are the bytes inflated last, remember the string. */
+export function rememberInflatedText(text: string, source: Buffer): void {
+  if (source === recentOutput) recentText = text
+}
+
 /** zlib cannot make a raw stream with an 8-bit window; a 9-bit one never reaches back more than 250 bytes. */
 const zlibBits = (bits: number): number => (bits < 9 ? 9 : bits)
 
@@ -37,6 +53,7 @@ export class PerMessageDeflate implements MessageInflater {
   private inflater: RawZlib | null = null
   /** The compressor of a message being streamed out with compressFragment(). */
   private streamDeflater: RawZlib | null = null
+  private key: string | null = null
 
   constructor(
     /** What was agreed. */
@@ -67,7 +84,8 @@ export class PerMessageDeflate implements MessageInflater {
 
   /** A key for compressors with the same output: messages compressed by one may be sent on the other. */
   get deflateKey(): string {
-    return `${this.ownWindowBits}/${this.options.level}/${this.options.memLevel}`
+    // Read per subscriber of every publish: built once (and shared by equal settings).
+    return (this.key ??= internKey(`${this.ownWindowBits}/${this.options.level}/${this.options.memLevel}`))
   }
 
   /**
@@ -86,6 +104,17 @@ export class PerMessageDeflate implements MessageInflater {
     } finally {
       shared.reset()
     }
+  }
+
+  /**
+   * The compressed bytes of `text` when it is the text inflated last and they are valid on this
+   * connection: our compressor keeps no context (so the receiver expects none) and their window
+   * is within the one agreed for us (RFC 7692 §7.1.2). Null otherwise.
+   */
+  compressedCopy(text: string): Buffer | null {
+    if (text !== recentText || !this.ownNoContextTakeover) return null
+    const ownBits = this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits
+    return recentWindowBits <= ownBits ? recentPayload : null
   }
 
   /**
@@ -131,6 +160,12 @@ export class PerMessageDeflate implements MessageInflater {
       return new ProtocolError(CloseCode.InvalidPayload, `invalid compressed data: ${(error as Error).message}`)
     }
     if (last) {
+      if (first && !takeover && !z.ended) {
+        recentOutput = out
+        recentPayload = data.subarray(start, end)
+        recentWindowBits = this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits
+        recentText = null
+      }
       if (!takeover) {
         z.reset()
         if (z !== sharedInflater) {
@@ -179,6 +214,13 @@ export class PerMessageDeflate implements MessageInflater {
   private newDeflater(): RawZlib {
     return new RawZlib('deflate', { windowBits: this.ownWindowBits, level: this.options.level, memLevel: this.options.memLevel })
   }
+}
+
+const keys = new Map<string, string>()
+function internKey(key: string): string {
+  let found = keys.get(key)
+  if (found === undefined) keys.set(key, (found = key))
+  return found
 }
 
 function stripTail(out: Buffer): Buffer {
