@@ -5,27 +5,14 @@ import { expect } from 'chai'
 import { spawn, spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import type { Connection } from '../../src'
+import { PYTHON, PYTHON_FIXTURES, runPython } from '../helpers/python-fixtures'
 import { listen, next, open, releaseAll, track } from '../helpers/transport-harness'
 
-const PYTHON = '/usr/bin/python3'
-const FIXTURES = path.join(__dirname, '..', 'fixtures', 'python')
+const FIXTURES = PYTHON_FIXTURES
 const MiB = 1024 * 1024
 
 function hasWebsockets(): boolean {
   return spawnSync(PYTHON, ['-c', 'import websockets'], { encoding: 'utf8' }).status === 0
-}
-
-function runPython(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [path.join(FIXTURES, script), ...args])
-    track(() => void child.kill())
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${script} exited with ${code}:\n${stderr}`))))
-  })
 }
 
 /** The python echo server fixture (compression on by default); resolves with its URL. */
