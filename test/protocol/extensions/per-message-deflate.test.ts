@@ -113,6 +113,34 @@ describe('permessage-deflate frames (RFC 7692 §7.2.3 examples)', () => {
   })
 })
 
+describe('PerMessageDeflate without context takeover (process-wide zlib objects)', () => {
+  it('inflates correctly again after a corrupt message and after one over the limit', () => {
+    const connection = codec('server', NO_TAKEOVER)
+    const other = codec('server', NO_TAKEOVER)
+    const good = other.compress(Buffer.from('hello hello hello'))
+    const corrupt = Buffer.from([0xff, 0xff, 0xff])
+    const huge = other.compress(Buffer.alloc(100_000, 'a'))
+    expect((connection.inflate(corrupt, 0, 3, true, true, 1000) as { closeCode: number }).closeCode).to.equal(CloseCode.InvalidPayload)
+    expect(String(other.inflate(good, 0, good.length, true, true, 1000))).to.equal('hello hello hello')
+    expect((connection.inflate(huge, 0, huge.length, true, true, 1000) as { closeCode: number }).closeCode).to.equal(CloseCode.MessageTooBig)
+    expect(String(other.inflate(good, 0, good.length, true, true, 1000))).to.equal('hello hello hello')
+  })
+
+  it('keeps messages of two connections apart when both span several reads', () => {
+    const a = codec('server', NO_TAKEOVER)
+    const b = codec('server', NO_TAKEOVER)
+    const sender = codec('client', NO_TAKEOVER)
+    const one = Buffer.from(sender.compress(Buffer.from('first message, '.repeat(30))))
+    const two = Buffer.from(sender.compress(Buffer.from('second message, '.repeat(30))))
+    const outA = [a.inflate(one, 0, 10, true, false, 1e6) as Buffer]
+    const outB = [b.inflate(two, 0, 10, true, false, 1e6) as Buffer]
+    outA.push(a.inflate(one, 10, one.length, false, true, 1e6) as Buffer)
+    outB.push(b.inflate(two, 10, two.length, false, true, 1e6) as Buffer)
+    expect(Buffer.concat(outA).toString()).to.equal('first message, '.repeat(30))
+    expect(Buffer.concat(outB).toString()).to.equal('second message, '.repeat(30))
+  })
+})
+
 describe('permessage-deflate framing rules (RFC 7692 §6.1)', () => {
   it('closes with 1002 when RSV1 is set without the extension', () => {
     expectOneError(parse(hex('c1 07 f2 48 cd c9 c9 07 00'), CLIENT), CloseCode.ProtocolError)
