@@ -223,7 +223,7 @@ export class FrameParser {
       return this.fail(CloseCode.ProtocolError, 'RSV bits set without a negotiated extension')
     }
     // RFC 7692 §6.1: RSV1 marks the first frame of a compressed data message, nothing else.
-    if (rsv & 0x40 && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
+    if (rsv & 0x40 && this.inflater !== null && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
       return this.fail(
         CloseCode.ProtocolError,
         opcode === Opcode.Continuation ? 'RSV1 set on a continuation frame' : 'RSV1 set on a control frame',
@@ -279,7 +279,8 @@ export class FrameParser {
       this.messageOpcode = opcode
       this.messageSize = length
       this.fragmentCost = 0
-      this.compressed = (rsv & 0x40) !== 0
+      // Only permessage-deflate gives RSV1 this meaning; another extension allowed by allowedRsv keeps its payload.
+      this.compressed = (rsv & 0x40) !== 0 && this.inflater !== null
       this.inflated = 0
       if (opcode === Opcode.Binary && this.streamBinary) {
         this.messageStreamed = true
