@@ -210,9 +210,10 @@ describe('permessage-deflate over real sockets', () => {
       client.on('error', (error) => errors.push(error))
       let opened = false
       client.on('connect', () => (opened = true))
+      const closed = next<[number]>(client, 'close')
       const socket = await server.nextSocket()
       const frame = await new Promise<Buffer>((resolve) => socket.once('data', resolve))
-      const [code] = await (client.readyState === 3 ? Promise.resolve([(client as unknown as { closeReceived: { code: number } }).closeReceived.code]) : next<[number]>(client, 'close'))
+      const [code] = await closed
       expect(code, extension).to.equal(CloseCode.MandatoryExtension)
       expect(opened, extension).to.equal(false)
       expect(errors.map((e) => (e as { closeCode?: number }).closeCode), extension).to.deep.equal([CloseCode.MandatoryExtension])
