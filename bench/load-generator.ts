@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
+import { connectSharedRead } from './lib/shared-read'
 import { clockTicks, cpuBusyTicks, ownCpuSeconds, processCpuSeconds, processIo, processMinorFaults, processStatusKiB, tcpCounters, type ProcessIo, type TcpCounters } from './lib/proc'
 import {
   OP_BINARY,
@@ -169,37 +170,13 @@ READ_BUFFER.fill(0) // touch its pages once, here, not during a measurement
 
 /** Opens a TCP connection (and performs the WebSocket handshake for `ws`). */
 async function open(onFirstBytes: (rest: Buffer, socket: Socket) => void, onData: (chunk: Buffer) => void): Promise<Socket> {
-  let ready = false
-  let socketRef: Socket | undefined
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({
-      host: HOST,
-      port,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (nread: number, buffer: Uint8Array): boolean => {
-          const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread)
-          // Before the handshake is done, the bytes go to its 'data' listener as a copy.
-          if (ready) onData(chunk)
-          else socketRef?.emit('data', Buffer.from(chunk))
-          return true
-        },
-      },
-    })
-    socketRef = s
-    s.once('connect', () => {
-      s.removeListener('error', reject)
-      resolve(s)
-    })
-    s.once('error', reject)
-  })
-  socket.setNoDelay(true)
+  const { socket, deliverTo } = await connectSharedRead(HOST, port, READ_BUFFER)
   sockets.add(socket)
   socket.on('close', () => sockets.delete(socket))
   const rest = protocol === 'ws' ? await wsHandshake(socket, HOST, port, values.path ?? '/', 10_000) : Buffer.alloc(0)
   socket.on('error', () => undefined)
   onFirstBytes(rest, socket)
-  ready = true
+  deliverTo(onData)
   if (rest.length > 0) onData(rest)
   return socket
 }

@@ -27,6 +27,7 @@ const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/run.js [
 
   --quick              smoke run: 1 repetition, the three x50 throughput configurations, short windows
   --micro              codec micro-benchmarks instead (see bench/micro.ts)
+  --fanout             the pub/sub fan-out benchmark instead (bench/fanout.ts; its options: npm run bench:fanout -- -h)
   --reps N             repetitions per server (default 3, 1 with --quick)
   --warmup S           seconds of load before each measured window (default 1)
   --duration S         seconds measured per run (default 2.5)
@@ -59,6 +60,7 @@ function parseRunnerArgs() {
     help: { type: 'boolean', short: 'h', default: false },
     quick: { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
+    fanout: { type: 'boolean', default: false },
     reps: { type: 'string' },
     warmup: { type: 'string' },
     duration: { type: 'string' },
@@ -1219,6 +1221,13 @@ async function runMicro(): Promise<void> {
 
 async function main(): Promise<void> {
   if (cli.micro === true) return runMicro()
+  if (cli.fanout === true) {
+    // Its own module and options (bench/fanout.ts); only --quick, --no-pin and --no-save carry over.
+    const args = ['--quick', '--no-pin', '--no-save'].filter((flag) => process.argv.includes(flag))
+    const code = spawnSync(process.execPath, [join(DIST, 'bench/fanout.js'), ...args], { stdio: 'inherit' }).status
+    process.exitCode = code ?? 1
+    return
+  }
   const problems = selfTest()
   if (problems.length > 0) throw new Error(`the load generator's codec fails its self-test:\n${problems.join('\n')}`)
   const startedAt = new Date()

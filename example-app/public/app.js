@@ -8,6 +8,10 @@ const INLINE_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/we
 const TYPING_REFRESH_MS = 2500
 const TYPING_IDLE_MS = 4000
 const TYPING_EXPIRES_MS = 6000
+/** An error banner clears itself after this long, or at the next of the user's own messages. */
+const ERROR_CLEARS_MS = 8000
+/** The composer grows with its text up to this height, then scrolls. */
+const COMPOSER_MAX_PX = 160
 
 const $ = (id) => document.getElementById(id)
 const ui = {
@@ -32,6 +36,10 @@ const ui = {
   error: $('error'),
   errorText: $('error-text'),
   errorClose: $('error-close'),
+  offline: $('offline'),
+  offlineText: $('offline-text'),
+  rejoin: $('rejoin'),
+  counter: $('counter'),
   composer: $('composer'),
   file: $('file'),
   text: $('text'),
@@ -54,17 +62,24 @@ const state = {
   rooms: [],
   /** The text of the last `say`, put back in the input if the server refuses it. */
   lastSaid: '',
+  errorTimer: 0,
+  /** The connection to a joined room was lost: its transcript stays on screen, greyed. */
+  offline: false,
 }
 
 // ---- connection ----
 
 function connect(room, nick) {
-  disconnect()
+  // Joining again from the disconnected view keeps the old transcript until the room answers.
+  const rejoining = state.offline && room === state.room
+  if (rejoining) state.ws = null
+  else disconnect()
   state.room = room
   state.nick = nick
   renderRoomTitle()
   setStatus('connecting', `Connecting to #${room}…`)
   hideJoinError()
+  if (rejoining) showOffline(`Connecting to #${room}…`, false)
 
   const url = new URL(`/chat/${encodeURIComponent(room)}`, location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
@@ -95,11 +110,16 @@ function connect(room, nick) {
   ws.addEventListener('close', (close) => {
     if (state.ws !== ws) return
     state.ws = null
-    leaveRoomView()
-    if (!opened) return onRefused(nick)
+    if (!opened) {
+      if (!state.offline) leaveRoomView()
+      return onRefused(nick)
+    }
     const why = close.code === 1001 ? 'the server is shutting down' : close.reason || 'the connection was lost'
     setStatus('offline', `Disconnected (${close.code})`)
-    showJoinError(`Disconnected from #${room}: ${why} (close code ${close.code}). Join again when it is back.`)
+    const text = `Disconnected from #${room}: ${why} (close code ${close.code}).`
+    if (state.joined) return enterOfflineView(text)
+    leaveRoomView()
+    showJoinError(`${text} Join again when it is back.`)
   })
 }
 
@@ -125,9 +145,11 @@ async function onRefused(nick) {
   }
   if (!reachable) {
     setStatus('offline', 'Server unreachable')
+    if (state.offline) return showOffline('Still cannot reach the server. Is `npm start` running again?', true)
     return showJoinError('Cannot reach the server. Is `npm start` still running?')
   }
   setStatus('offline', 'Refused (401)')
+  if (state.offline) leaveRoomView()
   showJoinError(
     nick === ''
       ? 'Refused by the server (HTTP 401 at the handshake): a nickname is required.'
@@ -152,6 +174,8 @@ function onEvent({ event, data }) {
       break
     case 'message':
       stopTyping(data.nick)
+      // Our own message came back: whatever was refused before is behind us.
+      if (data.nick === state.nick) hideError()
       addMessage(data)
       break
     case 'presence':
@@ -173,7 +197,10 @@ function onEvent({ event, data }) {
       renderRooms(data)
       break
     case 'error':
-      if (data.event === 'say' && ui.text.value === '') ui.text.value = state.lastSaid
+      if (data.event === 'say' && ui.text.value === '') {
+        ui.text.value = state.lastSaid
+        composerChanged()
+      }
       showError(data)
       break
   }
@@ -183,15 +210,24 @@ function onFileBytes(blob) {
   const file = state.pendingFiles.shift()
   if (file === undefined) return
   stopTyping(file.nick)
+  if (file.nick === state.nick) hideError()
   addFile(file, blob)
 }
 
 // ---- rendering ----
 
+/** The room (transcript and composer) or the join form; either way, not the disconnected view. */
+function showView(view) {
+  state.offline = false
+  ui.offline.hidden = true
+  ui.composer.hidden = false
+  ui.messages.classList.remove('disconnected')
+  ui.join.hidden = view === 'room'
+  ui.messages.hidden = ui.bottom.hidden = view !== 'room'
+}
+
 function enterRoomView({ room, nick, members, history: past }) {
-  ui.join.hidden = true
-  ui.messages.hidden = false
-  ui.bottom.hidden = false
+  showView('room')
   ui.messages.replaceChildren()
   for (const message of past) addMessage(message)
   addNotice(past.length > 0 ? `You joined #${room} · the last ${past.length} messages are above` : `You joined #${room}`)
@@ -199,6 +235,7 @@ function enterRoomView({ room, nick, members, history: past }) {
   setStatus('online', `Connected as ${nick}`)
   ui.text.disabled = ui.send.disabled = ui.file.disabled = false
   ui.text.placeholder = `Message #${room}`
+  composerChanged()
   ui.leave.hidden = false
   ui.text.focus()
   localStorage.setItem('gatewire-chat-nick', nick)
@@ -207,14 +244,38 @@ function enterRoomView({ room, nick, members, history: past }) {
 }
 
 function leaveRoomView() {
+  stopRoom()
+  showView('join')
+}
+
+/**
+ * The connection to the joined room was lost: the transcript stays (greyed) with what happened
+ * and a way back; what was live (members, typing, room counts) is cleared, since it is stale.
+ */
+function enterOfflineView(text) {
+  stopRoom()
+  state.offline = true
+  ui.messages.classList.add('disconnected')
+  addNotice(text)
+  ui.composer.hidden = true
+  showOffline(`${text} The transcript above is what you saw until then.`, true)
+  state.rooms = state.rooms.map((r) => ({ ...r, members: 0 }))
+  renderRooms(state.rooms)
+}
+
+function showOffline(text, canRejoin) {
+  ui.offlineText.textContent = text
+  ui.rejoin.hidden = !canRejoin
+  ui.offline.hidden = false
+}
+
+/** What stops with the room's connection, whichever view follows. */
+function stopRoom() {
   state.joined = false
   state.pendingFiles = []
   for (const timer of state.typers.values()) clearTimeout(timer)
   state.typers.clear()
   renderTyping()
-  ui.join.hidden = false
-  ui.messages.hidden = true
-  ui.bottom.hidden = true
   ui.protocol.hidden = true
   ui.leave.hidden = true
   ui.text.disabled = ui.send.disabled = ui.file.disabled = true
@@ -270,7 +331,15 @@ function addFile({ nick, name, type, size, at }, blob) {
   const inline = INLINE_IMAGES.has(type)
   // Anything not shown inline is served back as an opaque download, never rendered in this origin.
   const url = URL.createObjectURL(new Blob([blob], { type: inline ? type : 'application/octet-stream' }))
-  const link = el('a', { className: 'file-link', href: url, download: name }, el('span', { className: 'file-name', textContent: name }), el('span', { className: 'file-size', textContent: `${formatSize(size)} · ${type}` }))
+  const details = `${formatSize(size)} · ${type}`
+  const link = el(
+    'a',
+    { className: 'file-link', href: url, download: name, title: `Download ${name}` },
+    downloadIcon(),
+    el('span', { className: 'file-text' }, el('span', { className: 'file-name', textContent: name }), el('span', { className: 'file-size', textContent: details })),
+    el('span', { className: 'file-action', textContent: 'Download' }),
+  )
+  link.setAttribute('aria-label', `Download ${name} (${details})`)
   const content = el('div', { className: 'file' })
   if (inline) content.append(el('img', { src: url, alt: name, className: 'shared-image' }))
   content.append(link)
@@ -328,6 +397,8 @@ function showError({ event, message, errors }) {
   const what = event === 'say' ? 'Message not sent' : event === 'file' || event === null ? 'File not shared' : `“${event}” refused`
   ui.errorText.replaceChildren(el('strong', { textContent: `${what}: ` }), reasons.length > 0 ? reasons.join('; ') : message)
   ui.error.hidden = false
+  clearTimeout(state.errorTimer)
+  state.errorTimer = setTimeout(hideError, ERROR_CLEARS_MS)
 }
 
 function showLocalError(what, reason) {
@@ -335,6 +406,7 @@ function showLocalError(what, reason) {
 }
 
 function hideError() {
+  clearTimeout(state.errorTimer)
   ui.error.hidden = true
 }
 
@@ -356,6 +428,7 @@ function setStatus(kind, text) {
 
 function selectRoom(name) {
   if (name === state.room && state.ws !== null) return
+  if (state.offline && name !== state.room) leaveRoomView()
   if (state.joined || state.ws !== null) connect(name, state.nick)
   else {
     state.room = name
@@ -376,10 +449,19 @@ ui.composer.addEventListener('submit', (event) => {
   state.lastSaid = ui.text.value
   hideError()
   ui.text.value = ''
+  composerChanged()
   typingStopped()
 })
 
+// Enter sends, Shift+Enter starts a new line (not while an input method is composing).
+ui.text.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return
+  event.preventDefault()
+  ui.composer.requestSubmit()
+})
+
 ui.text.addEventListener('input', () => {
+  composerChanged()
   if (ui.text.value.trim() === '') return typingStopped()
   const now = Date.now()
   if (now - state.typingSentAt > TYPING_REFRESH_MS && send('typing', { typing: true })) state.typingSentAt = now
@@ -427,12 +509,55 @@ ui.leave.addEventListener('click', () => {
 
 ui.errorClose.addEventListener('click', hideError)
 
+ui.rejoin.addEventListener('click', () => connect(state.room, state.nick))
+
+/**
+ * Grows the composer with its text and counts characters the way the server's @MaxLength does
+ * (after trimming, one per code point), against the limit the server sent when we joined. Over
+ * it, the counter says so; sending is left to the server, whose refusal is shown as it comes.
+ */
+function composerChanged() {
+  ui.text.style.height = 'auto'
+  ui.text.style.height = `${Math.min(ui.text.scrollHeight, COMPOSER_MAX_PX)}px`
+  const limit = state.limits?.maxTextLength
+  const length = [...ui.text.value.trim()].length
+  if (limit === undefined || length === 0) {
+    ui.counter.hidden = true
+    ui.text.removeAttribute('aria-invalid')
+    return
+  }
+  const over = length - limit
+  ui.counter.hidden = false
+  ui.counter.textContent = over > 0 ? `${length}/${limit} · ${over} too many` : `${length}/${limit}`
+  ui.counter.dataset.level = over > 0 ? 'over' : length >= limit * 0.9 ? 'near' : ''
+  ui.counter.title = over > 0 ? `The server accepts at most ${limit} characters` : `${limit - length} characters left`
+  ui.text.setAttribute('aria-invalid', String(over > 0))
+}
+
 // ---- helpers ----
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props)
   node.append(...children)
   return node
+}
+
+function downloadIcon() {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg')
+  svg.setAttribute('viewBox', '0 0 24 24')
+  svg.setAttribute('width', '20')
+  svg.setAttribute('height', '20')
+  svg.setAttribute('aria-hidden', 'true')
+  svg.classList.add('file-icon')
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path')
+  path.setAttribute('d', 'M12 4v11m0 0-4.5-4.5M12 15l4.5-4.5M5 19h14')
+  path.setAttribute('fill', 'none')
+  path.setAttribute('stroke', 'currentColor')
+  path.setAttribute('stroke-width', '1.8')
+  path.setAttribute('stroke-linecap', 'round')
+  path.setAttribute('stroke-linejoin', 'round')
+  svg.append(path)
+  return svg
 }
 
 function avatar(nick) {

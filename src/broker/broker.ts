@@ -38,6 +38,8 @@ export interface Broker {
    * has already delivered it locally and must not receive it back. Messages of one instance to
    * one topic arrive at every other instance in publish order. Never throws for a broker
    * outage: what cannot be carried is counted in stats().notDelivered (and reported to the sink).
+   * `payload` is never changed after the call (the server hands over a view of its built frame),
+   * so a broker may keep a reference to it (queue it, pipeline it) without copying.
    */
   publish(topic: string, payload: Uint8Array, binary: boolean): void
 

@@ -4,7 +4,8 @@ import type { Broker, BrokerMessage, BrokerSink, BrokerState, BrokerStats, Prese
 /** A topic some brokers of a hub are subscribed to, and each publisher's sequence number for it. */
 interface HubTopic {
   readonly subscribers: Set<InProcessBroker>
-  readonly sequences: Map<InProcessBroker, number>
+  /** Created by the first publish that reaches another broker: a lone server's topics need none. */
+  sequences: Map<InProcessBroker, number> | null
 }
 
 /**
@@ -31,7 +32,7 @@ export class InProcessHub {
   /** @internal */
   subscribe(broker: InProcessBroker, topic: string): void {
     let entry = this.topics.get(topic)
-    if (entry === undefined) this.topics.set(topic, (entry = { subscribers: new Set(), sequences: new Map() }))
+    if (entry === undefined) this.topics.set(topic, (entry = { subscribers: new Set(), sequences: null }))
     entry.subscribers.add(broker)
   }
 
@@ -48,15 +49,20 @@ export class InProcessHub {
   publish(origin: InProcessBroker, topic: string, payload: Uint8Array, binary: boolean): number {
     const entry = this.topics.get(topic)
     if (entry === undefined) return 0
+    const subscribers = entry.subscribers
+    // The common case, a server alone on its hub: nobody else to deliver to.
+    if (subscribers.size === 1 && subscribers.has(origin)) return 0
+    const sequences = (entry.sequences ??= new Map())
+    const sequence = (sequences.get(origin) ?? 0) + 1
+    sequences.set(origin, sequence)
+    // No copy: publish() promises the payload never changes (Broker.publish), and every receiver
+    // builds its own frame from it.
+    const bytes = payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length)
+    const message: BrokerMessage = { topic, binary, payload: bytes, origin: origin.instanceId, sequence }
     let reached = 0
-    let bytes: Buffer | null = null
-    for (const broker of entry.subscribers) {
+    for (const broker of subscribers) {
       if (broker === origin) continue
-      // One copy per publish, shared by every receiver: the publisher may reuse its buffer.
-      bytes ??= Buffer.from(payload)
-      const sequence = (entry.sequences.get(origin) ?? 0) + 1
-      entry.sequences.set(origin, sequence)
-      broker.deliver({ topic, binary, payload: bytes, origin: origin.instanceId, sequence })
+      broker.deliver(message)
       reached++
     }
     return reached
@@ -96,6 +102,8 @@ export class InProcessBroker implements Broker {
   private stateValue: BrokerState = 'idle'
   private sink: BrokerSink | null = null
   private readonly hub: InProcessHub
+  /** On a hub with others (hub.broker()); a broker alone keeps no interest in its private hub. */
+  private readonly shared: boolean
   private readonly subscribed = new Set<string>()
   /** topic → members of this instance in it (for close()). */
   private readonly joined = new Map<string, Set<string>>()
@@ -104,6 +112,7 @@ export class InProcessBroker implements Broker {
   /** A broker of its own (one instance), or of `hub`. */
   constructor(hub?: InProcessHub, instanceId?: string) {
     this.hub = hub ?? new InProcessHub()
+    this.shared = hub !== undefined
     this.instanceId = instanceId ?? randomBytes(8).toString('hex')
   }
 
@@ -122,13 +131,13 @@ export class InProcessBroker implements Broker {
     if (this.stateValue === 'closed' || this.subscribed.has(topic)) return
     this.subscribed.add(topic)
     this.counters.topics = this.subscribed.size
-    this.hub.subscribe(this, topic)
+    if (this.shared) this.hub.subscribe(this, topic)
   }
 
   unsubscribe(topic: string): void {
     if (!this.subscribed.delete(topic)) return
     this.counters.topics = this.subscribed.size
-    this.hub.unsubscribe(this, topic)
+    if (this.shared) this.hub.unsubscribe(this, topic)
   }
 
   publish(topic: string, payload: Uint8Array, binary: boolean): void {
@@ -137,7 +146,7 @@ export class InProcessBroker implements Broker {
       return
     }
     this.counters.published++
-    this.hub.publish(this, topic, payload, binary)
+    if (this.shared) this.hub.publish(this, topic, payload, binary)
   }
 
   join(topic: string, member: string, data: unknown): void {
@@ -170,7 +179,7 @@ export class InProcessBroker implements Broker {
 
   close(): Promise<void> {
     if (this.stateValue === 'closed') return Promise.resolve()
-    for (const topic of this.subscribed) this.hub.unsubscribe(this, topic)
+    if (this.shared) for (const topic of this.subscribed) this.hub.unsubscribe(this, topic)
     this.subscribed.clear()
     this.counters.topics = 0
     for (const [topic, members] of this.joined) for (const member of members) this.hub.leave(this.instanceId, topic, member)

@@ -2,6 +2,7 @@ import { DefinitionError, nameOf } from './definition-error'
 import { exploreModule, type ModuleDefinition } from './explorer'
 import { ConnectionsToken, GatewayConnections } from './gateway-connections'
 import { InjectionToken } from './injection-token'
+import { declaresParameters, missingMetadata } from './missing-metadata'
 import type { Provider, Token } from './provider'
 import { getInjectTokens, getParamTypes, type Class } from './store'
 
@@ -122,7 +123,10 @@ export class Container {
         `${nameOf(def.token)} is provided twice, differently, by ${nameOf(previous.module)} and ${module.name}: providers are app-wide singletons, declare it once`,
       )
     }
-    if (previous === undefined) this.declared.set(def.token, def)
+    if (previous === undefined) {
+      if (def.kind === 'class') checkConstructorTypes(def.useClass)
+      this.declared.set(def.token, def)
+    }
   }
 
   private normalize(provider: Provider, module: Class): ProviderDefinition {
@@ -210,14 +214,7 @@ export class Container {
         const types = getParamTypes(type)
         const tokens = getInjectTokens(type)
         const arity = Math.max(types?.length ?? 0, type.length)
-        if (types === undefined && type.length > 0 && tokens.size < type.length) {
-          throw new DefinitionError(
-            className,
-            'constructor',
-            `has ${type.length} constructor parameter(s) but TypeScript recorded no types: decorate the class with @Injectable()` +
-              ' (and enable emitDecoratorMetadata)',
-          )
-        }
+        checkConstructorTypes(type)
         const args: unknown[] = []
         for (let i = 0; i < arity; i++) {
           const member = `constructor parameter #${i}`
@@ -242,6 +239,23 @@ export class Container {
       }
     }
   }
+}
+
+/**
+ * A constructor with parameters needs `design:paramtypes` or an `@Inject(token)` on each of
+ * them; checked for every declared class at bootstrap, not only when it is first built.
+ */
+function checkConstructorTypes(type: Class): void {
+  if (getParamTypes(type) !== undefined || !declaresParameters(type)) return
+  const tokens = getInjectTokens(type)
+  const unmarked = Array.from({ length: type.length }, (_, i) => i).filter((i) => !tokens.has(i))
+  if (unmarked.length === 0) return
+  throw missingMetadata(
+    nameOf(type),
+    'constructor',
+    `mark every constructor parameter with @Inject(token) (parameter #${unmarked[0]} has none). With the option on, ` +
+      'TypeScript records types only for a decorated class: a provider needs @Injectable()',
+  )
 }
 
 function isToken(token: unknown): token is Token {

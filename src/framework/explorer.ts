@@ -4,6 +4,7 @@ import { resolveCompressionOptions } from '../protocol'
 import type { GatewayOptions } from './decorators/gateway'
 import type { ModuleOptions } from './decorators/module'
 import { GatewayConnections } from './gateway-connections'
+import { declaresParameters, missingMetadata } from './missing-metadata'
 import type { GuardLike } from './guard'
 import type { Provider } from './provider'
 import { parsePattern, patternParams } from './router'
@@ -317,7 +318,8 @@ function exploreParams(
   const fail = (problem: string): never => {
     throw new DefinitionError(className, member, problem)
   }
-  const types = getParamTypes(type, method) ?? []
+  const recorded = getParamTypes(type, method)
+  const types = recorded ?? []
   const fn = (type.prototype as Record<MemberKey, Function>)[method]
   const own = records.filter((r) => r.method === method)
   const arity = Math.max(types.length, fn.length, ...own.map((r) => r.index + 1))
@@ -328,6 +330,17 @@ function exploreParams(
       fail(`parameter #${r.index} has two parameter decorators (${PARAM_DECORATOR[decorated.get(r.index)!.kind]} and ${PARAM_DECORATOR[r.kind]})`)
     }
     decorated.set(r.index, r)
+  }
+  if (recorded === undefined && declaresParameters(fn)) {
+    const unmarked = Array.from({ length: Math.max(fn.length, 1) }, (_, i) => i).filter((i) => !decorated.has(i))
+    if (unmarked.length > 0) {
+      throw missingMetadata(
+        className,
+        member,
+        `mark every parameter with a parameter decorator such as @Conn(), @Payload(), @Code() or @Reason() ` +
+          `(parameter #${unmarked[0]} has none; ${DECORATOR[kind]}() would otherwise pass (${DEFAULT_PARAMS[kind].join(', ')}) in that order)`,
+      )
+    }
   }
 
   // Decorated parameters and parameters typed `Connection` claim their kind first; the other
@@ -375,6 +388,13 @@ function exploreParams(
       if (kind === 'message') {
         if (dto === undefined && typeof declared === 'function' && !NOT_DTO.has(declared)) dto = declared as Class
         validate = r?.validate ?? true
+        // Without design:paramtypes a `msg: Say` would silently go unvalidated: make it explicit.
+        if (recorded === undefined && dto === undefined && validate) {
+          fail(
+            'TypeScript recorded no parameter types (design:paramtypes), so the payload\'s class is unknown and it would ' +
+              'not be validated: name it with @Payload(Dto), or take the data as parsed with @Payload({ validate: false })',
+          )
+        }
       }
     }
     if (param === 'code' && declared !== undefined && declared !== Number && declared !== Object) {

@@ -77,11 +77,16 @@ export function compilePayloadValidator(
   }
 }
 
-/** class-validator's error tree → one entry per failed property, nested ones with dotted paths. */
+/**
+ * class-validator's error tree → one entry per failed property, nested ones with dotted paths.
+ * An error about the object itself has no property (forbidUnknownValues on a class without
+ * validation decorators): it is reported on the object's own path, `data` at the top.
+ */
 export function flattenValidationErrors(errors: readonly ValidationError[], prefix = ''): MessageFieldError[] {
   const flat: MessageFieldError[] = []
   for (const error of errors) {
-    const property = prefix + error.property
+    const named = typeof error.property === 'string' && error.property !== ''
+    const property = named ? prefix + error.property : prefix === '' ? 'data' : prefix.slice(0, -1)
     if (error.constraints !== undefined && Object.keys(error.constraints).length > 0) {
       flat.push({ property, constraints: { ...error.constraints } })
     }

@@ -25,6 +25,7 @@ const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
 /** RFC 7692 §6: RSV1 marks a compressed message. */
 const RSV1 = 0x40
+const NO_TOPICS: readonly string[] = Object.freeze([])
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
 /** Pings in one read, with our output over READ_PAUSE_BYTES, that make a ping flood (1008). */
@@ -121,6 +122,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private drainWanted = false
   /** An empty write is in flight to learn when the socket has written what is queued. */
   private drainProbe = false
+  /**
+   * Pings in the current read (for the ping-flood check), or IDLE_PROBE once the idle timer has
+   * pinged a silent peer: every read starts by resetting it to 0, which is exactly "the peer
+   * answered". One field for both, since both end at the next read.
+   */
   private pingsThisRead = 0
   /** @internal permessage-deflate, when negotiated (RFC 7692). */
   compression: PerMessageDeflate | null
@@ -192,7 +198,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     socket.setNoDelay(true)
     if (this.options.idleTimeout > 0) {
       // Only what the peer sends counts: a socket timeout would also be reset by our own writes.
-      this.idleTimer = setTimeout(() => this.close(CloseCode.GoingAway, 'idle timeout'), this.options.idleTimeout)
+      // A shared function with the connection as argument: no closure per connection.
+      this.idleTimer = setTimeout(idleTimerFired, this.options.idleTimeout, this)
       this.idleTimer.unref()
     }
     // Shared listeners that find the connection on the socket: no closures per connection.
@@ -275,9 +282,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     return this.topicRegistry().unsubscribe(this, topic)
   }
 
-  /** The topics this connection subscribes to: a snapshot, in subscription order. */
+  /** The topics this connection subscribes to: a snapshot, in subscription order (none for a client). */
   get topics(): readonly string[] {
-    return this.topicRegistry().topicsOf(this)
+    return this.options.topics === undefined ? NO_TOPICS : this.options.topics.topicsOf(this)
   }
 
   /** Sends a ping (payload ≤ 125 bytes). The peer's pong is emitted as 'pong'. */
@@ -412,6 +419,22 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.alive = false
     if (this.readyState === Connection.OPEN) this.sendPing()
     return true
+  }
+
+  /**
+   * idleTimeout elapsed with nothing read. A peer that only listens (a feed) sends nothing, so
+   * silence alone is not death: ping it first, and close with 1001 only if nothing at all (its
+   * pong included) arrives within another idleTimeout. RFC 6455 §5.5.2: a pong is the answer.
+   */
+  private onIdle(): void {
+    if (this.readyState !== Connection.OPEN) return
+    if (this.pingsThisRead === IDLE_PROBE) {
+      this.close(CloseCode.GoingAway, 'idle timeout')
+      return
+    }
+    this.pingsThisRead = IDLE_PROBE
+    this.sendPing()
+    this.idleTimer!.refresh()
   }
 
   /** @internal Client side: the handshake failed before the connection opened. */
@@ -917,6 +940,14 @@ function socketOnError(this: Socket, error: Error): void {
 }
 function socketOnDrain(this: Socket): void {
   ;(this as SocketWithConnection)[kConnection]['onDrain']()
+}
+
+/** See Connection#pingsThisRead: the idle timer's ping is waiting for any answer. */
+const IDLE_PROBE = -1
+
+/** The idle timer's callback, shared by every connection. */
+function idleTimerFired(connection: Connection<object>): void {
+  connection['onIdle']()
 }
 
 /** process.nextTick target: one shared function rather than a closure per connection. */

@@ -25,7 +25,12 @@ export interface ConnectionOptions {
   slowConsumer?: 'close' | 'drop'
   /** `bufferedAmount` above which send calls return false and 'drain' is awaited. Default 64 KiB. */
   highWaterMark?: number
-  /** Milliseconds without any frame from the peer before the connection is closed with 1001. 0 (default) = off. */
+  /**
+   * Milliseconds without any data from the peer (any frame: messages, pings, pongs) after which
+   * the connection pings it; if nothing, pong included, arrives within another idleTimeout, it is
+   * closed with 1001 'idle timeout'. A peer that only listens stays open as long as it answers
+   * pings (browsers and `ws` do); our own sends never count. 0 (default) = off.
+   */
   idleTimeout?: number
   /**
    * permessage-deflate (RFC 7692): `true` for the defaults, options to tune it, off (false) by

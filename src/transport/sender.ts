@@ -11,13 +11,13 @@ const COPY_THRESHOLD = 4096
 /** Strings up to this many UTF-16 units are encoded straight into the slab. */
 const STRING_COPY_THRESHOLD = 1365
 const SLAB_SIZE = 128 * 1024
+/** Queued bytes up to this size are gathered into one buffer at flush time rather than written with writev. */
+const GATHER_LIMIT = 16 * 1024
 /** Payloads up to this size are copied byte by byte rather than by a native call. */
 const SMALL_COPY = 32
-/**
- * Shared (published) frames up to this size are copied into the slab next to the sender's other
- * frames instead of being queued by reference. See shared().
- */
-const SHARED_COPY_THRESHOLD = 0
+/** Published frames up to this size are built in the shared-frame arena (see sharedFrameBuffer). */
+const ARENA_FRAME_MAX = 8 * 1024
+const ARENA_SIZE = 128 * 1024
 
 /**
  * One slab shared by every sender in the process, like Node's own Buffer pool: frames are
@@ -27,6 +27,27 @@ const SHARED_COPY_THRESHOLD = 0
  */
 let slab = Buffer.allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
+
+/**
+ * Where published frames are built, back to back, like the slab: consecutive publishes are
+ * adjacent, so a subscriber that receives several of them in a row queues one region of the
+ * arena (no copy, no allocation per frame) and writes it in one piece. Regions handed out are
+ * never written again (frames are immutable); a full arena is replaced, not reused.
+ */
+let arena = Buffer.allocUnsafe(ARENA_SIZE)
+let arenaUsed = 0
+
+/** Room for one published frame of `size` bytes, never to be written again once built. */
+export function sharedFrameBuffer(size: number): Buffer {
+  if (size > ARENA_FRAME_MAX) return Buffer.allocUnsafe(size)
+  if (arenaUsed + size > ARENA_SIZE) {
+    arena = Buffer.allocUnsafe(ARENA_SIZE)
+    arenaUsed = 0
+  }
+  const frame = arena.subarray(arenaUsed, arenaUsed + size)
+  arenaUsed += size
+  return frame
+}
 
 /**
  * The text message received last (by any connection) and where its UTF-8 bytes are. Echoing
@@ -65,8 +86,11 @@ export class Sender {
   private segmentStart = 0
   private segmentEnd = 0
   private corked = 0
-  /** A flush is queued on process.nextTick (see flushLater). */
-  private flushScheduled = false
+  /**
+   * A flush is queued: NEXT_TICK for sends (see flushLater), END_OF_ITERATION for published
+   * frames only (see shared()), NONE otherwise. One field for both keeps a Sender's size.
+   */
+  private flushScheduled: FlushSchedule = NONE
 
   /**
    * Whether a write the socket completed at once means its bytes were copied (to the kernel, or
@@ -125,17 +149,32 @@ export class Sender {
    * frames can be shared.
    */
   shared(frame: Buffer): void {
-    if (frame.length <= SHARED_COPY_THRESHOLD) {
-      const at = this.claim(frame.length)
-      if (frame.length <= SMALL_COPY) for (let i = 0; i < frame.length; i++) slab[at + i] = frame[i]
-      else slab.set(frame, at)
-      this.commit(at + frame.length)
+    const length = frame.length
+    const region = this.segmentSlab
+    if (region !== null && region !== slab && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + this.segmentEnd) {
+      // The frame published right after the last one this sender queued: the region grows.
+      this.segmentEnd += length
+    } else if (frame.buffer === arena.buffer) {
+      this.closeSegment()
+      this.segmentSlab = arena
+      this.segmentStart = frame.byteOffset - arena.byteOffset
+      this.segmentEnd = this.segmentStart + length
     } else {
       this.closeSegment()
       ;(this.segments ??= []).push(frame)
-      this.queuedBytes += frame.length
     }
-    this.done(undefined)
+    this.queuedBytes += length
+    if (this.corked === 0 && this.flushScheduled === NONE) {
+      // Published frames wait for the end of this event-loop iteration rather than this tick:
+      // what every publisher publishes while the loop handles one batch of socket reads (a room
+      // whose members talk at once) then leaves in one write per subscriber, not one per read.
+      this.flushScheduled = END_OF_ITERATION
+      publishedPending.push(this)
+      if (!publishedFlushScheduled) {
+        publishedFlushScheduled = true
+        setImmediate(flushPublished)
+      }
+    }
   }
 
   /** Queues a text frame, encoding the string straight into the slab when it is small. */
@@ -209,6 +248,7 @@ export class Sender {
     const segments = this.segments
     if (segments === null) return
     const callbacks = this.callbacks
+    const total = this.queuedBytes
     this.segments = null
     this.callbacks = null
     this.queuedBytes = 0
@@ -220,6 +260,30 @@ export class Sender {
     const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
     if (segments.length === 1) {
       socket.write(segments[0], onWritten)
+    } else if (total <= GATHER_LIMIT) {
+      // Many small segments (published frames queued by reference, between this sender's own
+      // slab regions): one contiguous write costs the kernel far less than a writev of each.
+      if (slabUsed + total > SLAB_SIZE) {
+        slab = Buffer.allocUnsafe(SLAB_SIZE)
+        slabUsed = 0
+      }
+      const at = slabUsed
+      let end = at
+      const target = slab
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]
+        const length = segment.length
+        // A few bytes (a small published frame): a loop costs less than a call into native code.
+        if (length <= SMALL_COPY) for (let j = 0; j < length; j++) target[end + j] = segment[j]
+        else target.set(segment, end)
+        end += length
+      }
+      slabUsed = end
+      socket.write(slab.subarray(at, end), onWritten)
+      if (this.copiesOnWrite && socket.writableLength === 0 && slabUsed === end) {
+        slabUsed = tailSlab === slab && tailEnd === at ? tailStart : at
+      }
+      return
     } else {
       socket.cork()
       const last = segments.length - 1
@@ -278,9 +342,10 @@ export class Sender {
 
   private done(callback: WriteCallback | undefined): void {
     if (callback !== undefined) (this.callbacks ??= []).push(callback)
-    if (this.corked === 0 && !this.flushScheduled) {
-      // Outside a read: gather what this tick sends, then write once.
-      this.flushScheduled = true
+    if (this.corked === 0 && this.flushScheduled !== NEXT_TICK) {
+      // Outside a read: gather what this tick sends, then write once (published frames queued
+      // before go with it, in order: they are in the same queue).
+      this.flushScheduled = NEXT_TICK
       process.nextTick(flushLater, this)
     }
   }
@@ -288,8 +353,30 @@ export class Sender {
 
 /** The deferred flush of a sender: one shared function rather than a closure per connection. */
 function flushLater(sender: Sender): void {
-  sender['flushScheduled'] = false
+  sender['flushScheduled'] = NONE
   if (sender['corked'] === 0) sender.flush()
+}
+
+const NONE = 0
+const NEXT_TICK = 1
+const END_OF_ITERATION = 2
+type FlushSchedule = typeof NONE | typeof NEXT_TICK | typeof END_OF_ITERATION
+
+/** Senders with published frames to write at the end of this event-loop iteration. */
+let publishedPending: Sender[] = []
+let publishedFlushScheduled = false
+
+/** One setImmediate for every sender with published frames, not one per sender. */
+function flushPublished(): void {
+  publishedFlushScheduled = false
+  const senders = publishedPending
+  publishedPending = []
+  for (const sender of senders) {
+    // NEXT_TICK meanwhile: a send came after the publish and its tick flush took (or takes) both.
+    if (sender['flushScheduled'] !== END_OF_ITERATION) continue
+    sender['flushScheduled'] = NONE
+    if (sender['corked'] === 0) sender.flush()
+  }
 }
 
 function isAscii(text: string): boolean {

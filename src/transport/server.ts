@@ -107,8 +107,10 @@ export class Server extends EventEmitter {
    * frame is built once and the same bytes are queued for every local subscriber but
    * `options.except`, each under its own backpressure policy (`maxBufferedAmount`,
    * `slowConsumer`: a slow subscriber is closed with 1008 or skipped, never waited for); the
-   * broker carries the message to the other instances' subscribers. Returns the number of
-   * local subscribers it was queued for (not those it was dropped for).
+   * broker carries the message to the other instances' subscribers. Published frames are
+   * written at the end of the event-loop iteration (one write per subscriber for everything
+   * published meanwhile), or with the subscriber's next send, whichever comes first. Returns
+   * the number of local subscribers it was queued for (not those it was dropped for).
    */
   publish(topic: string, message: string | Uint8Array, options?: PublishOptions): number {
     return this.topicRegistry.publish(topic, message, options)

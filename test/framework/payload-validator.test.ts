@@ -57,6 +57,38 @@ describe('compilePayloadValidator', () => {
     expect(err.errors).to.deep.equal([{ property: 'admin', constraints: { whitelistValidation: 'property admin should not exist' } }])
   })
 
+  it('forbids unknown values by default, also when other validator options are given: a class without validation decorators refuses every object', () => {
+    class Bare {
+      text!: string
+    }
+    for (const options of [{}, { validator: { whitelist: true } }]) {
+      const err = invalid(() => compilePayloadValidator('bare', Bare, Bare, true, options)!({ text: 'hi' }))
+      expect(err.errors).to.have.length(1)
+      expect(err.errors[0].constraints).to.have.property('unknownValue')
+    }
+  })
+
+  it('lets forbidUnknownValues: false through to class-validator', () => {
+    class Bare {
+      text!: string
+    }
+    const lax = compilePayloadValidator('bare', Bare, Bare, true, { validator: { forbidUnknownValues: false } })!
+    expect(lax({ text: 'hi' })).to.be.instanceOf(Bare)
+  })
+
+  it('reports an error about the object itself on its own path, never on a property named "undefined"', () => {
+    class Bare {
+      text!: string
+    }
+    class Holder {
+      @ValidateNested() @Type(() => Bare) inner!: Bare
+    }
+    const top = invalid(() => compilePayloadValidator('bare', Bare, Bare, true)!({ text: 'hi' }))
+    expect(top.errors.map((e) => e.property)).to.deep.equal(['data'])
+    const nested = invalid(() => compilePayloadValidator('holder', Holder, Holder, true)!({ inner: { text: 'hi' } }))
+    expect(nested.errors.map((e) => e.property)).to.deep.equal(['inner'])
+  })
+
   it('type-checks primitive payloads', () => {
     expect(compilePayloadValidator('n', Number, undefined, true)!(4)).to.equal(4)
     expect(invalid(() => compilePayloadValidator('n', Number, undefined, true)!('4')).errors).to.deep.equal([

@@ -50,6 +50,14 @@ describe('Router', () => {
     expect(r.match('/a/c/d')?.value).to.equal('/a/*')
   })
 
+  it('prefers a static segment over a parameter at the same depth, whatever the order routes were added in', () => {
+    for (const patterns of [['/a/b/:y', '/a/:x/:y'], ['/a/:x/:y', '/a/b/:y']]) {
+      const r = router(...patterns)
+      expect(r.match('/a/b/1'), `with ${patterns.join(' then ')}`).to.deep.include({ value: '/a/b/:y', params: { y: '1' } })
+      expect(r.match('/a/c/1')).to.deep.include({ value: '/a/:x/:y', params: { x: 'c', y: '1' } })
+    }
+  })
+
   it('backtracks from a static branch that dead-ends to a parameter branch', () => {
     const r = router('/a/b/d', '/a/:x/c')
     expect(r.match('/a/b/c')).to.deep.include({ value: '/a/:x/c', params: { x: 'b' } })

@@ -27,6 +27,8 @@ describe('example-app in a real browser (headless Chromium)', function () {
   this.timeout(60_000)
 
   let chat: ExampleApp
+  /** A second app started on the first one's port, by the test that restarts the server. */
+  let restarted: ExampleApp | undefined
   let browser: BrowserContext
   let profile: string
   let pageErrors: string[]
@@ -73,20 +75,23 @@ describe('example-app in a real browser (headless Chromium)', function () {
   afterEach(async function () {
     for (const page of browser.pages()) await page.close()
     await chat.close()
+    await restarted?.close()
+    restarted = undefined
     if (this.currentTest?.state === 'passed') expect(pageErrors, 'errors thrown in the page').to.deep.equal([])
   })
 
-  async function openPage(query = ''): Promise<Page> {
+  async function openPage(query = '', setup?: (page: Page) => Promise<void>): Promise<Page> {
     const page = await browser.newPage()
     page.setDefaultTimeout(STEP_TIMEOUT)
     page.on('pageerror', (err) => pageErrors.push(err.message))
+    await setup?.(page)
     await page.goto(chat.url + query)
     return page
   }
 
   /** Opens the page, types a nickname into the join form and waits until the room is shown. */
-  async function joinChat(nick: string, room = 'lobby'): Promise<Page> {
-    const page = await openPage(`?room=${room}`)
+  async function joinChat(nick: string, room = 'lobby', setup?: (page: Page) => Promise<void>): Promise<Page> {
+    const page = await openPage(`?room=${room}`, setup)
     await page.fill('#nick', nick)
     await page.click('#join-button')
     await page.locator('#status-text').filter({ hasText: `Connected as ${nick}` }).waitFor()
@@ -149,7 +154,11 @@ describe('example-app in a real browser (headless Chromium)', function () {
     const notes = messages(ada).filter({ hasText: 'notes.txt' })
     await notes.waitFor()
     expect(await notes.locator('img').count()).to.equal(0)
-    expect(await notes.locator('a.file-link').getAttribute('download')).to.equal('notes.txt')
+    const link = notes.locator('a.file-link')
+    expect(await link.getAttribute('download')).to.equal('notes.txt')
+    // The card says what clicking it does, to the eye and to a screen reader.
+    expect(await link.locator('.file-action').textContent()).to.equal('Download')
+    expect(await link.getAttribute('aria-label')).to.equal('Download notes.txt (13 B · text/plain)')
 
     await grace.fill('#text', 'Nice banner!')
     await grace.press('#text', 'Enter')
@@ -160,11 +169,19 @@ describe('example-app in a real browser (headless Chromium)', function () {
   })
 
   it("shows the server's validation errors and does not deliver the message", async () => {
-    const ada = await joinChat('ada')
+    // A fake clock on ada's page only, to see the error banner clear itself without waiting.
+    const ada = await joinChat('ada', 'lobby', (page) => page.clock.install())
     const grace = await joinChat('grace')
     const error = ada.locator('#error')
 
+    // The counter follows the server's limit (sent with `joined`) and says when it is passed.
+    await ada.fill('#text', 'x'.repeat(499))
+    expect(await ada.locator('#counter').textContent()).to.equal('499/500')
     await ada.fill('#text', 'x'.repeat(501))
+    const counter = ada.locator('#counter')
+    expect(await counter.textContent()).to.equal('501/500 · 1 too many')
+    expect(await counter.getAttribute('data-level')).to.equal('over')
+    expect(await ada.getAttribute('#text', 'aria-invalid')).to.equal('true')
     await ada.press('#text', 'Enter')
     await error.filter({ hasText: 'Message not sent: a message is at most 500 characters' }).waitFor()
     // The refused text is put back for editing.
@@ -174,12 +191,40 @@ describe('example-app in a real browser (headless Chromium)', function () {
     await ada.fill('#text', '   ')
     await ada.press('#text', 'Enter')
     await error.filter({ hasText: 'say something: the message is empty' }).waitFor()
+    // Left alone, the banner goes away by itself after a few seconds.
+    await ada.clock.fastForward(9000)
+    await error.waitFor({ state: 'hidden' })
 
     await ada.fill('#text', 'a valid one')
     await ada.press('#text', 'Enter')
     await messages(grace).filter({ hasText: 'a valid one' }).waitFor()
     expect(await error.isHidden()).to.equal(true)
     expect(await messages(grace).count()).to.equal(1)
+  })
+
+  it('keeps the transcript, greyed, when the server stops, clears the live counts, and joins again once it is back', async () => {
+    const ada = await joinChat('ada')
+    const grace = await joinChat('grace')
+    await ada.locator('#rooms .count').filter({ hasText: '2' }).waitFor()
+    await grace.fill('#text', 'before the restart')
+    await grace.press('#text', 'Enter')
+    await messages(ada).filter({ hasText: 'before the restart' }).waitFor()
+
+    const port = chat.port
+    await chat.close()
+    await ada.locator('#offline').filter({ hasText: 'Disconnected from #lobby: the server is shutting down (close code 1001).' }).waitFor()
+    expect(await messages(ada).filter({ hasText: 'before the restart' }).isVisible(), 'the transcript is still shown').to.equal(true)
+    expect(await ada.locator('#messages').getAttribute('class')).to.include('disconnected')
+    expect(await ada.locator('#rooms .count').count(), 'no stale room counts').to.equal(0)
+    expect(await ada.locator('#member-count').textContent()).to.equal('')
+    expect(await ada.locator('#text').isDisabled()).to.equal(true)
+    await screenshot(ada, 'example-app-disconnected.png')
+
+    restarted = await startExampleApp({ port, host: '127.0.0.1' })
+    await ada.click('#rejoin')
+    await ada.locator('#status-text').filter({ hasText: 'Connected as ada' }).waitFor()
+    expect(await ada.locator('#offline').isHidden()).to.equal(true)
+    expect(await ada.locator('#messages').getAttribute('class')).not.to.include('disconnected')
   })
 
   it('refuses a page without a nickname at the handshake (401) and tells the user', async () => {

@@ -12,8 +12,11 @@ import {
   pair,
   RawPeer,
   releaseAll,
+  track,
   wireFrame,
 } from '../helpers/transport-harness'
+import { deadline } from '../helpers/deadline'
+import WebSocket from 'ws'
 
 const MiB = 1024 * 1024
 const Op = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const
@@ -685,18 +688,22 @@ describe('transport/connection', () => {
 
     it('an error thrown by a close listener does not escape', async () => {
       const { client, server } = await pair()
+      const logged: unknown[][] = []
       const original = console.error
-      console.error = () => {}
+      console.error = (...args: unknown[]) => void logged.push(args)
       try {
-        const closed = next(server, 'close')
+        const closed = next<[number]>(server, 'close')
         server.on('close', () => {
           throw new Error('close handler bug')
         })
-        client.close()
-        await closed
+        client.close(4001)
+        const [code] = await deadline(closed, 2000, "the server's close event")
+        expect(code).to.equal(4001)
       } finally {
         console.error = original
       }
+      expect(logged.flat().map(String).join(' ')).to.include('close handler bug')
+      expect(server.readyState).to.equal(3)
     })
   })
 
@@ -772,22 +779,66 @@ describe('transport/connection', () => {
   })
 
   describe('idle timeout', () => {
-    it('closes with 1001 a connection whose peer sends nothing for idleTimeout', async () => {
+    it('pings a silent peer after idleTimeout, then closes with 1001 \'idle timeout\' when nothing answers', async () => {
       const { peer, conn } = await rawPair({ idleTimeout: 200 })
       const started = Date.now()
-      expect((await peer.closeFrame()).code).to.equal(CloseCode.GoingAway)
-      expect(Date.now() - started).to.be.at.least(150)
+      const ping = await deadline(peer.opcodeFrame(Op.Ping), 2000, 'the idle ping')
+      const pinged = Date.now() - started
+      expect(pinged, 'pinged after idleTimeout').to.be.at.least(150)
+      expect(await deadline(peer.closeFrame(), 2000, 'the idle close')).to.deep.equal({ code: CloseCode.GoingAway, reason: 'idle timeout' })
+      expect(Date.now() - started - pinged, 'closed one idleTimeout after the ping').to.be.at.least(150)
+      expect(ping.payload.length).to.equal(0)
       expect(conn.readyState).to.equal(2)
     })
 
-    it('counts only what the peer sends: server output does not keep an idle peer alive', async () => {
+    it('counts only what the peer sends: server output does not keep a peer that ignores pings alive', async () => {
       const { peer, conn } = await rawPair({ idleTimeout: 300 })
       const ticker = setInterval(() => conn.sendText('tick'), 50)
       try {
-        expect((await peer.closeFrame()).code).to.equal(CloseCode.GoingAway)
+        expect((await deadline(peer.closeFrame(), 3000, 'the idle close')).code).to.equal(CloseCode.GoingAway)
       } finally {
         clearInterval(ticker)
       }
+    })
+
+    it('keeps a listen-only ws client open past idleTimeout while it answers the idle pings', async () => {
+      // Long enough that a loaded machine answers each ping well within it.
+      const idleTimeout = 300
+      const listening = await listen({ idleTimeout })
+      const client = new WebSocket(listening.url)
+      track(() => client.terminate())
+      const [conn] = await Promise.all([listening.nextConnection(), next(client, 'open')])
+      let pongs = 0
+      conn.on('pong', () => pongs++)
+      let clientClose: number | undefined
+      client.on('close', (code: number) => (clientClose = code))
+      const started = Date.now()
+      // The server streams a feed; the client never sends a message of its own.
+      const ticker = setInterval(() => conn.sendText('tick'), 20)
+      try {
+        await deadline(
+          new Promise<void>((resolve) => conn.on('pong', () => pongs === 3 && resolve())),
+          10 * idleTimeout,
+          'three answered idle pings',
+        )
+      } finally {
+        clearInterval(ticker)
+      }
+      expect(Date.now() - started, 'open for more than 3 idleTimeouts').to.be.at.least(3 * idleTimeout - 50)
+      expect(clientClose, 'the client saw no close').to.equal(undefined)
+      expect(conn.readyState).to.equal(1)
+    })
+
+    it('closes a peer with 1001 once it stops answering, after answering earlier idle pings', async () => {
+      const { peer, conn } = await rawPair({ idleTimeout: 300 })
+      const closes = closeRecorder(conn)
+      await deadline(peer.opcodeFrame(Op.Ping), 2000, 'the first idle ping')
+      peer.sendFrame(Op.Pong, Buffer.alloc(0), { mask: true })
+      await deadline(peer.opcodeFrame(Op.Ping), 2000, 'the second idle ping')
+      expect(conn.readyState, 'the pong kept it open').to.equal(1)
+      expect((await deadline(peer.closeFrame(), 2000, 'the idle close')).code).to.equal(CloseCode.GoingAway)
+      peer.sendFrame(Op.Close, closePayload(CloseCode.GoingAway))
+      expect(await deadline(closes.closed, 2000, 'the close event')).to.deep.equal({ code: CloseCode.GoingAway, reason: '' })
     })
 
     it('keeps a peer that keeps sending', async () => {
@@ -796,11 +847,12 @@ describe('transport/connection', () => {
       const enough = new Promise((resolve) => conn.on('text', () => ++texts === 8 && resolve(null)))
       const ticker = setInterval(() => peer.sendFrame(Op.Text, 'still here'), 80)
       try {
-        await enough
+        await deadline(enough, 3000, 'eight messages')
       } finally {
         clearInterval(ticker)
       }
       expect(conn.readyState).to.equal(1)
+      expect(peer.frames.filter((f) => f.opcode === Op.Ping), 'no idle ping to a peer that sends').to.have.length(0)
     })
   })
 })

@@ -15,6 +15,14 @@ describe('transport imports', () => {
       const specs = [...text.matchAll(/from\s+'([^']+)'/g)].map((m) => m[1])
       expect(specs, name).to.not.include('../protocol')
     }
+    // The same for the topics (a publish is a per-message path too), one directory down.
+    const pubsub = readdirSync(join(TRANSPORT, 'pubsub')).filter((name) => name.endsWith('.ts'))
+    expect(pubsub).to.include.members(['topic-registry.ts', 'published-frame.ts'])
+    for (const name of pubsub) {
+      const text = readFileSync(join(TRANSPORT, 'pubsub', name), 'utf8')
+      const specs = [...text.matchAll(/from\s+'([^']+)'/g)].map((m) => m[1])
+      expect(specs, `pubsub/${name}`).to.not.include('../../protocol')
+    }
     // The per-message modules do take codec values (the check above is not vacuous for them).
     for (const name of ['sender.ts', 'connection.ts']) {
       const text = readFileSync(join(TRANSPORT, name), 'utf8')

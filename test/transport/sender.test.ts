@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { Socket as NetSocket, type Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MaskKeyPool } from '../../src/protocol'
-import { rememberText, Sender } from '../../src/transport/sender'
+import { rememberText, Sender, sharedFrameBuffer } from '../../src/transport/sender'
 import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
 
 /** Records what the Sender hands to its socket: one entry per socket-level write batch. */
@@ -64,7 +64,19 @@ function frames(bytes: Buffer): { fin: boolean; opcode: number; masked: boolean;
   return out
 }
 
+/** The Buffers handed to `socket.write`, as they are (not copies). */
+function recordWrites(socket: FakeSocket): Buffer[] {
+  const writes: Buffer[] = []
+  const original = socket.write.bind(socket)
+  socket.write = (data, callback) => {
+    writes.push(data)
+    return original(data, callback)
+  }
+  return writes
+}
+
 const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve))
+const endOfIteration = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 describe('transport/sender', () => {
   afterEach(releaseAll)
@@ -102,18 +114,93 @@ describe('transport/sender', () => {
 
   it('queues a large unmasked payload as it is, never copied', async () => {
     const socket = new FakeSocket()
-    const writes: Buffer[] = []
-    const spy = socket as unknown as { write: (d: Buffer, cb?: () => void) => boolean }
-    const original = spy.write.bind(socket)
-    spy.write = (data, callback) => {
-      writes.push(data)
-      return original(data, callback)
-    }
+    const writes = recordWrites(socket)
     const sender = new Sender(socket as unknown as Socket, null)
     const payload = Buffer.alloc(100_000, 7)
     sender.frame(0x2, payload, true)
     await tick()
     expect(writes.some((w) => w === payload)).to.equal(true)
+  })
+
+  it('queues a shared (published) frame by reference: that very Buffer reaches the socket', async () => {
+    const socket = new FakeSocket()
+    const writes = recordWrites(socket)
+    const sender = new Sender(socket as unknown as Socket, null)
+    const frame = Buffer.concat([Buffer.from([0x82, 0x7e, 0x80, 0x00]), Buffer.alloc(0x8000, 3)])
+    sender.shared(frame)
+    expect(sender.bufferedAmount).to.equal(frame.length)
+    await endOfIteration()
+    expect(writes).to.have.length(1)
+    expect(writes[0] === frame, 'the same Buffer object').to.equal(true)
+  })
+
+  it('writes published frames at the end of the event-loop iteration, and with a later send at its tick', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)])
+    sender.shared(frame('p1'))
+    await tick()
+    expect(socket.batches, 'not at the end of the tick').to.have.length(0)
+    sender.shared(frame('p2')) // another read of the same iteration publishes again
+    await endOfIteration()
+    expect(socket.batches).to.have.length(1)
+    expect(frames(Buffer.concat(socket.batches[0])).map((f) => f.payload.toString())).to.deep.equal(['p1', 'p2'])
+    sender.shared(frame('p3'))
+    sender.text('direct', true)
+    await tick()
+    expect(socket.batches, "the send's tick flush takes the publish before it").to.have.length(2)
+    expect(frames(Buffer.concat(socket.batches[1])).map((f) => f.payload.toString())).to.deep.equal(['p3', 'direct'])
+    await endOfIteration()
+    expect(socket.batches, 'nothing left for the end of the iteration').to.have.length(2)
+  })
+
+  it('queues frames built back to back in the shared-frame arena as one region, written without a copy', async () => {
+    const socket = new FakeSocket()
+    const writes = recordWrites(socket)
+    const sender = new Sender(socket as unknown as Socket, null)
+    const built: Buffer[] = []
+    for (let i = 0; i < 40; i++) {
+      const frame = sharedFrameBuffer(2 + 100)
+      frame[0] = 0x82
+      frame[1] = 100
+      frame.fill(i, 2)
+      built.push(frame)
+      sender.shared(frame)
+    }
+    await endOfIteration()
+    expect(writes.length, 'one write').to.equal(1)
+    const payloads = frames(Buffer.concat(socket.batches[0])).map((f) => f.payload[0])
+    expect(payloads).to.deep.equal(Array.from({ length: 40 }, (_, i) => i))
+    // 40 × 102 bytes may have crossed into a fresh arena (then two regions, gathered by a copy).
+    if (built[0].buffer === built[39].buffer) {
+      const written = writes[0]
+      expect(written.buffer === built[0].buffer && written.byteOffset === built[0].byteOffset, 'a view of the arena').to.equal(true)
+      expect(written.length).to.equal(40 * 102)
+    }
+  })
+
+  it('gathers many small segments (shared frames between its own) into one write, in order', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const shared = (text: string): Buffer => Buffer.concat([Buffer.from([0x81, text.length]), Buffer.from(text)])
+    const frameA = shared('published 1')
+    sender.shared(frameA)
+    sender.text('direct', true)
+    sender.shared(shared('published 2'))
+    sender.shared(shared('published 3'))
+    sender.frame(0x2, Buffer.alloc(5000, 1), true) // queued by reference, under the gathering limit
+    await tick()
+    expect(socket.batches).to.have.length(1)
+    expect(socket.batches[0], 'one buffer, not a writev').to.have.length(1)
+    const sent = frames(socket.batches[0][0])
+    expect(sent.map((f) => (f.opcode === 1 ? f.payload.toString() : f.payload.length))).to.deep.equal([
+      'published 1',
+      'direct',
+      'published 2',
+      'published 3',
+      5000,
+    ])
+    expect(frameA.toString('latin1', 2), 'a shared frame is never written to').to.equal('published 1')
   })
 
   it('masks client frames with a fresh key each, leaving the caller payload intact', async () => {

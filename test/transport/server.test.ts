@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import * as http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CloseCode, HandshakeError, Server, type Connection } from '../../src'
+import { deadline } from '../helpers/deadline'
 import {
   closeRecorder,
   expectedAccept,
@@ -397,19 +398,30 @@ describe('transport/server', () => {
       serverSide.on('close', () => {
         throw new Error('close handler bug')
       })
+      const logged: unknown[][] = []
       const original = console.error
-      console.error = () => {}
+      console.error = (...args: unknown[]) => void logged.push(args)
       try {
-        await new Promise<void>((resolve) => server.close(() => resolve()))
+        const error = await deadline(
+          new Promise<Error | undefined>((resolve) => server.close(resolve)),
+          3000,
+          'server.close() calling back',
+        )
+        expect(error).to.equal(undefined)
       } finally {
         console.error = original
       }
+      expect(server.connections).to.deep.equal([])
+      expect(logged.flat().map(String).join(' ')).to.include('close handler bug')
     })
 
     it('calls back a second close() made after the first completed', async () => {
       const { server } = await listen()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closeOnce = (what: string) =>
+        deadline(new Promise<Error | undefined>((resolve) => server.close(resolve)), 3000, what)
+      expect(await closeOnce('the first close() calling back')).to.equal(undefined)
+      await closeOnce('the second close() calling back')
+      expect(server.address()).to.equal(null)
     })
 
     it('destroys connections that do not answer the 1001 within closeTimeout', async () => {
@@ -471,7 +483,7 @@ describe('transport/server', () => {
       const client = await open(url)
       const serverSide = await nextConnection()
       // Our client answers pings automatically; three pongs mean three rounds survived.
-      for (let i = 0; i < 3; i++) await next(serverSide, 'pong')
+      for (let i = 0; i < 3; i++) await deadline(next(serverSide, 'pong'), 2000, `pong #${i + 1}`)
       expect(serverSide.readyState).to.equal(1)
       expect(client.readyState).to.equal(1)
     })
@@ -482,10 +494,10 @@ describe('transport/server', () => {
       const serverSide = await nextConnection()
       const { closed } = closeRecorder(serverSide)
       const started = Date.now()
-      await peer.opcodeFrame(0x9)
-      expect((await closed).code).to.equal(CloseCode.Abnormal)
+      await deadline(peer.opcodeFrame(0x9), 2000, 'the heartbeat ping')
+      expect((await deadline(closed, 2000, 'terminating the peer that did not answer')).code).to.equal(CloseCode.Abnormal)
       expect(Date.now() - started).to.be.below(1000)
-      await peer.closed
+      await deadline(peer.closed, 2000, 'the peer seeing its socket close')
     })
   })
 })

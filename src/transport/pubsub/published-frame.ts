@@ -1,22 +1,24 @@
 // From the defining module, as everywhere in transport (see connection.ts).
 import { writeFrameHeader } from '../../protocol/frame-builder'
+import { sharedFrameBuffer } from '../sender'
 
 /**
  * Builds the one frame a publish writes to every subscriber: FIN set, unmasked (server frames
  * are never masked, RFC 6455 §5.1, which is what lets every connection send the same bytes),
- * header and payload in one buffer that nothing writes to again. Strings are encoded as UTF-8
+ * header and payload in one buffer that nothing writes to again (small frames sit back to back
+ * in the sender's shared-frame arena, so consecutive ones go out as one region). Strings are encoded as UTF-8
  * here, once, whatever the number of subscribers.
  */
 export function publishedFrame(opcode: number, message: string | Uint8Array): Buffer {
   if (typeof message === 'string') {
     const length = Buffer.byteLength(message, 'utf8')
-    const frame = Buffer.allocUnsafe(headerSize(length) + length)
+    const frame = sharedFrameBuffer(headerSize(length) + length)
     const at = writeFrameHeader(frame, 0, opcode, true, length, null)
     if (length !== 0) frame.utf8Write(message, at, length)
     return frame
   }
   const length = message.length
-  const frame = Buffer.allocUnsafe(headerSize(length) + length)
+  const frame = sharedFrameBuffer(headerSize(length) + length)
   frame.set(message, writeFrameHeader(frame, 0, opcode, true, length, null))
   return frame
 }

@@ -149,8 +149,13 @@ export class TopicRegistry implements BrokerSink {
     return delivered
   }
 
+  /** Rejects (rather than throws) for a bad topic, as for any other failure of the question. */
   presence(topic: string): Promise<Presence> {
-    checkTopic(topic)
+    try {
+      checkTopic(topic)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
     if (this.starting === null) void this.start()
     return this.broker.presence(topic)
   }

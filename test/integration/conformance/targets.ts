@@ -18,7 +18,7 @@ export interface Target {
  * nothing run exactly as without it.
  */
 export function startEchoServer(): Promise<Target> {
-  const server = createEchoServer(DEFLATE_AS_OFFERED)
+  const server = createEchoServer({ compression: DEFLATE_AS_OFFERED })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {

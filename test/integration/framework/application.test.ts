@@ -21,6 +21,7 @@ import {
   type Connection,
 } from '../../../src'
 import { createTestApp, type TestApp } from '../../../src/testing'
+import { deadline } from '../../helpers/deadline'
 import { closePeers, connectPeer } from './ws-peer'
 
 const GREETING = new InjectionToken<string>('GREETING')
@@ -235,7 +236,7 @@ describe('framework application', () => {
     t = await createTestApp(M)
     const silent = await connectPeer(`${t.url}/beat`, { autoPong: false })
     const answering = await connectPeer(`${t.url}/beat`)
-    expect((await silent.closed).code).to.equal(1006)
+    expect((await deadline(silent.closed, 2000, 'terminating the peer that does not answer the heartbeat')).code).to.equal(1006)
     expect(silent.pings.length).to.be.greaterThan(0)
     expect(answering.ws.readyState).to.equal(answering.ws.OPEN)
     expect(await answering.next()).to.equal('pong 0')

@@ -116,6 +116,9 @@ describe('transport/pubsub: topics', () => {
       expect(() => conn.subscribe('t', { presence: { name: 'x'.repeat(2000) } })).to.throw(RangeError, /1024 bytes/)
       expect(conn.topics, 'nothing was subscribed by a refused call').to.deep.equal([])
       expect(() => listening.server.publish('', 'x')).to.throw(RangeError)
+      let refused: unknown
+      await listening.server.presence('').catch((error: unknown) => (refused = error))
+      expect(refused, 'presence() rejects a bad topic').to.be.instanceOf(RangeError)
       expect(() => listening.server.publish('t', 42 as unknown as string)).to.throw(TypeError, /string \(text\) or a Buffer/)
     })
 
@@ -123,6 +126,8 @@ describe('transport/pubsub: topics', () => {
       const listening = await listen()
       const client = await open(listening.url)
       expect(() => client.subscribe('t')).to.throw(TypeError, /server-side/)
+      expect(() => client.unsubscribe('t')).to.throw(TypeError, /server-side/)
+      expect(client.topics, 'a client has no topics').to.deep.equal([])
     })
 
     it('gives connections distinct short ids, stable per connection', async () => {
@@ -234,7 +239,7 @@ describe('transport/pubsub: topics', () => {
       expect((await peer.opcodeFrame(Op.Text)).payload.toString()).to.equal('and then this')
     })
 
-    it('builds the frame once and hands the same Buffer to every subscriber’s socket', async () => {
+    it('builds the frame once and hands the same bytes (the same memory, not copies) to every subscriber’s socket', async () => {
       const listening = await listen()
       const subscribers = await Promise.all(Array.from({ length: 20 }, () => rawSubscriber(listening, 'room')))
       const written: unknown[][] = subscribers.map(() => [])
@@ -256,20 +261,28 @@ describe('transport/pubsub: topics', () => {
         return writeFrameHeader(...args)
       }
       try {
+        // One publish per tick: each subscriber's write is then that frame alone (several small
+        // ones would be gathered into one buffer per write, see Sender.flush).
         listening.server.publish('room', 'the same bytes for everyone')
-        listening.server.publish('room', Buffer.alloc(10 * KiB, 1))
-        expect(headers, 'one header per publish, not per subscriber').to.equal(2)
         await tick()
+        listening.server.publish('room', Buffer.alloc(10 * KiB, 1))
+        await tick()
+        expect(headers, 'one header per publish, not per subscriber').to.equal(2)
       } finally {
         builder.writeFrameHeader = writeFrameHeader
         for (const undo of restore) undo()
       }
       const first = written[0].filter(Buffer.isBuffer)
-      expect(first.length, 'the subscriber wrote the frames').to.be.greaterThan(0)
+      expect(first.length, 'one write per publish').to.equal(2)
       for (const [i, writes] of written.entries()) {
         const buffers = writes.filter(Buffer.isBuffer)
         expect(buffers.length, `subscriber ${i}'s writes`).to.equal(first.length)
-        buffers.forEach((buffer, j) => expect(buffer === first[j], `subscriber ${i} got the very Buffer of subscriber 0`).to.equal(true))
+        buffers.forEach((buffer, j) => {
+          const same = buffer.buffer === first[j].buffer && buffer.byteOffset === first[j].byteOffset && buffer.length === first[j].length
+          expect(same, `subscriber ${i}'s write ${j} is the very memory of subscriber 0's`).to.equal(true)
+        })
+        // A frame too large for the shared-frame arena is its own Buffer: the very object, too.
+        expect(buffers[1] === first[1], `subscriber ${i} got the 10 KiB frame's Buffer itself`).to.equal(true)
       }
       for (const { peer } of subscribers) expect((await peer.opcodeFrame(Op.Text)).payload.toString()).to.equal('the same bytes for everyone')
     })
@@ -350,6 +363,27 @@ describe('transport/pubsub: topics', () => {
       expect(listening.server.broker.state).to.equal('closed')
     })
 
+    it("reports the broker's state changes as 'broker' events", async () => {
+      const server = createServer({ heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      const states: string[] = []
+      server.on('broker', (state: string) => states.push(state))
+      server.listen(0, '127.0.0.1')
+      await server.ready()
+      expect(states).to.deep.equal(['ready'])
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      expect(states).to.deep.equal(['ready', 'closed'])
+    })
+
+    it('starts the broker on first use when upgrades come through handleUpgrade() alone', async () => {
+      const hub = new InProcessHub()
+      const server = createServer({ broker: hub.broker(), heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      expect(server.broker.state, 'nothing started it yet').to.equal('idle')
+      server.publish('t', 'nobody listens')
+      expect(server.broker.state).to.equal('ready')
+    })
+
     it("rejects ready() and emits 'error' when the broker cannot start", async () => {
       const failing = new InProcessHub().broker()
       failing.start = () => Promise.reject(new Error('redis://nowhere:6379 unreachable'))
@@ -417,6 +451,24 @@ describe('transport/pubsub: topics', () => {
       expect(errors).to.have.length(1)
       expect(errors[0].message).to.match(/invalid UTF-8/)
       await outside.close()
+    })
+
+    it("keeps delivering locally when a broker's publish throws, and reports it as 'error'", async () => {
+      const inner = new InProcessHub().broker()
+      const broker: Broker = Object.assign(Object.create(inner) as Broker, {
+        start: (sink: BrokerSink) => inner.start(sink),
+        publish: () => {
+          throw new Error('broker exploded')
+        },
+      })
+      const listening = await listen({ broker })
+      const errors: Error[] = []
+      listening.server.on('error', (error) => errors.push(error))
+      const subscriber = await recordingSubscriber(listening, 't')
+      expect(listening.server.publish('t', 'still local')).to.equal(1)
+      await until(() => subscriber.messages.length === 1, 'the local delivery')
+      expect(subscriber.messages).to.deep.equal(['still local'])
+      expect(errors.map((error) => error.message)).to.deep.equal(['broker exploded'])
     })
 
     it('tells the broker about a topic on its first local subscriber and its last', async () => {
