@@ -176,12 +176,21 @@ async function memory(control: Connection): Promise<{ heapUsed: number; rss: num
   return JSON.parse((await new Promise<[string]>((done) => control.once('text', (t: string) => done([t]))))[0])
 }
 
-/** Per-connection memory of `count` idle connections (heap + external, and RSS), after a GC. */
+/** Per-connection memory of `count` idle connections (heap + external, and RSS), after a GC, each having echoed one message. */
 async function idle(port: number, count: number, compressed: boolean): Promise<{ heapKiB: number; rssKiB: number }> {
   const control = await open(`ws://127.0.0.1:${port}/control`, {})
   const before = await memory(control)
-  const conns = await openMany(`ws://127.0.0.1:${port}/idle`, count, compressed ? CLIENT : {})
-  // Each had one message each way, so a lazily created zlib object would show.
+  const conns = await openMany(`ws://127.0.0.1:${port}/echo`, count, compressed ? CLIENT : {})
+  // One chat message each way on every connection first, so a zlib object created on first use
+  // and kept would show.
+  const message = chatMessages(1)[0]
+  await Promise.all(
+    conns.map((c) => {
+      const echoed = new Promise<void>((done) => c.once('text', () => done()))
+      c.sendText(message)
+      return echoed
+    }),
+  )
   await new Promise((r) => setTimeout(r, 500))
   const after = await memory(control)
   await closeAll([...conns, control])
