@@ -22,6 +22,10 @@ const children = new Set<ChildProcess>()
 export interface CompressionBenchOptions {
   quick: boolean
   pin: boolean
+  /** Which measurements (default all three). */
+  parts?: ReadonlySet<'echo' | 'broadcast' | 'idle'>
+  /** Idle connections to open (default 2,000; 300 with quick). */
+  idleConnections?: number
 }
 
 /** The settings both servers get in the "same settings" comparison. */
@@ -207,8 +211,9 @@ export async function compressionBench(options: CompressionBenchOptions): Promis
   const quick = options.quick
   const load = quick ? { connections: 10, window: 8, warmup: 0.3, seconds: 1 } : { connections: 50, window: 16, warmup: 1, seconds: 4 }
   const lines: string[] = ['## permessage-deflate (bench/compression.ts)', '']
+  const parts = options.parts ?? new Set(['echo', 'broadcast', 'idle'])
   try {
-    lines.push(
+    if (parts.has('echo')) lines.push(
       `### JSON chat echo (100 B – 2 KiB events, ${load.connections} connections × ${load.window} in flight, ${load.seconds} s)`,
       '',
       'Same settings for both: no context takeover either way, zlib level 1, memLevel 8, threshold 128 B; the client is gatewire\'s, compressing too.',
@@ -217,35 +222,36 @@ export async function compressionBench(options: CompressionBenchOptions): Promis
       '|---|---|---:|---:|',
     )
     const results: Record<string, EchoResult> = {}
-    const runs: Array<[string, string, string, unknown, ClientOptions]> = [
-      ['gatewire-off', 'gatewire', 'deflate-gatewire.js', undefined, CLIENT],
-      ['gatewire-on', 'gatewire', 'deflate-gatewire.js', GATEWIRE_ON, CLIENT],
-      // Replies that are not the string just received: every one is deflated (no compressed copy).
-      ['gatewire-fresh', 'gatewire', 'deflate-gatewire.js', GATEWIRE_ON, CLIENT],
-      ['ws-off', 'ws', 'deflate-ws.js', undefined, CLIENT],
-      ['ws-on', 'ws', 'deflate-ws.js', WS_ON, CLIENT],
-      // Each library's own defaults, with a browser-like offer (ws: context takeover, level 6, threshold 1 KiB).
-      ['gatewire-defaults', 'gatewire', 'deflate-gatewire.js', {}, BROWSER_LIKE],
-      ['ws-defaults', 'ws', 'deflate-ws.js', {}, BROWSER_LIKE],
-    ]
-    for (const [key, name, script, setting, client] of runs) {
-      const server = await startServer(script, setting, options.pin)
-      serverPid = server.pid
-      try {
-        const result = await chatEcho(server.port, load, client, key === 'gatewire-fresh' ? '/echo-fresh' : '/echo')
-        results[key] = result
-        const label =
-          setting === undefined
-            ? 'off'
-            : key.endsWith('defaults')
-              ? 'its defaults, browser-like offer'
-              : key === 'gatewire-fresh'
-                ? 'on, same settings, every reply deflated'
-                : 'on, same settings'
-        lines.push(`| ${name} | ${label} | ${fmt(result.messagesPerCpuSecond)} | ${fmt(result.serverBytesPerMessage, 1)} (${fmt(result.payloadBytesPerMessage)}) |`)
-      } finally {
-        await stop(server)
-      }
+    if (parts.has('echo')) {
+      const runs: Array<[string, string, string, unknown, ClientOptions]> = [
+        ['gatewire-off', 'gatewire', 'deflate-gatewire.js', undefined, CLIENT],
+        ['gatewire-on', 'gatewire', 'deflate-gatewire.js', GATEWIRE_ON, CLIENT],
+        // Replies that are not the string just received: every one is deflated (no compressed copy).
+        ['gatewire-fresh', 'gatewire', 'deflate-gatewire.js', GATEWIRE_ON, CLIENT],
+        ['ws-off', 'ws', 'deflate-ws.js', undefined, CLIENT],
+        ['ws-on', 'ws', 'deflate-ws.js', WS_ON, CLIENT],
+        // Each library's own defaults, with a browser-like offer (ws: context takeover, level 6, threshold 1 KiB).
+        ['gatewire-defaults', 'gatewire', 'deflate-gatewire.js', {}, BROWSER_LIKE],
+        ['ws-defaults', 'ws', 'deflate-ws.js', {}, BROWSER_LIKE],
+      ]
+      for (const [key, name, script, setting, client] of runs) {
+        const server = await startServer(script, setting, options.pin)
+        serverPid = server.pid
+        try {
+          const result = await chatEcho(server.port, load, client, key === 'gatewire-fresh' ? '/echo-fresh' : '/echo')
+          results[key] = result
+          const label =
+            setting === undefined
+              ? 'off'
+              : key.endsWith('defaults')
+                ? 'its defaults, browser-like offer'
+                : key === 'gatewire-fresh'
+                  ? 'on, same settings, every reply deflated'
+                  : 'on, same settings'
+          lines.push(`| ${name} | ${label} | ${fmt(result.messagesPerCpuSecond)} | ${fmt(result.serverBytesPerMessage, 1)} (${fmt(result.payloadBytesPerMessage)}) |`)
+        } finally {
+          await stop(server)
+        }
     }
     const on = results['gatewire-on']
     const wsOn = results['ws-on']
@@ -260,38 +266,43 @@ export async function compressionBench(options: CompressionBenchOptions): Promis
         `${(on.serverBytesPerMessage / results['gatewire-off'].serverBytesPerMessage).toFixed(3)}× the bytes`,
       '',
     )
+    }
 
-    const subscribers = quick ? 200 : 1000
-    const publishes = quick ? 20 : 200
-    lines.push(`### Broadcast to ${subscribers} subscribers (${publishes} publishes of chat events)`, '', '| publish | server CPU ms per publish | bytes per subscriber message |', '|---|---:|---:|')
-    const broadcasts: Record<string, BroadcastResult> = {}
-    for (const compressed of [false, true]) {
-      const server = await startServer('deflate-gatewire.js', GATEWIRE_ON, options.pin)
-      serverPid = server.pid
-      try {
-        broadcasts[String(compressed)] = await broadcast(server.port, subscribers, publishes, compressed)
-        const r = broadcasts[String(compressed)]
-        lines.push(`| ${compressed ? 'compressed (deflated once)' : 'uncompressed'} | ${fmt(r.cpuMsPerPublish, 3)} | ${fmt(r.bytesPerSubscriberMessage, 1)} |`)
-      } finally {
-        await stop(server)
-      }
+    if (parts.has('broadcast')) {
+      const subscribers = quick ? 200 : 1000
+      const publishes = quick ? 20 : 200
+      lines.push(`### Broadcast to ${subscribers} subscribers (${publishes} publishes of chat events)`, '', '| publish | server CPU ms per publish | bytes per subscriber message |', '|---|---:|---:|')
+      const broadcasts: Record<string, BroadcastResult> = {}
+      for (const compressed of [false, true]) {
+        const server = await startServer('deflate-gatewire.js', GATEWIRE_ON, options.pin)
+        serverPid = server.pid
+        try {
+          broadcasts[String(compressed)] = await broadcast(server.port, subscribers, publishes, compressed)
+          const r = broadcasts[String(compressed)]
+          lines.push(`| ${compressed ? 'compressed (deflated once)' : 'uncompressed'} | ${fmt(r.cpuMsPerPublish, 3)} | ${fmt(r.bytesPerSubscriberMessage, 1)} |`)
+        } finally {
+          await stop(server)
+        }
     }
     lines.push('', `- compressed ÷ uncompressed CPU per publish: **${(broadcasts.true.cpuMsPerPublish / broadcasts.false.cpuMsPerPublish).toFixed(2)}×** (target ≤ 1.5×)`, '')
+    }
 
-    const idleCount = quick ? 300 : 2000
-    lines.push(`### Idle memory (${idleCount} connections, heap + external and RSS after a GC)`, '', '| connections | heap+external KiB/conn | RSS KiB/conn |', '|---|---:|---:|')
-    const idles: Record<string, { heapKiB: number; rssKiB: number }> = {}
-    for (const compressed of [false, true]) {
-      const server = await startServer('deflate-gatewire.js', GATEWIRE_ON, options.pin, true)
-      try {
-        idles[String(compressed)] = await idle(server.port, idleCount, compressed)
-        const r = idles[String(compressed)]
-        lines.push(`| ${compressed ? 'compression negotiated' : 'no compression'} | ${fmt(r.heapKiB, 2)} | ${fmt(r.rssKiB, 2)} |`)
-      } finally {
-        await stop(server)
-      }
+    if (parts.has('idle')) {
+      const idleCount = options.idleConnections ?? (quick ? 300 : 2000)
+      lines.push(`### Idle memory (${idleCount} connections, heap + external and RSS after a GC)`, '', '| connections | heap+external KiB/conn | RSS KiB/conn |', '|---|---:|---:|')
+      const idles: Record<string, { heapKiB: number; rssKiB: number }> = {}
+      for (const compressed of [false, true]) {
+        const server = await startServer('deflate-gatewire.js', GATEWIRE_ON, options.pin, true)
+        try {
+          idles[String(compressed)] = await idle(server.port, idleCount, compressed)
+          const r = idles[String(compressed)]
+          lines.push(`| ${compressed ? 'compression negotiated' : 'no compression'} | ${fmt(r.heapKiB, 2)} | ${fmt(r.rssKiB, 2)} |`)
+        } finally {
+          await stop(server)
+        }
     }
     lines.push('', `- negotiated − none: **${fmt((idles.true.heapKiB - idles.false.heapKiB) * 1024, 0)} B** heap per connection (target ≤ 1 KiB), RSS ${fmt(idles.true.rssKiB - idles.false.rssKiB, 2)} KiB`, '')
+    }
   } finally {
     for (const child of children) child.kill('SIGKILL')
   }
@@ -303,7 +314,17 @@ function hasTaskset(): boolean {
 }
 
 if (require.main === module) {
-  compressionBench({ quick: process.argv.includes('--quick'), pin: !process.argv.includes('--no-pin') && hasTaskset() }).then(
+  // node dist/bench/compression.js [--quick] [--no-pin] [--parts echo,broadcast,idle] [--idle N]
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(`--${name}`)
+    return i === -1 ? undefined : process.argv[i + 1]
+  }
+  compressionBench({
+    quick: process.argv.includes('--quick'),
+    pin: !process.argv.includes('--no-pin') && hasTaskset(),
+    parts: arg('parts') === undefined ? undefined : (new Set(arg('parts')!.split(',')) as CompressionBenchOptions['parts']),
+    idleConnections: arg('idle') === undefined ? undefined : Number(arg('idle')),
+  }).then(
     (markdown) => process.stdout.write(`${markdown}\n`),
     (error: unknown) => {
       for (const child of children) child.kill('SIGKILL')

@@ -4,7 +4,7 @@ import { portArg, stringArg } from '../lib/args'
 
 // gatewire for the compression benchmark (bench/compression.ts). --compression takes JSON
 // CompressionOptions, or 'off'. Paths: /echo echoes; /sub subscribes to the topic 'chat';
-// /echo-fresh echoes a copy of each string (so no reply reuses the received compressed bytes);
+// /echo-fresh echoes each text with a space added (so no reply reuses the received compressed bytes);
 // /control takes 'publish N' (publishes N chat messages to 'chat', then answers 'done'), 'cpu'
 // (answers the process's CPU microseconds) and 'memory' (the heap and RSS after a full GC; run
 // with --expose-gc).
@@ -28,9 +28,9 @@ function echo(this: Connection, text: string): void {
   this.sendText(text)
 }
 
-/** Echoes a copy of the string: never the one just received, so every reply is compressed anew. */
+/** Echoes the text with a space added: never the string just received, so every reply is deflated anew. */
 function echoFresh(this: Connection, text: string): void {
-  this.sendText(`${text} `.slice(0, -1))
+  this.sendText(`${text} `)
 }
 
 function control(connection: Connection, command: string): void {
