@@ -181,7 +181,7 @@ async function memory(control: Connection): Promise<{ heapUsed: number; rss: num
 }
 
 /** Per-connection memory of `count` idle connections (heap + external, and RSS), after a GC, each having echoed one message. */
-async function idle(port: number, count: number, compressed: boolean): Promise<{ heapKiB: number; rssKiB: number }> {
+async function idle(port: number, count: number, compressed: boolean, settleMs: number): Promise<{ heapKiB: number; rssKiB: number }> {
   const control = await open(`ws://127.0.0.1:${port}/control`, {})
   const before = await memory(control)
   const conns = await openMany(`ws://127.0.0.1:${port}/echo`, count, compressed ? CLIENT : {})
@@ -195,7 +195,8 @@ async function idle(port: number, count: number, compressed: boolean): Promise<{
       return echoed
     }),
   )
-  await new Promise((r) => setTimeout(r, 500))
+  // V8 shrinks the young generation grown during the burst only seconds later (bench/README.md, idle mode).
+  await new Promise((r) => setTimeout(r, settleMs))
   const after = await memory(control)
   await closeAll([...conns, control])
   return {
@@ -289,12 +290,12 @@ export async function compressionBench(options: CompressionBenchOptions): Promis
 
     if (parts.has('idle')) {
       const idleCount = options.idleConnections ?? (quick ? 300 : 2000)
-      lines.push(`### Idle memory (${idleCount} connections, heap + external and RSS after a GC)`, '', '| connections | heap+external KiB/conn | RSS KiB/conn |', '|---|---:|---:|')
+      lines.push(`### Idle memory (${idleCount} connections, one message echoed on each, heap + external and RSS after a GC, ${quick ? '0.5' : '15'} s after)`, '', '| connections | heap+external KiB/conn | RSS KiB/conn |', '|---|---:|---:|')
       const idles: Record<string, { heapKiB: number; rssKiB: number }> = {}
       for (const compressed of [false, true]) {
         const server = await startServer('deflate-gatewire.js', GATEWIRE_ON, options.pin, true)
         try {
-          idles[String(compressed)] = await idle(server.port, idleCount, compressed)
+          idles[String(compressed)] = await idle(server.port, idleCount, compressed, quick ? 500 : 15_000)
           const r = idles[String(compressed)]
           lines.push(`| ${compressed ? 'compression negotiated' : 'no compression'} | ${fmt(r.heapKiB, 2)} | ${fmt(r.rssKiB, 2)} |`)
         } finally {
