@@ -228,9 +228,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const compression = this.compression
     // RFC 7692 §6: a message is compressed or not, one by one; small ones do not pay.
     if (compression !== null && text.length >= compression.threshold) {
-      // A text just received compressed is sent on as the same compressed bytes when it can be.
-      const payload = compression.compressedCopy(text) ?? compression.compress(Buffer.from(text, 'utf8'))
-      sender.frame(Opcode.Text, payload, true, callback, RSV1)
+      // Relayed or repeated texts reuse compressed bytes (see compressText).
+      sender.frame(Opcode.Text, compression.compressText(text), true, callback, RSV1)
     } else {
       sender.text(text, true, callback)
     }

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import * as zlib from 'node:zlib'
 import { CloseCode, type Connection } from '../../src'
+import { PerMessageDeflate } from '../../src/protocol/extensions/per-message-deflate'
 import {
   RawPeer,
   listen,
@@ -268,6 +269,35 @@ describe('permessage-deflate over real sockets', () => {
     expect(recompressed.rsv).to.equal(RSV1)
     expect(recompressed.payload.equals(payload)).to.equal(false)
     expect(inflate(recompressed.payload).toString()).to.equal(text)
+  })
+
+  it('compresses a text sent to many connections in a loop once, and each gets the same bytes', async () => {
+    const { port, nextConnection } = await listen({ compression: true })
+    const peers: RawPeer[] = []
+    const connections: Connection[] = []
+    for (let i = 0; i < 3; i++) {
+      peers.push(await RawPeer.connect(port, '/', { 'Sec-WebSocket-Extensions': 'permessage-deflate' }))
+      connections.push(await nextConnection())
+    }
+    const compress = PerMessageDeflate.prototype.compress
+    let calls = 0
+    PerMessageDeflate.prototype.compress = function (this: PerMessageDeflate, data: Buffer) {
+      calls++
+      return compress.call(this, data)
+    }
+    try {
+      const text = JSON.stringify({ event: 'announcement', text: 'to everyone '.repeat(30) })
+      for (const connection of connections) connection.sendText(text)
+      const frames = await Promise.all(peers.map((peer) => peer.frame()))
+      expect(calls).to.equal(1)
+      for (const frame of frames) {
+        expect(frame.rsv).to.equal(RSV1)
+        expect(inflate(frame.payload).toString()).to.equal(text)
+        expect(frame.payload.equals(frames[0].payload)).to.equal(true)
+      }
+    } finally {
+      PerMessageDeflate.prototype.compress = compress
+    }
   })
 
   it('holds no zlib object on an idle connection without context takeover, even after traffic', async () => {

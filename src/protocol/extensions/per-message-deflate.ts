@@ -30,6 +30,15 @@ let recentPayload: Buffer | null = null
 let recentWindowBits = 15
 let recentText: string | null = null
 
+/**
+ * The text compressed last without context, per compressor setting: a broadcast loop that sends
+ * one string to many connections (sendText on each) compresses it once. Texts up to 64 KiB.
+ */
+let lastText: string | null = null
+let lastKey: string | null = null
+let lastPayload: Buffer | null = null
+const LAST_TEXT_LIMIT = 64 * 1024
+
 /** The parser delivered `text` decoded from `source`: if those are the bytes inflated last, remember the string. */
 export function rememberInflatedText(text: string, source: Buffer): void {
   if (source === recentOutput) recentText = text
@@ -104,6 +113,24 @@ export class PerMessageDeflate implements MessageInflater {
     } finally {
       shared.reset()
     }
+  }
+
+  /**
+   * A text message's compressed payload: the received compressed bytes when relaying the text
+   * inflated last (compressedCopy), the payload compressed last when the same text goes out
+   * again with the same setting, else compressed now.
+   */
+  compressText(text: string): Buffer {
+    const copy = this.compressedCopy(text)
+    if (copy !== null) return copy
+    if (!this.ownNoContextTakeover || text.length > LAST_TEXT_LIMIT) return this.compress(Buffer.from(text, 'utf8'))
+    const key = this.deflateKey
+    if (text === lastText && key === lastKey) return lastPayload!
+    const payload = this.compress(Buffer.from(text, 'utf8'))
+    lastText = text
+    lastKey = key
+    lastPayload = payload
+    return payload
   }
 
   /**
