@@ -5,6 +5,7 @@ import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
+import { useBenchDeps } from './lib/bench-deps'
 import { connectSharedRead } from './lib/shared-read'
 import { cpuBusyTicks, MALLOC_ENV, ownCpuSeconds, processCpuSeconds, processIo } from './lib/proc'
 import { maskedFrame, OP_BINARY, OP_TEXT, wsHandshake, WsMessageCounter } from './lib/wire'
@@ -409,6 +410,7 @@ function rate(value: number): string {
 }
 
 async function main(): Promise<void> {
+  useBenchDeps() // uws-pack, from bench/package.json
   if (options.pin) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' })
   const startedAt = new Date()
   const servers = SERVERS.filter((server) => options.servers.includes(server.id))

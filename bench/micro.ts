@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, release } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { useBenchDeps } from './lib/bench-deps'
 import { MALLOC_ENV } from './lib/proc'
 import { maskedFrame, OP_BINARY, OP_TEXT } from './lib/wire'
 
@@ -371,6 +372,7 @@ function main(): void {
     runGroup(groupArg.slice('--group='.length))
     return
   }
+  useBenchDeps() // bufferutil, for the groups (they inherit NODE_PATH)
   process.stderr.write(`micro-benchmarks (${quick ? 'quick' : 'full'}): ${SAMPLES} samples of ~${SAMPLE_MS} ms each, median; one process per group\n`)
   const problems = new Set<string>()
   for (const { group, id, env } of RUNS.filter((r) => only.has(r.group))) {

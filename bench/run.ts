@@ -4,7 +4,9 @@ import { connect, createServer } from 'node:net'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { METRICS_COST_SERVER_IDS, metricsCostLines, metricsOffServers } from './metrics-cost'
 import { summariseProfile } from './profile-summary'
+import { useBenchDeps } from './lib/bench-deps'
 import { MALLOC_ENV } from './lib/proc'
 import { compressionBench } from './compression'
 import { selfTest } from './selftest'
@@ -28,6 +30,7 @@ const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/run.js [
   --quick              smoke run: 1 repetition, the three x50 throughput configurations, short windows
   --micro              codec micro-benchmarks instead (see bench/micro.ts)
   --fanout             the pub/sub fan-out benchmark instead (bench/fanout.ts; its options: npm run bench:fanout -- -h)
+  --metrics-cost       echo with metrics on vs off, throughput only (see bench/metrics-cost.ts)
   --reps N             repetitions per server (default 3, 1 with --quick)
   --warmup S           seconds of load before each measured window (default 1)
   --duration S         seconds measured per run (default 2.5)
@@ -61,6 +64,7 @@ function parseRunnerArgs() {
     quick: { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
     fanout: { type: 'boolean', default: false },
+    'metrics-cost': { type: 'boolean', default: false },
     reps: { type: 'string' },
     warmup: { type: 'string' },
     duration: { type: 'string' },
@@ -126,6 +130,8 @@ const options = {
   /** Run throughput/latency servers under `--cpu-prof`; profiles go to bench/profiles/<stamp>/. */
   profileDir: cli.profile === true ? join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '')) : undefined,
 }
+
+if (cli['metrics-cost'] === true) Object.assign(options, { modes: new Set(['throughput']), serverFilter: new Set(METRICS_COST_SERVER_IDS) })
 
 function hasTaskset(): boolean {
   return spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0
@@ -204,7 +210,7 @@ const SERVERS: ServerSpec[] = [
     env: {},
   },
   {
-    // uWebSockets.js is published on GitHub only; uws-pack (a devDependency) repackages its
+    // uWebSockets.js is published on GitHub only; uws-pack (in bench/package.json) repackages its
     // official v20 binaries on npm. Reported as not available when no binary fits this Node.
     id: 'uws',
     label: 'uWebSockets.js (C++; official v20 binary via `uws-pack`)',
@@ -236,6 +242,8 @@ const SERVERS: ServerSpec[] = [
     idleOnly: true,
   },
 ]
+
+if (cli['metrics-cost'] === true) SERVERS.push(...metricsOffServers(DIST))
 
 /** Servers that cannot run here, with the reason; they appear in the report as such. */
 const UNAVAILABLE: { label: string; why: string }[] = []
@@ -896,6 +904,10 @@ function report(specs: ServerSpec[], startedAt: Date, elapsedSeconds: number): s
   lines.push('')
 
   lines.push(...targets())
+  if (cli['metrics-cost'] === true) {
+    const perRep = (key: string, id: string) => successes<ThroughputResult>(`throughput:${key}`, id).values.map((v) => v.messagesPerServerCpuSecond)
+    lines.push(...metricsCostLines(THROUGHPUT.filter((t) => options.configs === undefined || options.configs.has(t.key)), perRep, median))
+  }
 
   if (options.modes.has('throughput')) {
     lines.push('## Pipelined throughput')
@@ -1220,6 +1232,7 @@ async function runMicro(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  useBenchDeps()
   if (cli.micro === true) return runMicro()
   if (cli.fanout === true) {
     // Its own module and options (bench/fanout.ts); only --quick, --no-pin and --no-save carry over.

@@ -2,7 +2,7 @@
 // Client → server events are class-validator DTOs: gatewire converts and validates `data`
 // before the handler runs, and answers an `error` event listing what failed.
 import { Transform } from 'class-transformer'
-import { IsBoolean, IsInt, IsMimeType, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator'
+import { IsArray, IsBoolean, IsInt, IsMimeType, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator'
 import type { TypedConnection } from '../src'
 import { ChatLimits } from './chat-config'
 
@@ -72,6 +72,19 @@ export interface SharedFile {
   readonly type: string
   readonly size: number
   readonly at: number
+}
+
+/**
+ * The data of `joined`, the reply to `join`. A class only so that `app.asyncapi()` can describe
+ * it (`@OnMessage('join', { reply: ... })`): the server builds it, nothing validates it.
+ */
+export class Joined {
+  @IsString() room!: string
+  @IsString() nick!: string
+  @IsString({ each: true }) members!: string[]
+  /** The last messages of the room, oldest first. */
+  @IsArray() history!: ChatMessage[]
+  @IsObject() limits!: typeof ChatLimits
 }
 
 /** Who is in a room, and who just came or went. */

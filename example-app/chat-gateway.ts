@@ -1,12 +1,22 @@
-import { Conn, Gateway, GatewayConnections, OnBinary, OnClose, OnConnect, OnMessage, OnText, UseGuards, WsException } from '../src'
+import { Conn, Gateway, GatewayConnections, OnBinary, OnClose, OnConnect, OnMessage, OnText, UseGuards, WsException, type Room } from '../src'
 import { ChatLimits } from './chat-config'
-import { JoinRoom, Say, ShareFile, Typing, type Member, type MemberConnection, type ServerEvent } from './chat-events'
+import { Joined, JoinRoom, Say, ShareFile, Typing, type Member, type MemberConnection, type RoomSummary, type ServerEvent } from './chat-events'
 import { legacyLine } from './legacy-line'
 import { requireNickname } from './require-nickname'
-import { RoomService } from './room-service'
+import { RoomService, type DirectoryEntry, type DirectoryMember } from './room-service'
 import { validRoom } from './valid-room'
 
 const V1 = 'chat.v1'
+
+// The gateway's framework rooms besides the chat rooms (':' and '@' never occur in a chat room's
+// name, see validRoom). Every joined member is in DIRECTORY with { room, nick, node } as presence
+// data: member lists and head counts are read from there. Every chat.v2 connection, joined or
+// not, is in ROOM_LISTS, where head counts go.
+const DIRECTORY = '@directory'
+const ROOM_LISTS = '@room-lists'
+// A chat room's events go to one framework room per protocol, so that each event's frame is
+// built once per protocol: JSON for chat.v2, a text line for chat.v1.
+const delivery = (room: string, protocol: string | undefined): string => `${protocol === V1 ? V1 : 'chat.v2'}:${room}`
 
 /**
  * The chat: one room per path, two protocol versions side by side.
@@ -15,7 +25,9 @@ const V1 = 'chat.v1'
  *   name, type and size, followed by one binary message with its bytes, relayed the same way.
  * - `chat.v1` (legacy): plain text lines; connecting joins the room.
  *
- * Every client gets its own connection per room; presence and history live in `RoomService`.
+ * Everything goes through framework rooms, so with a shared broker (`REDIS_URL`) several
+ * instances serve one chat: members, presence and head counts are those of every instance.
+ * The history is per instance (in `RoomService`).
  */
 @Gateway('/chat/:room', {
   protocols: ['chat.v2', V1],
@@ -34,12 +46,18 @@ export class ChatGateway {
     private readonly connections: GatewayConnections<Member>,
   ) {}
 
-  @OnMessage('join')
-  join(request: JoinRoom, conn: MemberConnection): ServerEvent {
+  /** Every chat.v2 connection hears of rooms and head counts, joined or not. */
+  @OnConnect()
+  listen(conn: MemberConnection): void {
+    this.connections.room(ROOM_LISTS).join(conn)
+  }
+
+  @OnMessage('join', { reply: { event: 'joined', data: Joined } })
+  async join(request: JoinRoom, conn: MemberConnection): Promise<ServerEvent> {
     const { room, nick } = conn.data
-    if (conn.data.joined !== true) this.enter(conn)
+    const members = conn.data.joined === true ? this.rooms.members(room, await this.directory()) : await this.enter(conn)
     const history = this.rooms.history(room, request.history ?? ChatLimits.maxHistory)
-    return { event: 'joined', data: { room, nick, members: this.rooms.members(room), history, limits: ChatLimits } }
+    return { event: 'joined', data: { room, nick, members, history, limits: ChatLimits } }
   }
 
   @OnMessage('say')
@@ -74,10 +92,16 @@ export class ChatGateway {
   }
 
   @OnConnect({ protocol: V1 })
-  legacyJoin(conn: MemberConnection): void {
-    this.enter(conn)
+  async legacyJoin(conn: MemberConnection): Promise<void> {
+    let members: string[]
+    try {
+      members = await this.enter(conn)
+    } catch {
+      // chat.v1 has no error event: 1013 (Try Again Later) says it all.
+      throw new WsException(1013, 'who is here is unknown for now: try again later')
+    }
     const { room, nick } = conn.data
-    conn.sendText(`* welcome to #${room}, ${nick}; here: ${this.rooms.members(room).join(', ')}`)
+    conn.sendText(`* welcome to #${room}, ${nick}; here: ${members.join(', ')}`)
     for (const message of this.rooms.history(room, 20)) conn.sendText(legacyLine({ event: 'message', data: message })!)
   }
 
@@ -96,41 +120,74 @@ export class ChatGateway {
   }
 
   @OnClose()
-  leave(@Conn() conn: MemberConnection): void {
+  async leave(@Conn() conn: MemberConnection): Promise<void> {
     if (conn.data.joined !== true) return
     conn.data.joined = false
     const { room, nick } = conn.data
-    this.rooms.leave(room, nick)
-    this.toRoom(room, { event: 'presence', data: { room, members: this.rooms.members(room), left: nick } })
-    this.announceRooms()
+    // The connection has left its rooms by now (subscriptions end on close).
+    if (this.delivery(room, V1).localSize + this.delivery(room, 'chat.v2').localSize === 0) this.rooms.emptied(room)
+    // Brokers apply a leave in the background: this read may still list the connection.
+    const directory = (await this.directory()).filter((member) => !this.rooms.isOwn(member, conn.id))
+    this.toRoom(room, { event: 'presence', data: { room, members: this.rooms.members(room, directory), left: nick } })
+    this.announceRooms(directory)
   }
 
-  private enter(conn: MemberConnection): void {
-    conn.data.joined = true
-    const { room, nick } = conn.data
-    this.rooms.enter(room, nick)
-    this.toRoom(room, { event: 'presence', data: { room, members: this.rooms.members(room), joined: nick } }, { except: conn })
-    this.announceRooms()
+  /** Head counts of every room, on every instance (one presence read). */
+  async roomList(): Promise<RoomSummary[]> {
+    return this.rooms.list(await this.directory())
   }
 
   /**
-   * Sends an event to the members of `room`: as JSON to chat.v2, as a text line to chat.v1.
-   * `bytes` follow the event as a binary message, for chat.v2 only.
+   * Makes `conn` a member of its room: reads who is there, then (in the same tick, so that no
+   * message of this instance falls between the history and the live ones) joins the room and
+   * the directory and tells the others. Returns the members, the newcomer included.
+   */
+  private async enter(conn: MemberConnection): Promise<string[]> {
+    const { room, nick } = conn.data
+    const entry = this.rooms.entry(room, nick)
+    // Read before joining: the directory cannot list the newcomer yet, so it is added here.
+    const directory: DirectoryMember[] = [...(await this.directory()), { id: conn.id, instance: '', data: entry }]
+    const members = this.rooms.members(room, directory)
+    // Closed while the directory was read: nothing to join, nobody to tell.
+    if (conn.readyState !== 1) return members
+    conn.data.joined = true
+    this.delivery(room, conn.protocol).join(conn)
+    this.connections.room<DirectoryEntry>(DIRECTORY).join(conn, entry)
+    this.toRoom(room, { event: 'presence', data: { room, members, joined: nick } }, { except: conn })
+    this.announceRooms(directory)
+    return members
+  }
+
+  private async directory(): Promise<DirectoryMember[]> {
+    try {
+      return [...(await this.connections.room<DirectoryEntry>(DIRECTORY).presence()).members]
+    } catch (err) {
+      // A broker that cannot answer (Redis down): the client is told, not left waiting.
+      throw new WsException(`who is here is unknown for now (${(err as Error).message}); try again`)
+    }
+  }
+
+  private delivery(room: string, protocol: string | undefined): Room {
+    return this.connections.room(delivery(room, protocol))
+  }
+
+  /**
+   * Sends an event to the members of `room` on every instance: as JSON to chat.v2, as a text
+   * line to chat.v1. `bytes` follow the event as a binary message, for chat.v2 only.
    */
   private toRoom(room: string, event: ServerEvent, options: { except?: MemberConnection; bytes?: Buffer } = {}): void {
     const { except, bytes } = options
-    const inRoom = (c: MemberConnection): boolean => c.data.joined === true && c.data.room === room && c !== except
-    const v2 = (c: MemberConnection): boolean => inRoom(c) && c.protocol !== V1
-    this.connections.broadcastEvent(event.event, event.data, v2)
-    // Sent right after its announcement on each connection, so the two stay adjacent.
-    if (bytes !== undefined) this.connections.broadcast(bytes, v2)
+    const v2 = this.delivery(room, 'chat.v2')
+    v2.sendEvent(event.event, event.data, { except })
+    // Published right after its announcement, so each chat.v2 member gets the two in a row.
+    if (bytes !== undefined) v2.send(bytes, { except })
     const line = legacyLine(event)
-    if (line !== undefined) this.connections.broadcast(line, (c) => inRoom(c) && c.protocol === V1)
+    if (line !== undefined) this.delivery(room, V1).send(line, { except })
   }
 
-  /** Rooms and head counts changed: tell every chat.v2 client, joined or not, for its room list. */
-  private announceRooms(): void {
-    this.connections.broadcastEvent('rooms', this.rooms.list(), (c) => c.protocol !== V1)
+  /** Rooms and head counts changed: tell every chat.v2 client on every instance, joined or not. */
+  private announceRooms(directory: readonly DirectoryMember[]): void {
+    this.connections.room(ROOM_LISTS).sendEvent('rooms', this.rooms.list(directory))
   }
 }
 

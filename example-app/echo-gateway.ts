@@ -3,8 +3,9 @@ import { Gateway, OnBinary, OnText } from '../src'
 /** The smallest gateway there is: text comes back as text, binary as binary. */
 @Gateway('/echo')
 export class EchoGateway {
-  @OnText()
-  @OnBinary()
+  // `reply` documents the answer in the AsyncAPI document (/asyncapi.json).
+  @OnText({ reply: String })
+  @OnBinary({ reply: Buffer })
   echo(message: string | Buffer): string | Buffer {
     return message
   }

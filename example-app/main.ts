@@ -1,4 +1,5 @@
-// `npm start`: the example chat on http://localhost:8001 (PORT overrides).
+// `npm start`: the example chat on http://localhost:8001 (PORT overrides). With REDIS_URL,
+// instances started with the same Redis share rooms and presence.
 import { startExampleApp } from './start-example-app'
 
 async function main(): Promise<void> {
@@ -8,12 +9,17 @@ async function main(): Promise<void> {
     process.exit(1)
   }
 
+  // An empty REDIS_URL is none, as when it is unset.
+  const redisUrl = process.env.REDIS_URL || undefined
   let chat
   try {
-    chat = await startExampleApp({ port, host: process.env.HOST })
+    chat = await startExampleApp({ port, host: process.env.HOST, redisUrl })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') console.error(`port ${port} is already in use: try PORT=8002 npm start`)
+    else if (redisUrl !== undefined && /^gatewire\/redis: cannot reach/.test(String((err as Error).message))) {
+      console.error(`${(err as Error).message}\nIs redis-server running there? Start one, or unset REDIS_URL to run a single instance.`)
+    } else if (err instanceof TypeError && /^gatewire\/redis:/.test(err.message)) console.error(`REDIS_URL: ${err.message}`)
     else console.error(err)
     process.exit(1)
   }
@@ -22,6 +28,7 @@ async function main(): Promise<void> {
   console.log(`gatewire example chat is running.
 
   Open ${chat.url} in two browser windows and chat.
+  ${redisUrl === undefined ? 'One instance (set REDIS_URL to share rooms with other instances).' : `Rooms and presence shared through Redis with every instance using REDIS_URL.`}
 
   WebSocket endpoints on the same port:
     ${ws}chat/<room>?nick=<name>   subprotocols chat.v2 (JSON events) and chat.v1 (text lines)

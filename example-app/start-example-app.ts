@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { bootstrap, type Application, type Logger } from '../src'
+import { Registry } from 'prom-client'
+import { bootstrap, healthHandler, type Application, type Broker, type Logger } from '../src'
+import { prometheusMetrics } from '../src/prometheus'
 import { AppModule, appOptions } from './app-module'
-import { RoomService } from './room-service'
+import { ChatGateway } from './chat-gateway'
 import { StaticFiles } from './static-files'
 
 export interface ExampleAppOptions {
@@ -13,6 +15,11 @@ export interface ExampleAppOptions {
   host?: string
   /** Where gatewire logs handler errors. Default `console`; `false` silences it. */
   logger?: Logger | false
+  /**
+   * A Redis (`redis://…` or `rediss://…`) to share rooms and presence with every other instance
+   * started with the same one. Default: none, one instance (the in-process broker).
+   */
+  redisUrl?: string
 }
 
 /** The running example app. */
@@ -51,9 +58,22 @@ const SECURITY_HEADERS = {
  * await chat.close()
  */
 export async function startExampleApp(options: ExampleAppOptions = {}): Promise<ExampleApp> {
-  const app = bootstrap(AppModule, { ...appOptions, logger: options.logger })
+  const broker = options.redisUrl === undefined ? undefined : await redisBroker(options.redisUrl, options.logger)
+  const app = bootstrap(AppModule, { ...appOptions, logger: options.logger, broker })
+  // An app that never served stops without its broker (close() has no connections to end
+  // then); the broker must still let go of Redis.
+  const abandon = (err: unknown): Promise<never> => app.close().then(() => app.server.broker.close()).then(() => Promise.reject(err))
+  // A Redis that cannot be reached fails here, naming its URL, before the port is taken.
+  await app.ready().catch(abandon)
   const files = new StaticFiles(join(__dirname, 'public'))
-  const rooms = app.get(RoomService)
+  const chat = app.get(ChatGateway)
+  // Liveness and readiness probes: /healthz and /readyz (503 from the moment a shutdown starts).
+  const probes = healthHandler(app)
+  // Prometheus scrapes /metrics: gatewire's counters, read at scrape time.
+  const registry = new Registry()
+  prometheusMetrics(app, { registry })
+  // The contract of every gateway, for client developers (AsyncAPI Studio, @asyncapi/cli).
+  let asyncapi: string | undefined
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value)
@@ -61,9 +81,25 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n')
       return
     }
-    if (new URL(req.url ?? '/', 'http://localhost').pathname === '/api/rooms') {
-      const body = JSON.stringify(rooms.list())
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body)
+    if (probes(req, res)) return
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (pathname === '/asyncapi.json') {
+      asyncapi ??= JSON.stringify(app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }), null, 2)
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' }).end(asyncapi)
+      return
+    }
+    if (pathname === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }).end(text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics failed\n'),
+      )
+      return
+    }
+    if (pathname === '/api/rooms') {
+      chat.roomList().then(
+        (rooms) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(rooms)),
+        (err: Error) => res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${err.message}\n`),
+      )
       return
     }
     if (files.serve(req, res)) return
@@ -75,7 +111,7 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       http.off('error', reject)
       resolve()
     })
-  })
+  }).catch(abandon)
   // Attached once listening, so a failed listen (port in use) leaves nothing running.
   app.attach(http)
   const port = (http.address() as AddressInfo).port
@@ -108,4 +144,10 @@ export async function startExampleApp(options: ExampleAppOptions = {}): Promise<
       ))
     },
   }
+}
+
+/** The Redis broker, loaded only when asked for: without REDIS_URL the example never loads ioredis. */
+async function redisBroker(url: string, logger: Logger | false | undefined): Promise<Broker> {
+  const redis = await import('../src/redis')
+  return redis.redisBroker({ url, logger: logger === false ? false : undefined })
 }

@@ -4,4 +4,5 @@
 export * from './protocol'
 export * from './transport'
 export * from './broker'
+export * from './cluster'
 

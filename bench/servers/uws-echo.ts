@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { portArg } from '../lib/args'
+import { BENCH_NODE_MODULES } from '../lib/bench-deps'
 
 // uWebSockets.js (C++ behind a Node addon) as an echo server: the reference the benchmark issue
 // compares against. Its own distribution is on GitHub only (not reachable from this machine), so
-// the harness uses the official v20 binaries as repackaged on npm by `uws-pack` (a
-// devDependency). That package is ESM-only and its exports map hides the binaries, so the addon
-// for this platform and Node ABI is loaded by path.
+// the harness uses the official v20 binaries as repackaged on npm by `uws-pack` (in
+// bench/package.json, installed into bench/node_modules by the bench scripts). That package is
+// ESM-only and its exports map hides the binaries, so the addon for this platform and Node ABI
+// is loaded by path.
 
 interface UwsSocket {
   send(message: ArrayBuffer, isBinary: boolean): number
@@ -21,19 +23,15 @@ interface Uws {
 }
 
 /** Path of the addon for this process, or undefined when uws-pack is not installed. */
-export function uwsAddonPath(from = __dirname): string | undefined {
-  const file = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'node_modules', 'uws-pack', 'dist', 'bin', file)
-    if (existsSync(candidate)) return candidate
-    if (dirname(dir) === dir) return undefined
-  }
+export function uwsAddonPath(): string | undefined {
+  const file = join(BENCH_NODE_MODULES, 'uws-pack', 'dist', 'bin', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`)
+  return existsSync(file) ? file : undefined
 }
 
 if (require.main === module) {
   const addon = uwsAddonPath()
   if (addon === undefined) {
-    throw new Error(`uws-pack has no uWebSockets.js binary for ${process.platform}-${process.arch} (Node ABI ${process.versions.modules})`)
+    throw new Error(`bench/node_modules/uws-pack has no uWebSockets.js binary for ${process.platform}-${process.arch} (Node ABI ${process.versions.modules})`)
   }
   const uws = require(addon) as Uws
   const MiB = 1024 * 1024

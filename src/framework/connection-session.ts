@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream'
 import type { Connection, UpgradeRequest } from '../transport'
 import { bufferStream, collectStream, type CompiledHandler, type HandlerContext, type HandlerTable } from './handler-compiler'
+import type { GatewayCounters } from './gateway-counters'
 import { InvalidMessageError } from './invalid-message-error'
 import type { InvalidMessagePolicy } from './decorators/gateway'
-import type { Logger } from './logger'
+import type { LogFields, Logger } from './logger'
 import { WsException } from './ws-exception'
 
 /** What a session needs from its gateway, shared by all its connections. */
@@ -13,6 +14,9 @@ export interface SessionGateway {
   readonly logger: Logger
   /** The gateway's open connections; a session removes its own on close. */
   readonly open: Map<Connection, unknown>
+  readonly counters: GatewayCounters
+  /** Called after a session removed its connection from `open`. */
+  removed?(): void
 }
 
 const TEXT = 0
@@ -22,6 +26,9 @@ const ERROR = 3
 const PING = 4
 const PONG = 5
 const DRAIN = 6
+
+/** Connection ids for logs: unique within the process, cheap (a number), never reused. */
+let lastConnectionId = 0
 
 // RFC 6455 §7.4.1
 const UNSUPPORTED_DATA = 1003
@@ -36,6 +43,8 @@ const POLICY_VIOLATION = 1008
  */
 export class ConnectionSession implements HandlerContext {
   readonly request: UpgradeRequest | undefined
+  /** The connection's id in log lines (`connectionId`). */
+  readonly id = ++lastConnectionId
   /** An async handler (or iterable) is in flight; new events queue. */
   private busy = false
   /** Events waiting while busy, three slots each (kind, a, b); created by the first. */
@@ -121,6 +130,7 @@ export class ConnectionSession implements HandlerContext {
 
   private onClose(code: number, reason: string): void {
     this.gateway.open.delete(this.conn)
+    this.gateway.removed?.()
     // Nobody reads what an iterable would still send: stop it, so later events (and @OnClose)
     // do not wait for a generator that may never yield again.
     if (this.iterators !== undefined) {
@@ -137,7 +147,7 @@ export class ConnectionSession implements HandlerContext {
   private onError(err: Error): void {
     // Transport errors (a ProtocolError, a reset socket) are followed by 'close' with the code.
     if (this.table.error === undefined) {
-      this.gateway.logger.debug?.(`gatewire: ${this.gateway.name} connection error`, err)
+      this.gateway.logger.debug?.(this.logFields(err), `gatewire: ${this.gateway.name} connection error: ${err.message}`)
       return
     }
     if (this.busy) return this.enqueue(ERROR, err, undefined)
@@ -350,15 +360,29 @@ export class ConnectionSession implements HandlerContext {
       return this.replyError(event, err.reason || err.message, err.errors)
     }
     if (err instanceof InvalidMessageError) {
+      this.gateway.counters.invalidMessages++
       if (this.gateway.invalidMessage === 'close') return this.conn.close(POLICY_VIOLATION, closeReason(err.message))
       return this.replyError(err.event, err.message, err.errors)
     }
     const where = handler?.label ?? this.gateway.name
+    this.gateway.counters.handlerErrors++
     if (isErrorHandler || this.table.error === undefined) {
-      this.gateway.logger.error(`gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed:`, err)
+      this.gateway.logger.error(this.logFields(err), `gatewire: ${where} ${isErrorHandler ? '(@OnError) ' : ''}failed`)
       return
     }
     this.run(this.table.error, err, undefined, event, true)
+  }
+
+  /** Who and where, for a log line about this connection. */
+  logFields(err?: unknown): LogFields {
+    const fields: LogFields = {
+      connectionId: this.id,
+      gateway: this.gateway.name,
+      remoteAddress: this.request?.remoteAddress ?? this.conn.remoteAddress,
+    }
+    if (this.protocol !== undefined) fields.protocol = this.protocol
+    if (err !== undefined) fields.err = err
+    return fields
   }
 
   /** The error event of RFC-less JSON routing: `{"event":"error","data":{"event","message","errors"}}`. */

@@ -154,6 +154,11 @@ export class Container {
     return fail(`the provider of ${nameOf(token)} has none of useValue, useClass, useFactory, useExisting`)
   }
 
+  /** True when one of the app's modules provides `token` (whether or not the asking module sees it). */
+  declares(token: unknown): boolean {
+    return this.declared.has(token)
+  }
+
   private resolve(token: unknown, module: Class, requester: Requester): unknown {
     const special = this.extra(token, requester)
     if (special !== undefined) return special.value

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { DefinitionError, memberName, nameOf } from './definition-error'
 import { resolveCompressionOptions } from '../protocol'
 import type { GatewayOptions } from './decorators/gateway'
+import type { ReplyHint } from './decorators/handler-decorators'
 import type { ModuleOptions } from './decorators/module'
 import { GatewayConnections } from './gateway-connections'
 import { declaresParameters, missingMetadata } from './missing-metadata'
@@ -15,6 +16,7 @@ import {
   getModuleRecord,
   getParamRecords,
   getParamTypes,
+  getReturnType,
   getSelectProtocolMethods,
   type Class,
   type HandlerKind,
@@ -43,6 +45,10 @@ export interface HandlerDefinition {
   readonly event: string | undefined
   readonly stream: boolean
   readonly params: readonly ParamDefinition[]
+  /** `{ reply }` of the decorator, as a list (empty when none was given). */
+  readonly replies: readonly ReplyHint[]
+  /** The declared return type (`design:returntype`), `undefined` for void or when not emitted. */
+  readonly returnType: unknown
 }
 
 export interface GatewayDefinition {
@@ -57,6 +63,11 @@ export interface GatewayDefinition {
   readonly handlers: readonly HandlerDefinition[]
   readonly guards: readonly GuardLike[]
   readonly selectProtocol: MemberKey | undefined
+  /**
+   * The selector's parameter order: `(request, offered)` like the core's `selectProtocol`, or the
+   * deprecated `(offered, request)`, recognised by an array-typed first parameter.
+   */
+  readonly selectProtocolOrder: 'request-first' | 'offered-first'
   /** Constructor parameters typed `GatewayConnections` (the gateway's own). */
   readonly connectionsParams: readonly number[]
 }
@@ -112,8 +123,8 @@ const PARAM_DECORATOR: Readonly<Record<ParamKind, string>> = {
   reason: '@Reason()',
 }
 
-/** Built-in types that are never DTOs. */
-const NOT_DTO = new Set<unknown>([
+/** Built-in types that are never DTOs (also for the AsyncAPI document's return types). */
+export const NOT_DTO: ReadonlySet<unknown> = new Set<unknown>([
   Object, String, Number, Boolean, Array, Function, Symbol, BigInt, Promise, Date, Map, Set, Buffer, Uint8Array,
   ArrayBuffer, Error, Readable,
 ])
@@ -173,6 +184,8 @@ export function exploreGateway(type: Class, explore: ExploreOptions = {}): Gatew
         event: handler.event,
         stream: handler.stream,
         params: exploreParams(type, name, handler.kind, handler.method, handler.stream, paramRecords, pathParams, explore),
+        replies: exploreReplies(name, member, handler.reply),
+        returnType: getReturnType(type, handler.method),
       }),
     )
   }
@@ -233,8 +246,23 @@ export function exploreGateway(type: Class, explore: ExploreOptions = {}): Gatew
     handlers: Object.freeze(handlers),
     guards: Object.freeze([...guards]),
     selectProtocol,
+    selectProtocolOrder:
+      selectProtocol !== undefined && getParamTypes(type, selectProtocol)?.[0] === Array ? 'offered-first' : 'request-first',
     connectionsParams: Object.freeze(connectionsParams),
   })
+}
+
+/** `{ reply }` is documentation, but a wrong one is a mistake worth failing on at bootstrap. */
+function exploreReplies(name: string, member: string, reply: unknown): readonly ReplyHint[] {
+  if (reply === undefined) return []
+  const list = Array.isArray(reply) ? (reply as unknown[]) : [reply]
+  list.forEach((hint, i) => {
+    if (typeof hint === 'function') return
+    const h = hint as { event?: unknown; data?: unknown } | null
+    if (h !== null && typeof h === 'object' && typeof h.event === 'string' && h.event !== '' && (h.data === undefined || typeof h.data === 'function')) return
+    throw new DefinitionError(name, member, `reply${Array.isArray(reply) ? `[${i}]` : ''} must be a class or { event: string, data?: class }, not ${nameOf(hint)}`)
+  })
+  return Object.freeze(list as ReplyHint[])
 }
 
 function checkOptions(name: string, options: GatewayOptions): void {

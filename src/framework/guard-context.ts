@@ -1,6 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { HandshakeError } from '../protocol'
 import type { UpgradeRequest } from '../transport'
+import { unsignCookie } from './hosts/unsign-cookie'
 import type { Class } from './store'
 
 /**
@@ -9,6 +10,8 @@ import type { Class } from './store'
  */
 export class GuardContext<TData extends object = Record<string, unknown>> {
   private parsedCookies: Readonly<Record<string, string>> | undefined
+  /** @internal A refusal made with `deny()` (from a callback): it wins over the guards' results. */
+  denied: HandshakeError | undefined
 
   constructor(
     /** The transport's upgrade request (`req` is the raw `http.IncomingMessage`). */
@@ -41,9 +44,29 @@ export class GuardContext<TData extends object = Record<string, unknown>> {
   get data(): TData {
     return this.request.data as TData
   }
-  /** The `Cookie` header, parsed (first value wins, values URI-decoded when they can be). */
+  /** The `Cookie` header, parsed (first value wins, values URI-decoded when they can be). Signed values stay signed: see `signedCookie()`. */
   get cookies(): Readonly<Record<string, string>> {
     return (this.parsedCookies ??= parseCookies(this.request.headers.cookie))
+  }
+
+  /**
+   * The raw `http.IncomingMessage` of the upgrade (guards always run while it is kept; see
+   * `UpgradeRequest.req`), for the host's helpers: session stores, passport, `req.socket`.
+   */
+  get req(): IncomingMessage {
+    const req = this.request.req
+    if (req === undefined) throw new Error('the upgrade request has been released: read ctx.req during the handshake')
+    return req
+  }
+
+  /**
+   * A cookie signed by express-session / cookie-parser (`s:value.signature`) or @fastify/cookie
+   * (`value.signature`), verified against `secrets` (the newest first): its value, or undefined
+   * when it is missing or its signature does not match.
+   */
+  signedCookie(name: string, secrets: string | readonly string[]): string | undefined {
+    const value = unsignCookie(this.cookies[name], secrets)
+    return value === false ? undefined : value
   }
 
   /**
@@ -52,6 +75,24 @@ export class GuardContext<TData extends object = Record<string, unknown>> {
    */
   reject(status: number, message?: string, headers?: Record<string, string>): never {
     throw new HandshakeError(status, message, headers)
+  }
+
+  /**
+   * Like `reject()`, but without throwing: for callbacks (a session store's `get(id, cb)`), where
+   * a throw would escape the guard. The handshake is refused with this answer once the guard's
+   * promise settles, whatever it resolves to.
+   *
+   * @example
+   * guard(ctx) {
+   *   return new Promise<boolean>((resolve) => store.get(sid, (err, session) => {
+   *     if (err || !session) ctx.deny(401, 'no session')
+   *     else ctx.data.user = session.user
+   *     resolve(true)
+   *   }))
+   * }
+   */
+  deny(status: number, message?: string, headers?: Record<string, string>): void {
+    this.denied ??= new HandshakeError(status, message, headers)
   }
 }
 

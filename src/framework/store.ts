@@ -21,6 +21,8 @@ export interface HandlerRecord {
   readonly event: string | undefined
   /** `@OnBinary({ stream: true })` only. */
   readonly stream: boolean
+  /** What the handler sends back, as declared for the AsyncAPI document (`{ reply }`). */
+  readonly reply?: unknown
 }
 
 export type ParamKind =
@@ -145,6 +147,16 @@ export function setInjectToken(target: Function, index: number, token: unknown):
 }
 export function getInjectTokens(target: Function): ReadonlyMap<number, unknown> {
   return own<Map<number, unknown>>(INJECT, target) ?? new Map()
+}
+
+/** TypeScript's `design:type` of a property (what `@ValidateNested()` without `@Type()` nests). */
+export function getPropertyType(target: Function, property: MemberKey): unknown {
+  return Reflect.getMetadata('design:type', target.prototype, property) as unknown
+}
+
+/** TypeScript's `design:returntype` of a method (a class, `Promise`, `Object`, or undefined for void). */
+export function getReturnType(target: Function, method: MemberKey): unknown {
+  return Reflect.getMetadata('design:returntype', target.prototype, method) as unknown
 }
 
 /** TypeScript's `design:paramtypes` for a constructor (no member) or a method. */

@@ -71,9 +71,24 @@ export function connect(url: string | URL, options: ClientOptions = {}, onConnec
   }
   request.on('error', fail)
   request.on('response', (response) => {
-    response.resume()
-    request.destroy()
-    fail(new HandshakeError(response.statusCode ?? 0, `server refused the upgrade with HTTP ${response.statusCode}`))
+    // The refusal's status, headers and the start of its body (bounded: a server may send any
+    // amount), still under the handshake timeout.
+    const chunks: Buffer[] = []
+    let size = 0
+    const refuse = (): void => {
+      request.destroy()
+      const status = response.statusCode ?? 0
+      const body = Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY).toString('utf8')
+      fail(new HandshakeError(status, `server refused the upgrade with HTTP ${status}`, flatHeaders(response.headers), body))
+    }
+    response.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size >= MAX_REFUSAL_BODY) refuse()
+    })
+    response.once('end', refuse)
+    response.once('error', refuse)
+    response.once('aborted', refuse)
   })
   request.on('upgrade', (response: http.IncomingMessage, socket: Socket, head: Buffer) => {
     clearTimeout(timeout)
@@ -103,4 +118,50 @@ export function connect(url: string | URL, options: ClientOptions = {}, onConnec
   })
   request.end()
   return connection
+}
+
+/**
+ * Opens a client connection and resolves with it once open (the server's 101 verified); rejects
+ * with the `HandshakeError` of a refused handshake (its `status`, `headers` and `body`) or the
+ * network error.
+ *
+ * @example
+ * const conn = await connectAsync('ws://localhost:8080/chat', { protocols: ['chat.v1'] })
+ * conn.sendText('hi')
+ */
+export function connectAsync(url: string | URL, options: ClientOptions = {}): Promise<Connection> {
+  return new Promise((resolve, reject) => {
+    let connection: Connection
+    try {
+      connection = connect(url, options)
+    } catch (error) {
+      return reject(error)
+    }
+    let failure: Error | undefined
+    const onError = (error: Error): void => {
+      failure ??= error
+    }
+    const onClose = (code: number): void => {
+      connection.off('error', onError)
+      reject(failure ?? new Error(`the connection closed (${code}) before it opened`))
+    }
+    connection.on('error', onError)
+    connection.once('close', onClose)
+    connection.once('connect', () => {
+      connection.off('error', onError)
+      connection.off('close', onClose)
+      resolve(connection)
+    })
+  })
+}
+
+/** The most of a refusal's body kept on its HandshakeError. */
+const MAX_REFUSAL_BODY = 4096
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return flat
 }

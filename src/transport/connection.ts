@@ -11,6 +11,7 @@ import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
 import { encodeFrame } from '../protocol/frame-builder'
 import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
+import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
@@ -44,6 +45,8 @@ export interface ConnectionInit {
   compression?: PerMessageDeflate
   /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
   release?: (connection: Connection<object>) => void
+  /** The server's counters for this connection (unless its request names others); none by default. */
+  metrics?: ConnectionMetrics | null
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
@@ -71,7 +74,8 @@ export interface Connection<TData extends object = Record<string, unknown>> {
  * One WebSocket connection, server or client side.
  *
  * Events: `connect`, `text` (string), `binary` (a Readable, or a Buffer with binaryMode
- * 'buffer'), `message` (every text message, and binary messages in 'buffer' mode), `ping`,
+ * 'buffer'), `message` (every message whole: a string, or a Buffer — in 'stream' mode a
+ * 'message' listener has binary messages gathered for it, up to maxMessageSize), `ping`,
  * `pong`, `drain`, `error` (emitted only when someone listens, so a peer's misbehaviour never
  * crashes the process), and `close` (code, reason) exactly once — 1006 when the connection
  * ended without a closing handshake.
@@ -112,6 +116,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private closed = false
   private closeTimer: NodeJS.Timeout | null = null
   private inbound: Readable | null = null
+  /** The fragments of a streamed binary message, gathered for 'message' listeners (null when none listen). */
+  private gathered: Buffer[] | null = null
   private pausedForStream = false
   private pausedForOutput = false
   private outbound: Writable | null = null
@@ -137,6 +143,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * listeners, shared by all connections, find here. The core never reads it.
    */
   owner: unknown = undefined
+  /** @internal The counters this connection adds to (shared per server or gateway), or null. */
+  readonly metrics: ConnectionMetrics | null
 
   /** @internal */
   constructor(init: ConnectionInit) {
@@ -162,6 +170,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.protocols = init.protocols
     this.protocol = init.protocol
     this.request = init.request
+    this.metrics = request?.metrics !== undefined ? request.metrics : (init.metrics ?? null)
     this.compression = init.compression ?? null
   }
 
@@ -210,6 +219,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     socket.on('error', socketOnError)
     socket.on('drain', socketOnDrain)
     this.readyState = Connection.OPEN
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.connectionsOpened++
+      countIn(metrics.connectionsOpen, this.protocol ?? '')
+    }
     if (onOpen !== undefined) onOpen()
     if (this.readyState !== Connection.OPEN) return
     this.guard(() => this.emit('connect'))
@@ -226,12 +240,20 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
     const compression = this.compression
+    let bytes: number
     // RFC 7692 §6: a message is compressed or not, one by one; small ones do not pay.
     if (compression !== null && text.length >= compression.threshold) {
       // Relayed or repeated texts reuse compressed bytes (see compressText).
-      sender.frame(Opcode.Text, compression.compressText(text), true, callback, RSV1)
+      const payload = compression.compressText(text)
+      sender.frame(Opcode.Text, payload, true, callback, RSV1)
+      bytes = payload.length
     } else {
-      sender.text(text, true, callback)
+      bytes = sender.text(text, true, callback)
+    }
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesSent++
+      metrics.textBytesSent += bytes
     }
     return this.accepted(sender)
   }
@@ -249,6 +271,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       sender.frame(Opcode.Binary, compression.compress(bytes), true, callback, RSV1)
     } else {
       sender.frame(Opcode.Binary, data, true, callback)
+    }
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesSent++
+      metrics.binaryBytesSent += data.length
     }
     return this.accepted(sender)
   }
@@ -329,6 +356,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       // RFC 7692 §6.1: RSV1 on the first frame only.
       if (compression !== null) this.output().frame(opcode, compression.compressFragment(data, fin), fin, callback, first ? RSV1 : 0)
       else this.output().frame(opcode, data, fin, callback)
+      const metrics = this.metrics
+      if (metrics !== null) {
+        if (first) metrics.binaryMessagesSent++
+        metrics.binaryBytesSent += data.length
+      }
       first = false
     }
     const stream = new Writable({
@@ -480,11 +512,21 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
     if (this.compression !== null) rememberInflatedText(text, source)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.textMessagesReceived++
+      metrics.textBytesReceived += end - start
+    }
     this.emitMessage('text', text)
     this.emitMessage('message', text)
   }
 
   private onBinaryMessage(data: Buffer): void {
+    const metrics = this.metrics
+    if (metrics !== null) {
+      metrics.binaryMessagesReceived++
+      metrics.binaryBytesReceived += data.length
+    }
     this.emitMessage('binary', data)
     this.emitMessage('message', data)
   }
@@ -512,21 +554,30 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onBinaryStart(): void {
+    if (this.metrics !== null) this.metrics.binaryMessagesReceived++
     const stream = new Readable({ read: () => this.resumeFor('stream') })
     this.inbound = stream
+    // 'message' always gets whole messages: in 'stream' mode a 'message' listener has binary
+    // messages gathered for it (bounded by maxMessageSize, checked on each frame header).
+    if (this.listenerCount('message') > 0) this.gathered = []
     if (this.listenerCount('binary') === 0) stream.resume() // nobody reads: drain it
     this.emit('binary', stream)
   }
 
   private onBinaryChunk(chunk: Buffer): void {
+    if (this.gathered !== null) this.gathered.push(chunk)
+    if (this.metrics !== null) this.metrics.binaryBytesReceived += chunk.length
     if (this.inbound !== null && !this.inbound.push(chunk)) this.pauseFor('stream')
   }
 
   private onBinaryEnd(): void {
     const stream = this.inbound
+    const gathered = this.gathered
     this.inbound = null
+    this.gathered = null
     if (stream !== null) stream.push(null)
     this.resumeFor('stream')
+    if (gathered !== null) this.emitMessage('message', gathered.length === 1 ? gathered[0] : Buffer.concat(gathered))
   }
 
   private onPing(payload: Buffer): void {
@@ -690,6 +741,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onCloseFrame(code: number, reason: string): void {
     this.closeReceived = { code, reason }
+    if (this.metrics !== null) countIn(this.metrics.closeCodesReceived, code)
     if (!this.closeSent) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
       this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code))
@@ -705,6 +757,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onProtocolError(error: ProtocolError): void {
+    if (this.metrics !== null) countIn(this.metrics.protocolErrors, error.closeCode)
     this.emitError(error)
     this.fail(error.closeCode, error.message)
   }
@@ -726,6 +779,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private sendClose(payload: Buffer): void {
     this.closeSent = true
+    // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
+    if (this.metrics !== null) countIn(this.metrics.closeCodesSent, payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus)
     this.readyState = Connection.CLOSING
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
@@ -767,6 +822,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.outbound = null
     this.afterOutbound = null
     const received = this.closeReceived
+    if (this.metrics !== null && this.socket !== undefined) countIn(this.metrics.connectionsOpen, this.protocol ?? '', -1)
     if (this.release !== undefined) this.release(this)
     this.guard(() =>
       this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
@@ -808,8 +864,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** A send while more than maxBufferedAmount is unsent: the slow-consumer policy decides. */
   private overflow(callback: WriteCallback | undefined): boolean {
     const error = new ConnectionStateError(this.readyState, 'slow consumer: maxBufferedAmount exceeded')
-    if (this.options.slowConsumer === 'close') this.fail(CloseCode.PolicyViolation, 'slow consumer')
-    else this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    const metrics = this.metrics
+    if (this.options.slowConsumer === 'close') {
+      if (metrics !== null) metrics.slowConsumerCloses++
+      this.fail(CloseCode.PolicyViolation, 'slow consumer')
+    } else {
+      if (metrics !== null) metrics.slowConsumerDrops++
+      this.wantDrain() // a dropped send returned false: 'drain' tells when sending is worth it again
+    }
     if (callback !== undefined) process.nextTick(callback, error)
     return false
   }

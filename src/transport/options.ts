@@ -58,6 +58,14 @@ export interface ServerOptions extends ConnectionOptions {
   verifyRequest?: (request: UpgradeRequest) => void | Promise<void>
   /** Headers added to every 101 response. */
   extraHeaders?: Record<string, string>
+  /**
+   * The request path(s) (percent-encoded, without the query) whose WebSocket upgrades this server
+   * handles on an attached HTTP server. Default: every WebSocket upgrade. Other upgrades are left
+   * to the HTTP server's other 'upgrade' listeners (answered 404 only when there are none).
+   */
+  path?: string | readonly string[]
+  /** A predicate over the raw request deciding whether a WebSocket upgrade is this server's (with `path`: both must pass). */
+  shouldHandle?: (req: http.IncomingMessage) => boolean
   /** Attach to this HTTP(S) server instead of creating one (same as `server.attach()`). */
   server?: http.Server | https.Server
   /**
@@ -66,6 +74,8 @@ export interface ServerOptions extends ConnectionOptions {
    * this server's subscribers only). Started by listen()/attach(); see `server.ready()`.
    */
   broker?: Broker
+  /** Count handshakes, messages, bytes and closes in `server.metrics` (a few increments per message). Default true. */
+  metrics?: boolean
 }
 
 export interface ClientOptions extends ConnectionOptions {

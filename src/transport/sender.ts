@@ -36,15 +36,29 @@ let slabUsed = 0
  */
 let arena = Buffer.allocUnsafe(ARENA_SIZE)
 let arenaUsed = 0
+/**
+ * The frame handed out last and where it is in its arena: a publish queues that one frame for
+ * every subscriber, and shared() finds its place here instead of asking each time for the
+ * Buffer's `buffer` and `byteOffset` (accessor calls, per subscriber).
+ */
+let lastFrame: Buffer | null = null
+let lastFrameArena: Buffer = arena
+let lastFrameStart = 0
 
 /** Room for one published frame of `size` bytes, never to be written again once built. */
 export function sharedFrameBuffer(size: number): Buffer {
-  if (size > ARENA_FRAME_MAX) return Buffer.allocUnsafe(size)
+  if (size > ARENA_FRAME_MAX) {
+    lastFrame = null
+    return Buffer.allocUnsafe(size)
+  }
   if (arenaUsed + size > ARENA_SIZE) {
     arena = Buffer.allocUnsafe(ARENA_SIZE)
     arenaUsed = 0
   }
   const frame = arena.subarray(arenaUsed, arenaUsed + size)
+  lastFrame = frame
+  lastFrameArena = arena
+  lastFrameStart = arenaUsed
   arenaUsed += size
   return frame
 }
@@ -150,15 +164,16 @@ export class Sender {
    */
   shared(frame: Buffer): void {
     const length = frame.length
-    const region = this.segmentSlab
-    if (region !== null && region !== slab && frame.buffer === region.buffer && frame.byteOffset === region.byteOffset + this.segmentEnd) {
-      // The frame published right after the last one this sender queued: the region grows.
-      this.segmentEnd += length
-    } else if (frame.buffer === arena.buffer) {
-      this.closeSegment()
-      this.segmentSlab = arena
-      this.segmentStart = frame.byteOffset - arena.byteOffset
-      this.segmentEnd = this.segmentStart + length
+    if (frame === lastFrame) {
+      if (this.segmentSlab === lastFrameArena && this.segmentEnd === lastFrameStart) {
+        // The frame published right after the last one this sender queued: the region grows.
+        this.segmentEnd += length
+      } else {
+        this.closeSegment()
+        this.segmentSlab = lastFrameArena
+        this.segmentStart = lastFrameStart
+        this.segmentEnd = lastFrameStart + length
+      }
     } else {
       this.closeSegment()
       ;(this.segments ??= []).push(frame)
@@ -177,19 +192,23 @@ export class Sender {
     }
   }
 
-  /** Queues a text frame, encoding the string straight into the slab when it is small. */
-  text(text: string, fin: boolean, callback?: WriteCallback): void {
+  /**
+   * Queues a text frame, encoding the string straight into the slab when it is small. Returns
+   * the payload's length in bytes (for the metrics: it is known here at no cost).
+   */
+  text(text: string, fin: boolean, callback?: WriteCallback): number {
     if (text === recentText) {
       // As many UTF-16 units as UTF-8 bytes means all ASCII: the string's own one-byte
       // characters are then the payload, copied natively without a view of the source.
       const ascii = text.length === recentEnd - recentStart
       this.copyFrame(0x1, recentSource, recentStart, recentEnd, fin, 0, ascii ? text : undefined)
       this.done(callback)
-      return
+      return recentEnd - recentStart
     }
     if (text.length > STRING_COPY_THRESHOLD) {
-      this.frame(0x1, Buffer.from(text, 'utf8'), fin, callback)
-      return
+      const payload = Buffer.from(text, 'utf8')
+      this.frame(0x1, payload, fin, callback)
+      return payload.length
     }
     const maskKey = this.maskKeys === null ? null : this.maskKeys.next()
     if (text.length >= 126) {
@@ -203,7 +222,7 @@ export class Sender {
       if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
       this.commit(payloadAt + length)
       this.done(callback)
-      return
+      return length
     }
     const length = text.length < 64 && isAscii(text) ? text.length : Buffer.byteLength(text, 'utf8')
     const at = this.claim(MAX_HEADER_SIZE + length)
@@ -212,6 +231,7 @@ export class Sender {
     if (maskKey !== null) applyMask(slab, maskKey, 0, payloadAt, payloadAt + length)
     this.commit(payloadAt + length)
     this.done(callback)
+    return length
   }
 
   /**

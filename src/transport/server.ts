@@ -2,10 +2,9 @@ import { EventEmitter } from 'node:events'
 import * as http from 'node:http'
 import type * as https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
 // From the defining modules, as everywhere in transport (see connection.ts).
 import { CloseCode } from '../protocol/constants'
-import { buildAcceptResponse, buildRejectResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
+import { buildAcceptResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
 import { acceptCompression } from './compression'
 import type { Broker, BrokerState, Presence } from '../broker/broker'
@@ -14,6 +13,9 @@ import { Connection } from './connection'
 import { resolveCompressionOptions } from '../protocol/extensions/compression-options'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
+import { rejectUpgrade as reject } from './reject-upgrade'
+import { ServerMetrics } from './server-metrics'
+import { pathOf, UpgradeClaim, type UpgradeClaimant } from './upgrade-claim'
 import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
 
 type HttpServer = http.Server | https.Server
@@ -42,7 +44,7 @@ export interface Server {
  * Topics (pub/sub): `connection.subscribe(topic)`, `server.publish(topic, message)`; the
  * server's broker (ServerOptions.broker) carries publishes between instances.
  */
-export class Server extends EventEmitter {
+export class Server extends EventEmitter implements UpgradeClaimant {
   private readonly connectionOptions: ResolvedConnectionOptions
   private readonly handshakeTimeout: number
   private readonly maxHeaderSize: number
@@ -54,10 +56,14 @@ export class Server extends EventEmitter {
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
   private readonly compression: ServerOptions['compression']
+  private readonly shouldHandle: (req: http.IncomingMessage) => boolean
+  /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
+  readonly metrics: ServerMetrics | null
 
   private readonly open = new Set<Connection>()
   private pending = 0
-  private httpServer: HttpServer | null = null
+  /** The HTTP(S) servers whose upgrades this server serves; the first is `address()`'s. */
+  private readonly httpServers: HttpServer[] = []
   private ownsHttpServer = false
   private heartbeatTimer: NodeJS.Timeout | null = null
   private closing = false
@@ -65,9 +71,6 @@ export class Server extends EventEmitter {
   private readonly topicRegistry: TopicRegistry
   /** Someone awaits ready(): a broker that fails to start is theirs to report. */
   private readyAsked = false
-  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.handleUpgrade(req, socket as Socket, head)
-  }
   private readonly release = (connection: Connection<object>): void => {
     this.open.delete(connection as Connection)
     this.topicRegistry.drop(connection)
@@ -97,6 +100,8 @@ export class Server extends EventEmitter {
     this.extraHeaders = options.extraHeaders ?? {}
     this.compression = options.compression
     resolveCompressionOptions(this.compression) // throws on invalid options now, not at the first handshake
+    this.shouldHandle = pathFilter(options)
+    this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
     if (options.server !== undefined) this.attach(options.server)
@@ -114,6 +119,20 @@ export class Server extends EventEmitter {
    */
   publish(topic: string, message: string | Uint8Array, options?: PublishOptions): number {
     return this.topicRegistry.publish(topic, message, options)
+  }
+
+  /**
+   * Makes every connection of a live collection you keep (a Set, a Map's keys, any iterable
+   * that reflects its current members) a subscriber of `topic`, with nothing stored per
+   * connection: a publish to `topic`, here or on another instance, walks the collection. For
+   * "everyone on this endpoint" topics. Returns the function that ends it.
+   *
+   * @example
+   * const everyone = new Set<Connection>()
+   * const stop = server.subscribeAll('announcements', everyone)
+   */
+  subscribeAll(topic: string, connections: Iterable<Connection<object>>): () => void {
+    return this.topicRegistry.subscribeAll(topic, connections)
   }
 
   /** Local subscribers of `topic` (this server only). */
@@ -142,8 +161,8 @@ export class Server extends EventEmitter {
   /**
    * Resolves once the broker has started; rejects with its error (a Redis that cannot be
    * reached). listen() and attach() start the broker (so does this call, or a first subscribe
-   * or publish). A failure is also emitted as 'error' when someone listens, and printed to the
-   * console when nobody listens and nobody called ready().
+   * or publish). A start failure is reported once: to ready()'s callers when ready() was called,
+   * otherwise as 'error' (printed to the console when nobody listens).
    */
   ready(): Promise<void> {
     this.readyAsked = true
@@ -161,7 +180,7 @@ export class Server extends EventEmitter {
       callback = host
       host = undefined
     }
-    if (this.httpServer !== null) throw new Error('this server is already listening or attached')
+    if (this.httpServers.length !== 0) throw new Error('this server is already listening or attached')
     const server = http.createServer({ maxHeaderSize: this.maxHeaderSize }, (_req, res) => {
       const body = 'This is a WebSocket endpoint: connect with a WebSocket client.\n'
       res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' })
@@ -175,31 +194,49 @@ export class Server extends EventEmitter {
       1000,
       this.handshakeTimeout,
     )
-    this.ownsHttpServer = true
     server.on('error', this.onHttpError)
     this.attach(server)
+    this.ownsHttpServer = true
     server.once('listening', () => this.emit('listening'))
     if (callback !== undefined) this.once('listening', callback)
     server.listen(port, host)
     return this
   }
 
-  /** Serves upgrades of an existing HTTP or HTTPS server (which keeps serving its other requests). */
-  attach(httpServer: HttpServer): this {
-    if (this.httpServer !== null && this.httpServer !== httpServer) {
-      throw new Error('this server is already listening or attached')
-    }
-    this.httpServer = httpServer
+  /**
+   * Serves the WebSocket upgrades of an existing HTTP or HTTPS server that pass the `path` /
+   * `shouldHandle` filter; the server keeps serving its other requests, and every other upgrade
+   * is left to its other 'upgrade' listeners (see the README, "Sharing a server"). May be called
+   * for several servers (http and https): `connections` and `close()` cover them all.
+   * `intercept: true` hides the upgrades this server claims from the other listeners, for peers
+   * that answer every upgrade themselves (`ws` with `{ server, path }`, @fastify/websocket).
+   */
+  attach(httpServer: HttpServer, options: AttachOptions = {}): this {
+    if (this.ownsHttpServer) throw new Error('this server listens on its own server: create another to attach')
+    if (this.closing) throw new Error('this server is closed')
     // An attached server's own errors stay its owner's business (listening to them here would
     // hide an EADDRINUSE from an application that does not listen).
-    httpServer.on('upgrade', this.onUpgrade)
+    if (!this.httpServers.includes(httpServer)) this.httpServers.push(httpServer)
+    UpgradeClaim.of(httpServer).add(this, options)
+    if (options.closeWithServer === true) closeWithServer(httpServer, () => this.close())
     this.startHeartbeat()
     void this.topicRegistry.start().catch(noop)
     return this
   }
 
+  /** The address of the (first) server it listens on or is attached to. */
   address(): AddressInfo | string | null {
-    return this.httpServer === null ? null : this.httpServer.address()
+    return this.httpServers.length === 0 ? null : this.httpServers[0].address()
+  }
+
+  /** @internal UpgradeClaimant: this WebSocket upgrade is to one of this server's paths. */
+  claims(req: http.IncomingMessage): boolean {
+    return this.shouldHandle(req)
+  }
+
+  /** @internal UpgradeClaimant: false once closing (its paths are then answered 503). */
+  get accepting(): boolean {
+    return !this.closing
   }
 
   /**
@@ -218,7 +255,6 @@ export class Server extends EventEmitter {
     this.closing = true
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer)
     this.heartbeatTimer = null
-    const httpServer = this.httpServer
     let waiting = 1
     const done = (): void => {
       if (--waiting !== 0) return
@@ -231,22 +267,22 @@ export class Server extends EventEmitter {
         },
       )
     }
-    if (httpServer !== null) {
-      httpServer.off('upgrade', this.onUpgrade)
-      if (this.ownsHttpServer) {
-        waiting++
-        // http.Server stops enforcing headersTimeout once closed: a client still sending its
-        // request head (slowloris) would hold close() forever. Upgraded sockets are no longer
-        // the http server's, so this only drops requests that never finished.
-        const stragglers = setTimeout(() => httpServer.closeAllConnections?.(), this.handshakeTimeout)
-        stragglers.unref()
-        httpServer.close(() => {
-          clearTimeout(stragglers)
-          httpServer.off('error', this.onHttpError)
-          done()
-        })
-        httpServer.closeIdleConnections?.()
-      }
+    // The upgrade listeners stay: upgrades to this server's paths are answered 503 from now on,
+    // instead of falling through to the host's routes.
+    const httpServer = this.ownsHttpServer ? this.httpServers[0] : undefined
+    if (httpServer !== undefined) {
+      waiting++
+      // http.Server stops enforcing headersTimeout once closed: a client still sending its
+      // request head (slowloris) would hold close() forever. Upgraded sockets are no longer
+      // the http server's, so this only drops requests that never finished.
+      const stragglers = setTimeout(() => httpServer.closeAllConnections?.(), this.handshakeTimeout)
+      stragglers.unref()
+      httpServer.close(() => {
+        clearTimeout(stragglers)
+        httpServer.off('error', this.onHttpError)
+        done()
+      })
+      httpServer.closeIdleConnections?.()
     }
     for (const connection of this.open) {
       waiting++
@@ -265,8 +301,11 @@ export class Server extends EventEmitter {
   }
 
   private onBrokerError(error: Error, starting: boolean): void {
+    // A start failure belongs to whoever awaits ready() (the framework's listen() does): it
+    // rejects with this error, and reporting it again would print it twice.
+    if (starting && this.readyAsked) return
     if (this.listenerCount('error') > 0) this.emit('error', error)
-    else if (starting && !this.readyAsked) console.error('gatewire: the broker failed to start', error)
+    else if (starting) console.error('gatewire: the broker failed to start', error)
   }
 
   /**
@@ -275,17 +314,19 @@ export class Server extends EventEmitter {
    */
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', noop) // errors during the handshake end in destroy, not a crash
+    // Used alone (from an 'upgrade' listener of the user's): heartbeats run as when attached.
+    this.startHeartbeat()
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     if (this.pending >= this.maxPendingHandshakes) {
-      return reject(socket, new HandshakeError(503, 'too many pending handshakes'))
+      return reject(socket, new HandshakeError(503, 'too many pending handshakes'), this.metrics)
     }
     let key: string
     let protocols: string[]
     try {
       ;({ key, protocols } = validateUpgradeRequest(req.method, req.httpVersion, req.headers))
     } catch (error) {
-      return reject(socket, error as HandshakeError)
+      return reject(socket, error as HandshakeError, this.metrics)
     }
     const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
     // Synchronous hooks (the usual case) answer at once; only a promise makes the handshake
@@ -327,7 +368,7 @@ export class Server extends EventEmitter {
     let settled = false
     const timer = setTimeout(() => {
       settle()
-      reject(socket, new HandshakeError(503, 'handshake timed out'))
+      reject(socket, new HandshakeError(503, 'handshake timed out'), this.metrics)
     }, this.handshakeTimeout)
     timer.unref()
     const settle = (): boolean => {
@@ -362,20 +403,20 @@ export class Server extends EventEmitter {
     if (protocol !== undefined && !protocols.includes(protocol)) {
       // Never answer a subprotocol the client did not offer (RFC 6455 §4.2.2).
       this.emitError(new Error(`selectProtocol returned ${JSON.stringify(protocol)}, which the client did not offer`))
-      return reject(socket, new HandshakeError(500, 'internal error'))
+      return reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
     }
     // Checked again: the server may have started closing, or connections opened, while an
     // asynchronous hook was pending.
     const full = this.fullRefusal()
-    if (full !== undefined) return reject(socket, full)
+    if (full !== undefined) return reject(socket, full, this.metrics)
     this.completeUpgrade(socket, head, key, request, protocol)
   }
 
   /** A hook threw or rejected: its HandshakeError is the answer, anything else a 500 (and 'error'). */
   private refuseUpgrade(socket: Socket, error: unknown): void {
-    if (error instanceof HandshakeError) return reject(socket, error)
+    if (error instanceof HandshakeError) return reject(socket, error, this.metrics)
     this.emitError(error instanceof Error ? error : new Error(String(error)))
-    reject(socket, new HandshakeError(500, 'internal error'))
+    reject(socket, new HandshakeError(500, 'internal error'), this.metrics)
   }
 
   private completeUpgrade(
@@ -394,6 +435,7 @@ export class Server extends EventEmitter {
     }
     const headers = compression === undefined ? this.extraHeaders : { ...this.extraHeaders, 'Sec-WebSocket-Extensions': compression.header }
     socket.write(buildAcceptResponse(key, protocol, headers))
+    if (this.metrics !== null) this.metrics.countHandshake(101)
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
@@ -404,6 +446,7 @@ export class Server extends EventEmitter {
       request,
       compression,
       release: this.release,
+      metrics: this.metrics?.connections ?? null,
     })
     this.open.add(connection)
     // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
@@ -417,11 +460,14 @@ export class Server extends EventEmitter {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeatInterval === 0 || this.heartbeatTimer !== null) return
+    if (this.heartbeatInterval === 0 || this.heartbeatTimer !== null || this.closing) return
     this.heartbeatTimer = setInterval(() => {
       for (const connection of this.open) {
         // Missed the previous ping: the peer (or the path to it) is gone.
-        if (!connection.heartbeat()) connection.terminate()
+        if (!connection.heartbeat()) {
+          if (connection.metrics !== null) connection.metrics.heartbeatTerminations++
+          connection.terminate()
+        }
       }
     }, this.heartbeatInterval)
     this.heartbeatTimer.unref()
@@ -430,6 +476,52 @@ export class Server extends EventEmitter {
   private emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
+}
+
+/** Options of `server.attach(httpServer, options)`. */
+export interface AttachOptions {
+  /**
+   * Hide the upgrades this server claims from the HTTP server's other 'upgrade' listeners (its
+   * `emit` is wrapped for 'upgrade'), for peers that answer every upgrade on the server
+   * themselves. Default false: other listeners see every upgrade and ignore ours.
+   */
+  intercept?: boolean
+  /**
+   * How a claimed upgrade is handled instead of `handleUpgrade` at once: e.g. routed through the
+   * host's router and hooks, whose handler then calls `handleUpgrade` (see `gatewire/fastify`).
+   * While closing, claimed upgrades skip it and get 503.
+   */
+  dispatch?: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void
+  /**
+   * Make the HTTP server's own `close()` close this server too (1001 to every WebSocket), so it
+   * finishes: the WebSockets are connections of the HTTP server, which otherwise waits for them
+   * forever. Wraps that server's `close` method. Default false.
+   */
+  closeWithServer?: boolean
+}
+
+/**
+ * Runs `closing` whenever `httpServer.close()` is called, then lets it close as usual: it
+ * finishes once the connections `closing` ends are gone (the `closeWithServer` attach option).
+ *
+ * @example
+ * closeWithServer(httpServer, () => wsServer.close())
+ */
+export function closeWithServer(httpServer: HttpServer, closing: () => void): void {
+  const close = httpServer.close as (this: HttpServer, ...args: unknown[]) => HttpServer
+  httpServer.close = function (this: HttpServer, ...args: unknown[]) {
+    closing()
+    return close.apply(this, args)
+  } as HttpServer['close']
+}
+
+/** The `path` / `shouldHandle` options as one predicate (every WebSocket upgrade when neither is set). */
+function pathFilter(options: ServerOptions): (req: http.IncomingMessage) => boolean {
+  const { path, shouldHandle } = options
+  if (path === undefined) return shouldHandle ?? (() => true)
+  const paths = new Set(typeof path === 'string' ? [path] : path)
+  for (const p of paths) if (!p.startsWith('/')) throw new SyntaxError(`path ${JSON.stringify(p)} must start with "/"`)
+  return shouldHandle === undefined ? (req) => paths.has(pathOf(req)) : (req) => paths.has(pathOf(req)) && shouldHandle(req)
 }
 
 /** Creates a server; call `listen(port)` or `attach(httpServer)` on it. */
@@ -446,17 +538,6 @@ export function createServer(
   const server = new Server(options)
   if (onConnection !== undefined) server.on('connection', onConnection)
   return server
-}
-
-function reject(socket: Socket, error: HandshakeError): void {
-  if (socket.destroyed) return
-  const status = error instanceof HandshakeError ? error.status : 400
-  const headers = error instanceof HandshakeError ? { ...error.headers } : {}
-  socket.end(buildRejectResponse(status, error.message, headers))
-  // Do not wait for the client to close its side.
-  const timer = setTimeout(() => socket.destroy(), 1000)
-  timer.unref()
-  socket.once('close', () => clearTimeout(timer))
 }
 
 function isPromise<T>(value: unknown): value is Promise<T> {

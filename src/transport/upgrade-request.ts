@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
+import type { ConnectionMetrics } from './connection-metrics'
 
 /** What the server knows about an upgrade request before it answers 101. */
 export interface UpgradeRequest {
@@ -31,6 +32,8 @@ export interface UpgradeRequest {
   slowConsumer?: 'close' | 'drop'
   /** Hooks may turn permessage-deflate on or off, or tune it, for this connection. */
   compression?: boolean | CompressionOptions
+  /** Hooks may count this connection in other counters (the framework: its gateway's); null counts nothing. */
+  metrics?: ConnectionMetrics | null
 }
 
 class ServerUpgradeRequest implements UpgradeRequest {
@@ -45,6 +48,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
   maxBufferedAmount?: number
   slowConsumer?: 'close' | 'drop'
   compression?: boolean | CompressionOptions
+  metrics?: ConnectionMetrics | null
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined
   private dataValue: Record<string, unknown> | undefined

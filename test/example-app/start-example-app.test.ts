@@ -1,9 +1,9 @@
 import { expect } from 'chai'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
+import { freePort } from '../helpers/redis-server'
+import { MainProcess } from './main-process'
 import { WsClient } from './ws-client'
 
 interface Answer {
@@ -66,6 +66,32 @@ describe('example-app startExampleApp', () => {
     ])
   })
 
+  it('serves its AsyncAPI document at /asyncapi.json, the same as app.asyncapi()', async () => {
+    const answer = await fetchText(`${chat.url}asyncapi.json`)
+    expect(answer.status).to.equal(200)
+    expect(answer.headers['content-type']).to.equal('application/json')
+    expect(JSON.parse(answer.body)).to.deep.equal(chat.app.asyncapi({ title: 'gatewire example chat', version: '1.0.0' }))
+  })
+
+  it('answers the health probes /healthz and /readyz', async () => {
+    const ready = await fetchText(`${chat.url}readyz`)
+    expect(ready.status).to.equal(200)
+    expect(JSON.parse(ready.body)).to.deep.equal({ live: true, ready: true, state: 'running', connections: 0 })
+    expect((await fetchText(`${chat.url}healthz`)).status).to.equal(200)
+  })
+
+  it('serves Prometheus metrics at /metrics', async () => {
+    const echo = await WsClient.open(wsUrl('/echo'))
+    clients.push(echo)
+    echo.ws.send('count me')
+    expect(await echo.next()).to.equal('count me')
+    const metrics = await fetchText(`${chat.url}metrics`)
+    expect(metrics.status).to.equal(200)
+    expect(metrics.headers['content-type']).to.match(/^text\/plain; version=0\.0\.4/)
+    expect(metrics.body).to.include('gatewire_messages_received_total{gateway="EchoGateway",kind="text"} 1')
+    expect(metrics.body).to.include('gatewire_connections_open{gateway="EchoGateway",protocol=""} 1')
+  })
+
   it('answers 404 for anything else, including paths that try to leave public/', async () => {
     expect((await fetchText(`${chat.url}nope.html`)).status).to.equal(404)
     expect((await fetchText(`${chat.url}..%2Fmain.ts`)).status).to.equal(404)
@@ -119,64 +145,37 @@ describe('example-app startExampleApp', () => {
 })
 
 describe('example-app main.ts (npm start)', () => {
-  let child: ChildProcess | undefined
-  afterEach(() => {
-    if (child?.exitCode === null) child.kill('SIGKILL')
-    child = undefined
+  let main: MainProcess | undefined
+  afterEach(async () => {
+    await main?.stop()
+    main = undefined
   })
 
-  /** Starts `ts-node example-app/main.ts` as `npm start` does, and resolves with its printed URL. */
-  function start(env: Record<string, string>): Promise<{ url: string; output: () => string }> {
-    const root = join(__dirname, '..', '..')
-    child = spawn(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', 'example-app/main.ts'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk))
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk))
-    const spawned = child
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`main.ts printed no URL within 15 s:\n${output}`)), 15_000)
-      const onData = (): void => {
-        const match = /Open (http:\/\/\S+)/.exec(output)
-        if (match === null) return
-        clearTimeout(timer)
-        spawned.stdout!.off('data', onData)
-        resolve({ url: match[1], output: () => output })
-      }
-      spawned.stdout!.on('data', onData)
-      spawned.once('exit', (code) => {
-        clearTimeout(timer)
-        reject(new Error(`main.ts exited with ${code}:\n${output}`))
-      })
-    })
-  }
+  const start = (env: Record<string, string>): Promise<string> => MainProcess.start(env, (started) => (main = started))
 
-  function exited(): Promise<number | null> {
-    const spawned = child!
-    if (spawned.exitCode !== null) return Promise.resolve(spawned.exitCode)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('main.ts did not exit within 5 s')), 5000)
-      spawned.once('exit', (code) => {
-        clearTimeout(timer)
-        resolve(code)
-      })
-    })
-  }
+  it('exits 1 naming the URL when REDIS_URL is a Redis nobody serves', async function () {
+    this.timeout(30_000)
+    const url = `redis://127.0.0.1:${await freePort()}`
+    const failure = await start({ PORT: '0', REDIS_URL: url }).then(
+      () => expect.fail('main.ts started without its Redis'),
+      (err: Error) => err.message,
+    )
+    expect(failure).to.include('main.ts exited with 1')
+    expect(failure).to.include(`gatewire/redis: cannot reach ${url} within 3000 ms`)
+    expect(failure).to.include('Is redis-server running there? Start one, or unset REDIS_URL to run a single instance.')
+  })
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`prints the URL to open, and on ${signal} closes every client with 1001 and exits 0`, async function () {
       this.timeout(30_000)
-      const { url, output } = await start({ PORT: '0' })
+      const url = await start({ PORT: '0' })
       const port = new URL(url).port
       expect(url).to.equal(`http://localhost:${port}/`)
       const client = await WsClient.open(`ws://127.0.0.1:${port}/chat/lobby?nick=ada`, ['chat.v2'])
-      child!.kill(signal)
+      main!.kill(signal)
       expect((await client.expectClose()).code).to.equal(1001)
-      expect(await exited()).to.equal(0)
-      expect(output()).to.include(`${signal}: closing every connection with 1001`)
+      expect(await main!.exited()).to.equal(0)
+      expect(main!.output).to.include(`${signal}: closing every connection with 1001`)
     })
   }
 })

@@ -3,6 +3,7 @@ import { expect } from 'chai'
 import { Readable } from 'node:stream'
 import { IsString, MaxLength } from 'class-validator'
 import { ConnectionSession, type SessionGateway } from '../../src/framework/connection-session'
+import { GatewayCounters } from '../../src/framework/gateway-counters'
 import { Gateway, type InvalidMessagePolicy } from '../../src/framework/decorators/gateway'
 import {
   OnBinary,
@@ -46,7 +47,8 @@ function open<T extends object>(type: new () => T, options: OpenOptions = {}): O
   const runtime: SessionGateway = {
     name: definition.name,
     invalidMessage: options.invalidMessage ?? 'reply',
-    logger: { error: (...args: unknown[]) => logged.push(args), warn: () => {} },
+    logger: { error: (fields, message) => logged.push([message, fields.err]), warn: () => {} },
+    counters: new GatewayCounters(),
     open: new Map(),
   }
   const session = new ConnectionSession(conn as never, table, runtime, options.params ?? {}, options.protocol)

@@ -1,25 +1,11 @@
 // The example app in a real browser: Debian's headless Chromium, driven by playwright-core.
 import { expect } from 'chai'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
+import { launchChromium, requireChromium, screenshot, type Chromium } from '../helpers/chromium'
 
-const CHROMIUM = '/usr/bin/chromium'
-// Without the background-networking flags Chromium keeps dialling out (updates, sync, QUIC
-// probes), which this closed network would flag.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts')
 /** Every wait in a page: generous for a loaded CI machine, short enough to fail fast. */
 const STEP_TIMEOUT = 5000
 
@@ -29,42 +15,21 @@ describe('example-app in a real browser (headless Chromium)', function () {
   let chat: ExampleApp
   /** A second app started on the first one's port, by the test that restarts the server. */
   let restarted: ExampleApp | undefined
+  let chromium: Chromium | undefined
   let browser: BrowserContext
   let profile: string
   let pageErrors: string[]
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      const install = 'apt-get update && apt-get install -y chromium'
-      // .ci/run installs Chromium, so in CI a missing browser is a failure, never a skip.
-      if (process.env.CI) throw new Error(`${CHROMIUM} is not installed (.ci/run should have run: ${install})`)
-      console.warn(
-        [
-          '',
-          '  ##########################################################################',
-          `  #  SKIPPING the browser end-to-end tests: ${CHROMIUM} is not installed.`,
-          `  #  Install it with:   ${install}`,
-          '  ##########################################################################',
-          '',
-        ].join('\n'),
-      )
-      this.skip()
-    }
-    profile = mkdtempSync(join(tmpdir(), 'gatewire-chromium-'))
-    // A persistent context is how playwright takes a --user-data-dir of our choosing: a fresh
-    // one per run. Each test gets its own app on a new port, so its pages share no storage.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_FLAGS,
-      headless: true,
-      viewport: { width: 1100, height: 700 },
-      timeout: 30_000,
-    })
+    requireChromium(this)
+    // Each test gets its own app on a new port, so its pages share no storage.
+    chromium = await launchChromium()
+    browser = chromium.context
+    profile = chromium.profile
   })
 
   after(async () => {
-    await browser?.close()
-    if (profile !== undefined) rmSync(profile, { recursive: true, force: true })
+    await chromium?.close()
   })
 
   beforeEach(async () => {
@@ -100,11 +65,6 @@ describe('example-app in a real browser (headless Chromium)', function () {
 
   function messages(page: Page) {
     return page.locator('#messages .message')
-  }
-
-  async function screenshot(page: Page, name: string): Promise<void> {
-    mkdirSync(ARTIFACTS, { recursive: true })
-    await page.screenshot({ path: join(ARTIFACTS, name) })
   }
 
   it('shows a message sent in one page in another page of the same room, with presence and typing', async () => {

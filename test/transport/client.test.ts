@@ -1,10 +1,6 @@
 import { expect } from 'chai'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { CloseCode, connect, ConnectionStateError, HandshakeError, Server, type Connection } from '../../src'
 import {
   closeRecorder,
@@ -17,6 +13,7 @@ import {
   track,
   wireFrame,
 } from '../helpers/transport-harness'
+import { selfSignedCertificate } from '../helpers/self-signed'
 
 /** Connects and resolves with what the failed handshake reported: the error and the close. */
 async function failedConnect(url: string, options = {}): Promise<{ error: Error | undefined; code: number; opened: boolean }> {
@@ -168,22 +165,10 @@ describe('transport/client', () => {
     let skipReason = ''
 
     before(function () {
-      const dir = mkdtempSync(join(tmpdir(), 'gatewire-tls-'))
       try {
-        execFileSync(
-          'openssl',
-          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-            '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-            '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-          { stdio: 'ignore' },
-        )
-        key = readFileSync(join(dir, 'key.pem'), 'utf8')
-        cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
+        ;({ key, cert } = selfSignedCertificate())
       } catch (error) {
-        // Node's crypto cannot sign an X.509 certificate; without openssl these tests cannot run.
         skipReason = `openssl is not available (${(error as Error).message}); install openssl to run the wss:// tests`
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
       }
       if (skipReason !== '') {
         console.warn(`  SKIPPED wss:// tests: ${skipReason}`)

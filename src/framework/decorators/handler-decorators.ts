@@ -1,4 +1,11 @@
-import { addHandlerRecord, type HandlerKind, type MemberKey } from '../store'
+import { addHandlerRecord, type Class, type HandlerKind, type MemberKey } from '../store'
+
+/**
+ * What a handler sends back, for the AsyncAPI document (`app.asyncapi()`): a class (sent as
+ * JSON), or an event `{ event, data? }` whose `data` is a class. Classes with class-validator
+ * decorators get their JSON Schema. It documents; nothing checks what the handler returns.
+ */
+export type ReplyHint = Class | { readonly event: string; readonly data?: Class }
 
 /** Options of every handler decorator. */
 export interface HandlerOptions {
@@ -7,6 +14,12 @@ export interface HandlerOptions {
    * serves every connection that has no handler of its own protocol.
    */
   protocol?: string
+  /**
+   * What the handler sends back (one hint, or a list when it sends one of several), shown in the
+   * AsyncAPI document. Without it a handler whose declared return type is a class documents that
+   * class.
+   */
+  reply?: ReplyHint | readonly ReplyHint[]
 }
 
 /** Options of `@OnBinary`. */
@@ -26,6 +39,7 @@ function handler(kind: HandlerKind, options: BinaryHandlerOptions = {}, event?: 
       protocol: options.protocol,
       event,
       stream: options.stream === true,
+      reply: options.reply,
     })
   }
 }
@@ -132,6 +146,8 @@ export function OnDrain(options?: HandlerOptions): MethodDecorator {
  * @example
  * class Say { @IsString() @MaxLength(500) text!: string }
  * @OnMessage('say') say(msg: Say, conn: Connection) { return { event: 'said', data: msg.text } }
+ * // `reply` documents what comes back, for app.asyncapi():
+ * @OnMessage('join', { reply: { event: 'joined', data: Joined } }) join(req: JoinRoom) { ... }
  */
 export function OnMessage(event: string, options?: HandlerOptions): MethodDecorator {
   return handler('message', options, event)

@@ -43,6 +43,8 @@ export class TopicRegistry implements BrokerSink {
   private readonly byConnection = new Map<AnyConnection, string | Set<string>>()
   /** topic → its local subscribers that joined its presence. */
   private readonly present = new Map<string, Set<AnyConnection>>()
+  /** topic → live collections whose every connection is a subscriber (see subscribeAll). */
+  private readonly groups = new Map<string, Set<Iterable<AnyConnection>>>()
   private starting: Promise<void> | null = null
 
   constructor(
@@ -81,8 +83,7 @@ export class TopicRegistry implements BrokerSink {
     let set = this.subscribers.get(topic)
     if (set === undefined) {
       this.subscribers.set(topic, (set = new Set()))
-      if (this.starting === null) void this.start()
-      this.broker.subscribe(topic)
+      this.interested(topic)
     }
     set.add(connection)
     if (joining) {
@@ -124,7 +125,33 @@ export class TopicRegistry implements BrokerSink {
   }
 
   topics(): string[] {
-    return [...this.subscribers.keys()]
+    if (this.groups.size === 0) return [...this.subscribers.keys()]
+    return [...new Set([...this.subscribers.keys(), ...this.groups.keys()])]
+  }
+
+  /**
+   * Makes every connection in `connections` (a live collection the caller keeps, such as the
+   * open connections of one gateway) a subscriber of `topic` without a subscription each: a
+   * publish walks the collection. The returned function ends it. Interest in the topic (the
+   * broker's subscription) lasts while a group or a subscriber remains.
+   */
+  subscribeAll(topic: string, connections: Iterable<AnyConnection>): () => void {
+    checkTopic(topic)
+    let groups = this.groups.get(topic)
+    if (groups === undefined) {
+      this.groups.set(topic, (groups = new Set()))
+      if (!this.subscribers.has(topic)) this.interested(topic)
+    }
+    groups.add(connections)
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      const current = this.groups.get(topic)
+      if (current === undefined || !current.delete(connections) || current.size !== 0) return
+      this.groups.delete(topic)
+      if (!this.subscribers.has(topic)) this.broker.unsubscribe(topic)
+    }
   }
 
   /**
@@ -162,8 +189,8 @@ export class TopicRegistry implements BrokerSink {
 
   /** BrokerSink: another instance's message, for the local subscribers only. */
   message(message: BrokerMessage): void {
-    const set = this.subscribers.get(message.topic)
-    if (set === undefined) return // interest ended while the message was on its way
+    // Interest may have ended while the message was on its way.
+    if (!this.subscribers.has(message.topic) && !this.groups.has(message.topic)) return
     // The broker promises valid UTF-8; checked once per message, never per subscriber.
     if (!message.binary && !isValidUtf8(message.payload)) {
       this.onError(new Error(`broker delivered invalid UTF-8 text on topic ${JSON.stringify(message.topic)}; dropped`), false)
@@ -184,14 +211,30 @@ export class TopicRegistry implements BrokerSink {
 
   private deliver(topic: string, frame: Buffer, except: AnyConnection | undefined): number {
     const set = this.subscribers.get(topic)
-    if (set === undefined) return 0
+    const groups = this.groups.get(topic)
     let delivered = 0
     // permessage-deflate: compressed once per compressor setting, not once per subscriber.
     const frames = new CompressedPublish(frame)
-    for (const connection of set) {
-      if (connection !== except && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
+    if (set !== undefined) {
+      for (const connection of set) {
+        if (connection !== except && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
+      }
+    }
+    if (groups !== undefined) {
+      for (const group of groups) {
+        for (const connection of group) {
+          // A connection both in a group and subscribed gets the message once.
+          if (connection !== except && (set === undefined || !set.has(connection)) && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
+        }
+      }
     }
     return delivered
+  }
+
+  /** A topic's first local interest: the broker subscribes (and starts, if nothing started it). */
+  private interested(topic: string): void {
+    if (this.starting === null) void this.start()
+    this.broker.subscribe(topic)
   }
 
   private leave(connection: AnyConnection, topic: string): void {
@@ -204,7 +247,7 @@ export class TopicRegistry implements BrokerSink {
     }
     if (set.size === 0) {
       this.subscribers.delete(topic)
-      this.broker.unsubscribe(topic)
+      if (!this.groups.has(topic)) this.broker.unsubscribe(topic)
     }
   }
 }

@@ -98,7 +98,7 @@ describe('framework guards and origins', () => {
 
   it('refuses with 500 and logs when a guard throws something other than a HandshakeError', async () => {
     const logged: unknown[][] = []
-    t = await createTestApp(AppModule, { logger: { error: (...a: unknown[]) => logged.push(a), warn: () => {} } })
+    t = await createTestApp(AppModule, { logger: { error: (fields, message) => logged.push([message, fields]), warn: () => {} } })
     await t.expectRejected('/bug', 500)
     expect(logged).to.have.length(1)
     expect(logged[0][0]).to.match(/BuggyGateway guard failed/)

@@ -234,13 +234,15 @@ describe('framework handlers', () => {
     })
 
     it("logs errors through the app's logger when the gateway has no @OnError, and keeps the connection", async () => {
-      const logged = signal<unknown[]>()
-      t = await createTestApp(M, { logger: { error: (...args: unknown[]) => logged.fire(args), warn: () => {} } })
+      const logged = signal<[Record<string, unknown>, string]>()
+      t = await createTestApp(M, { logger: { error: (fields, message) => logged.fire([fields, message]), warn: () => {} } })
       const client = await t.connect('/silent')
       client.send('x')
-      const [message, err] = await logged.promise
+      const [fields, message] = await logged.promise
       expect(message).to.match(/NoOnError\.onText failed/)
-      expect((err as Error).message).to.equal('nobody catches me')
+      expect((fields.err as Error).message).to.equal('nobody catches me')
+      expect(fields).to.include({ gateway: 'NoOnError', remoteAddress: '127.0.0.1' })
+      expect(fields.connectionId).to.be.a('number')
       client.send('still open')
       expect(await client.nextText()).to.equal('still open')
     })

@@ -31,7 +31,7 @@ class Required {
 @Gateway('/custom')
 class Custom {
   @SelectProtocol()
-  async choose(offered: string[], request: UpgradeRequest) {
+  async choose(request: UpgradeRequest, offered: string[]) {
     await Promise.resolve()
     const wanted = request.query.get('want')
     if (wanted === 'unoffered') return 'never-offered'
@@ -52,7 +52,18 @@ class ByHandlers {
   }
 }
 
-@Module({ gateways: [ClientOrder, ServerOrder, Required, Custom, ByHandlers] })
+@Gateway('/legacy-order')
+class LegacyOrder {
+  @SelectProtocol()
+  choose(offered: string[], request: UpgradeRequest) {
+    return offered.find((p) => p === request.query.get('want'))
+  }
+  @OnText() onText(text: string, @Protocol() protocol: string | undefined) {
+    return protocol ?? 'none'
+  }
+}
+
+@Module({ gateways: [ClientOrder, ServerOrder, Required, Custom, ByHandlers, LegacyOrder] })
 class AppModule {}
 
 describe('framework subprotocol selection', () => {
@@ -60,7 +71,7 @@ describe('framework subprotocol selection', () => {
   let warnings: string[]
   beforeEach(async () => {
     warnings = []
-    t = await createTestApp(AppModule, { logger: { error: () => {}, warn: (message: string) => warnings.push(message) } })
+    t = await createTestApp(AppModule, { logger: { error: () => {}, warn: (_fields: object, message: string) => warnings.push(message) } })
   })
   afterEach(async () => {
     await t.close()
@@ -121,7 +132,15 @@ describe('framework subprotocol selection', () => {
     await t.expectRejected('/custom?want=z', 400, { protocols: ['x', 'y'] })
   })
 
+  it('still calls a selector declared (offered: string[], request) with that order, and warns it is deprecated', async () => {
+    const peer = await connectPeer(`${t.url}/legacy-order?want=y`, { protocols: ['x', 'y'] })
+    expect(peer.protocol).to.equal('y')
+    expect(warnings).to.have.lengthOf(1)
+    expect(warnings[0]).to.match(/LegacyOrder @SelectProtocol\(\) takes \(offered, request\): deprecated/)
+  })
+
   it('never answers a protocol the client did not offer, even when the selector returns one', async () => {
+    warnings.length = 0
     await t.expectRejected('/custom?want=unoffered', 400, { protocols: ['x'] })
     expect(warnings).to.deep.equal([
       'gatewire: Custom @SelectProtocol chose "never-offered", which the client did not offer; treating it as no agreement',

@@ -384,7 +384,7 @@ describe('transport/pubsub: topics', () => {
       expect(server.broker.state).to.equal('ready')
     })
 
-    it("rejects ready() and emits 'error' when the broker cannot start", async () => {
+    it('rejects ready() when the broker cannot start, and reports it only there', async () => {
       const failing = new InProcessHub().broker()
       failing.start = () => Promise.reject(new Error('redis://nowhere:6379 unreachable'))
       const errors: Error[] = []
@@ -395,7 +395,17 @@ describe('transport/pubsub: topics', () => {
       let failure: unknown
       await server.ready().catch((error: unknown) => (failure = error))
       expect((failure as Error).message).to.contain('redis://nowhere:6379')
-      expect(errors.map((error) => error.message)).to.deep.equal(['redis://nowhere:6379 unreachable'])
+      expect(errors, "no second report through 'error' for who awaits ready()").to.deep.equal([])
+    })
+
+    it("emits 'error' when the broker cannot start and nobody awaits ready()", async () => {
+      const failing = new InProcessHub().broker()
+      failing.start = () => Promise.reject(new Error('redis://nowhere:6379 unreachable'))
+      const server = createServer({ broker: failing, heartbeatInterval: 0 })
+      track(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      const error = new Promise<Error>((resolve) => server.once('error', resolve))
+      server.listen(0, '127.0.0.1')
+      expect((await error).message).to.equal('redis://nowhere:6379 unreachable')
     })
 
     it('delivers across servers sharing an InProcessHub exactly once, with except and presence', async () => {

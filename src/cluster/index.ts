@@ -1,0 +1,1 @@
+export { runCluster, type RunClusterOptions, type ClusterHandle, type ClusterApp } from './run-cluster'
