@@ -8,6 +8,7 @@ import { METRICS_COST_SERVER_IDS, metricsCostLines, metricsOffServers } from './
 import { summariseProfile } from './profile-summary'
 import { useBenchDeps } from './lib/bench-deps'
 import { MALLOC_ENV } from './lib/proc'
+import { compressionBench } from './compression'
 import { selfTest } from './selftest'
 import type { GeneratorFailure, GeneratorResult, IdleResult, LargeResult, Protocol, ThroughputResult } from './load-generator'
 
@@ -33,7 +34,7 @@ const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/run.js [
   --reps N             repetitions per server (default 3, 1 with --quick)
   --warmup S           seconds of load before each measured window (default 1)
   --duration S         seconds measured per run (default 2.5)
-  --modes LIST         throughput,latency,large,idle (default all)
+  --modes LIST         throughput,latency,large,idle,compression (default all)
   --servers LIST       e.g. raw-batched,ws,gatewire (default all)
   --configs LIST       throughput configurations, e.g. 16-x50,1k-x1,64k-x50 (default all)
   --window N           messages in flight per connection (default: 64 KiB worth)
@@ -101,8 +102,8 @@ function numberOption(name: keyof typeof cli, fallback: number, min = 0): number
   return value
 }
 
-type ModeName = 'throughput' | 'latency' | 'large' | 'idle'
-const ALL_MODES: readonly ModeName[] = ['throughput', 'latency', 'large', 'idle']
+type ModeName = 'throughput' | 'latency' | 'large' | 'idle' | 'compression'
+const ALL_MODES: readonly ModeName[] = ['throughput', 'latency', 'large', 'idle', 'compression']
 
 const quick = cli.quick === true
 const options = {
@@ -1270,7 +1271,9 @@ async function main(): Promise<void> {
     }
     log(`profiles in ${options.profileDir.slice(ROOT.length + 1)} (open in Chrome DevTools or summarise with dist/bench/profile-summary.js)`)
   }
-  const markdown = report(specs, startedAt, (Date.now() - startedAt.getTime()) / 1000)
+  // permessage-deflate: its own module, own servers (bench/compression.ts).
+  const deflate = options.modes.has('compression') ? `\n${await compressionBench({ quick: options.quick, pin: options.pin })}` : ''
+  const markdown = report(specs, startedAt, (Date.now() - startedAt.getTime()) / 1000) + deflate
   process.stdout.write(`\n${markdown}\n`)
   // Profiled runs carry the profiler's overhead: never saved as results.
   if (cli['no-save'] !== true && options.profileDir === undefined) {
