@@ -15,6 +15,7 @@ import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
+import { publishedPayloadLength } from './pubsub/published-frame'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
@@ -672,6 +673,18 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(undefined)
     sender.shared(frame)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      // Counted as the sends are: the opcode and payload length from the frame's header.
+      const length = publishedPayloadLength(frame)
+      if ((frame[0] & 0x0f) === Opcode.Text) {
+        metrics.textMessagesSent++
+        metrics.textBytesSent += length
+      } else {
+        metrics.binaryMessagesSent++
+        metrics.binaryBytesSent += length
+      }
+    }
     return true
   }
 
