@@ -1,3 +1,4 @@
+import { compressionMode } from '../modes/compression'
 import { idleMode } from '../modes/idle'
 import { largeMode } from '../modes/large'
 import { latencyMode } from '../modes/latency'
@@ -20,4 +21,4 @@ export interface Mode {
 }
 
 /** Every mode, in the order a run does them; adding a mode is one line here and one in MODE_NAMES. */
-export const MODES: readonly Mode[] = [throughputMode, windowMode, latencyMode, largeMode, idleMode]
+export const MODES: readonly Mode[] = [throughputMode, windowMode, latencyMode, largeMode, idleMode, compressionMode]

@@ -19,7 +19,7 @@ export const USAGE = `usage: npm run bench [-- options]   (or: node dist/bench/r
   --reps N             repetitions per server (default 3, 1 with --quick)
   --warmup S           seconds of load before each measured window (default 1)
   --duration S         seconds measured per run (default 2.5)
-  --modes LIST         throughput,window,latency,large,idle (default all)
+  --modes LIST         throughput,window,latency,large,idle,compression (default all)
   --servers LIST       e.g. raw-batched,ws,gatewire (default all)
   --configs LIST       throughput configurations, e.g. 16-x50,1k-x1,64k-text-x50 (default all)
   --window N           messages in flight per connection (default: 64 KiB worth)
@@ -100,7 +100,7 @@ function hasTaskset(): boolean {
 }
 
 /** The modes a run can select with --modes, in the order they run (see bench/run/modes.ts). */
-export const MODE_NAMES = ['throughput', 'window', 'latency', 'large', 'idle'] as const
+export const MODE_NAMES = ['throughput', 'window', 'latency', 'large', 'idle', 'compression'] as const
 export type ModeName = (typeof MODE_NAMES)[number]
 
 function modeList(raw: string | undefined): Set<ModeName> {

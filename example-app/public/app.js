@@ -94,6 +94,9 @@ function connect(room, nick) {
   ws.addEventListener('open', () => {
     opened = true
     ui.protocol.textContent = ws.protocol || 'no subprotocol'
+    // What the browser and the server agreed on (permessage-deflate): shown on hover.
+    ui.protocol.dataset.extensions = ws.extensions
+    ui.protocol.title = ws.extensions || 'no extensions'
     ui.protocol.hidden = false
     send('join', { history: 50 })
   })

@@ -542,6 +542,7 @@ export class Application {
     request.maxMessageSize = gateway.options.maxMessageSize
     request.maxBufferedAmount = gateway.options.maxBufferedAmount
     request.slowConsumer = gateway.options.slowConsumer
+    request.compression = gateway.options.compression ?? false
     request.metrics = gateway.metrics
     request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
     const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import { DefinitionError, memberName, nameOf } from './definition-error'
+import { resolveCompressionOptions } from '../protocol'
 import type { GatewayOptions } from './decorators/gateway'
 import type { ReplyHint } from './decorators/handler-decorators'
 import type { ModuleOptions } from './decorators/module'
@@ -308,6 +309,13 @@ export function checkDefaults(name: string, options: GatewayOptions): void {
     !(Number.isFinite(options.heartbeatInterval) && options.heartbeatInterval >= 0)
   ) {
     fail(`options.heartbeatInterval must be a number of ms ≥ 0, not ${String(options.heartbeatInterval)}`)
+  }
+  if (options.compression !== undefined) {
+    try {
+      resolveCompressionOptions(options.compression)
+    } catch (error) {
+      fail(`options.${(error as Error).message}`)
+    }
   }
   if (
     options.origins !== undefined &&

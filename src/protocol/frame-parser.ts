@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants'
 import { isValidCloseCode } from './close-code'
 import { applyMaskWord, unmaskAscii } from './mask'
@@ -25,6 +26,22 @@ export interface FrameHandler {
   onError(error: ProtocolError): void
 }
 
+/**
+ * Decompresses the payload of compressed messages (RSV1 set, RFC 7692 §6.1) between frame
+ * reading and UTF-8 validation. Implemented by the permessage-deflate extension.
+ */
+export interface MessageInflater {
+  /**
+   * Inflates data[start, end), the next payload bytes of a compressed message: `first` marks
+   * its first bytes, `last` its final ones (the inflater completes the message, §7.2.2).
+   * Returns the output, never more than `limit` bytes: past that, or on corrupt data, a
+   * ProtocolError (1009, 1007) and nothing more is inflated.
+   */
+  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number): Buffer | ProtocolError
+  /** The message being inflated will not be completed. */
+  abort(): void
+}
+
 export interface FrameParserOptions {
   /** True on a server: client frames MUST be masked, and server frames MUST NOT (RFC 6455 §5.1). */
   expectMasked: boolean
@@ -41,6 +58,11 @@ export interface FrameParserOptions {
    * is accepted however it is fragmented. Default 64.
    */
   fragmentOverhead?: number
+  /**
+   * The negotiated permessage-deflate extension: RSV1 marks a compressed message (first frame
+   * only), whose inflated size counts against maxMessageSize.
+   */
+  inflater?: MessageInflater
 }
 
 const enum State {
@@ -95,6 +117,14 @@ export class FrameParser {
   /** A one-frame message spanning chunks, gathered in place (see readPayload). */
   private assembly: Buffer | null = null
   private assemblyLength = 0
+  /** Inflates compressed messages, when permessage-deflate was negotiated. */
+  private readonly inflater: MessageInflater | null
+  /** The current message is compressed (RSV1 on its first frame). */
+  private compressed = false
+  /** Bytes inflated so far for the current compressed message. */
+  private inflated = 0
+  /** The inflater holds a message begun and not ended (its first bytes went in, its last not yet). */
+  private inflating = false
   /** Created for the first text message that is not plain ASCII. */
   private utf8: Utf8Validator | null = null
   /**
@@ -114,7 +144,9 @@ export class FrameParser {
     this.expectMasked = options.expectMasked
     this.maxMessageSize = options.maxMessageSize
     this.streamBinary = options.streamBinary ?? false
-    this.allowedRsv = options.allowedRsv ?? 0
+    this.inflater = options.inflater ?? null
+    // RFC 7692 §6: permessage-deflate uses RSV1.
+    this.allowedRsv = (options.allowedRsv ?? 0) | (this.inflater !== null ? 0x40 : 0)
     this.fragmentOverhead = options.fragmentOverhead ?? 64
     this.fragmentBudget = Math.max(this.maxMessageSize, MIN_FRAGMENT_BUDGET)
   }
@@ -142,6 +174,10 @@ export class FrameParser {
   /** Stops parsing: later input is ignored (used when the connection is being torn down). */
   stop(): void {
     this.state = State.Done
+    if (this.inflating) {
+      this.inflating = false
+      this.inflater!.abort()
+    }
     this.pieces = null
     this.assembly = null
     this.control = null
@@ -192,6 +228,13 @@ export class FrameParser {
 
     if ((rsv & ~this.allowedRsv) !== 0) {
       return this.fail(CloseCode.ProtocolError, 'RSV bits set without a negotiated extension')
+    }
+    // RFC 7692 §6.1: RSV1 marks the first frame of a compressed data message, nothing else.
+    if (rsv & 0x40 && this.inflater !== null && opcode !== Opcode.Text && opcode !== Opcode.Binary) {
+      return this.fail(
+        CloseCode.ProtocolError,
+        opcode === Opcode.Continuation ? 'RSV1 set on a continuation frame' : 'RSV1 set on a control frame',
+      )
     }
     if (masked !== this.expectMasked) {
       return this.fail(
@@ -244,6 +287,9 @@ export class FrameParser {
       this.messageSize = length
       this.fragmentCost = 0
       this.asciiBytes = 0
+      // Only permessage-deflate gives RSV1 this meaning; another extension allowed by allowedRsv keeps its payload.
+      this.compressed = (rsv & 0x40) !== 0 && this.inflater !== null
+      this.inflated = 0
       if (opcode === Opcode.Binary && this.streamBinary) {
         this.messageStreamed = true
         this.handler.onBinaryStart()
@@ -262,7 +308,9 @@ export class FrameParser {
       this.maskKey = (source[next] << 24) | (source[next + 1] << 16) | (source[next + 2] << 8) | source[next + 3]
     }
     if (length === 0) {
-      this.endFrame(EMPTY)
+      // An empty final frame still completes a compressed message (§7.2.2).
+      if (this.compressed && opcode < 0x8 && fin) this.inflatePiece(EMPTY, 0, 0)
+      if (this.state !== State.Done) this.endFrame(EMPTY)
     } else {
       this.state = State.Payload
     }
@@ -275,11 +323,16 @@ export class FrameParser {
     let ascii = false
     if (this.masked) {
       const phase = this.payloadLength - this.remaining
-      if (isText) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
+      if (isText && !this.compressed) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
       else applyMaskWord(chunk, this.maskKey, phase, pos, end)
     }
     this.remaining -= take
     const opcode = this.opcode
+    if (this.compressed && opcode < 0x8) {
+      this.inflatePiece(chunk, pos, end)
+      if (this.remaining === 0 && this.state !== State.Done) this.endFrame(EMPTY)
+      return end
+    }
     if (opcode >= 0x8) {
       if (this.remaining === 0 && this.control === null) {
         this.endFrame(chunk.subarray(pos, end))
@@ -369,6 +422,37 @@ export class FrameParser {
     this.piecesLength = 0
     this.assembly = assembly
     this.assemblyLength = at
+  }
+
+  /**
+   * Inflates the next payload bytes of a compressed message, then treats the output as the
+   * payload of an uncompressed one: UTF-8 validated as it comes, streamed or kept.
+   */
+  private inflatePiece(chunk: Buffer, pos: number, end: number): void {
+    const last = this.fin && this.remaining === 0
+    const first = !this.inflating
+    const out = this.inflater!.inflate(chunk, pos, end, first, last, this.maxMessageSize - this.inflated)
+    // The inflater has released the message when it ended or failed.
+    if (out instanceof ProtocolError) {
+      this.inflating = false
+      return this.fail(out.closeCode, out.message)
+    }
+    this.inflating = !last
+    this.inflated += out.length
+    if (out.length === 0) return
+    if (this.messageOpcode === Opcode.Text) {
+      // Whole messages are checked at once (natively); pieces incrementally, failing fast.
+      const whole = first && last
+      if (whole ? !isUtf8(out) : !(this.utf8 ??= new Utf8Validator()).push(out, 0, out.length)) {
+        if (!whole) this.utf8!.reset()
+        return this.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message')
+      }
+    }
+    if (this.messageStreamed) this.handler.onBinaryChunk(out)
+    else {
+      ;(this.pieces ??= []).push(out)
+      this.piecesLength += out.length
+    }
   }
 
   /**

@@ -194,6 +194,7 @@ export function validateServerResponse(
   headers: HeaderBag,
   key: string,
   offered: readonly string[],
+  extensionsOffered = false,
 ): string | undefined {
   if (status !== 101) throw new HandshakeError(status ?? 0, `server answered HTTP ${status} instead of 101`)
   if (!listsToken(headers.upgrade, 'websocket')) throw new HandshakeError(0, 'server response lacks Upgrade: websocket')
@@ -201,7 +202,7 @@ export function validateServerResponse(
   if (single(headers['sec-websocket-accept'])?.trim() !== acceptKey(key)) {
     throw new HandshakeError(0, 'server sent a wrong Sec-WebSocket-Accept')
   }
-  if (headers['sec-websocket-extensions'] !== undefined) {
+  if (!extensionsOffered && headers['sec-websocket-extensions'] !== undefined) {
     throw new HandshakeError(0, 'server selected an extension the client did not offer')
   }
   const protocolHeader = single(headers['sec-websocket-protocol'])

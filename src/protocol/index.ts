@@ -20,3 +20,5 @@ export {
   validateServerResponse,
 } from './handshake'
 export type { ValidUpgrade, HeaderBag, HeaderValue } from './handshake'
+export { resolveCompressionOptions } from './extensions/compression-options'
+export type { CompressionOptions, ResolvedCompressionOptions } from './extensions/compression-options'

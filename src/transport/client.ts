@@ -4,6 +4,9 @@ import { isIP, type Socket } from 'node:net'
 // From the defining modules, as everywhere in transport (see connection.ts).
 import { createClientKey, isToken, validateServerResponse } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
+import { CloseCode } from '../protocol/constants'
+import { ProtocolError } from '../protocol/protocol-error'
+import { completeCompression, offerCompression } from './compression'
 import { Connection } from './connection'
 import { resolveConnectionOptions, type ClientOptions } from './options'
 
@@ -39,6 +42,8 @@ export function connect(url: string | URL, options: ClientOptions = {}, onConnec
     'Sec-WebSocket-Version': '13',
   }
   if (protocols.length !== 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ')
+  const extensionOffer = offerCompression(options.compression)
+  if (extensionOffer !== undefined) headers['Sec-WebSocket-Extensions'] = extensionOffer
   const host = target.hostname.replace(/^\[|\]$/g, '')
   const requestOptions: https.RequestOptions = {
     host,
@@ -93,13 +98,22 @@ export function connect(url: string | URL, options: ClientOptions = {}, onConnec
       return
     }
     try {
-      connection.protocol = validateServerResponse(response.statusCode, response.headers, key, protocols)
+      connection.protocol = validateServerResponse(response.statusCode, response.headers, key, protocols, extensionOffer !== undefined)
     } catch (error) {
       socket.destroy()
       fail(error as Error)
       return
     }
     connection.headers = response.headers
+    if (extensionOffer !== undefined) {
+      const compression = completeCompression(response.headers['sec-websocket-extensions'], options.compression)
+      if (typeof compression === 'string') {
+        // RFC 6455 §9.1, RFC 7692 §5: an answer the client cannot accept fails the connection.
+        connection.failNegotiation(socket, new ProtocolError(CloseCode.MandatoryExtension, compression))
+        return
+      }
+      if (compression !== undefined) connection.compression = compression
+    }
     connection.attach(socket, head)
   })
   request.end()

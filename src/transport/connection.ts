@@ -6,13 +6,16 @@ import { Readable, Writable } from 'node:stream'
 // load through one on every message costs a generic property lookup.
 import { encodeClosePayload } from '../protocol/close-code'
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants'
+import { rememberInflatedText, type PerMessageDeflate } from '../protocol/extensions/per-message-deflate'
 import { FrameParser, type FrameHandler } from '../protocol/frame-parser'
+import { encodeFrame } from '../protocol/frame-builder'
 import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
 import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
+import { publishedPayloadLength } from './pubsub/published-frame'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
@@ -22,6 +25,8 @@ export type ReadyState = 0 | 1 | 2 | 3
 /** Clients of the whole process share one pool of random masking keys. */
 const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
+/** RFC 7692 §6: RSV1 marks a compressed message. */
+const RSV1 = 0x40
 const NO_TOPICS: readonly string[] = Object.freeze([])
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
@@ -37,6 +42,8 @@ export interface ConnectionInit {
   protocols: readonly string[]
   protocol?: string
   request?: UpgradeRequest
+  /** The negotiated permessage-deflate state (server side; the client sets it once the answer is in). */
+  compression?: PerMessageDeflate
   /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
   release?: (connection: Connection<object>) => void
   /** The server's counters for this connection (unless its request names others); none by default. */
@@ -128,6 +135,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * answered". One field for both, since both end at the next read.
    */
   private pingsThisRead = 0
+  /** @internal permessage-deflate, when negotiated (RFC 7692). */
+  compression: PerMessageDeflate | null
   /** @internal Set by the server's heartbeat: false after a ping until the pong arrives. */
   alive = true
   /**
@@ -163,6 +172,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.protocol = init.protocol
     this.request = init.request
     this.metrics = request?.metrics !== undefined ? request.metrics : (init.metrics ?? null)
+    this.compression = init.compression ?? null
+  }
+
+  /** The negotiated extensions, as in Sec-WebSocket-Extensions ('' for none): `permessage-deflate; ...`. */
+  get extensions(): string {
+    return this.compression === null ? '' : this.compression.header
   }
 
   /** Per-connection data for the application (from `verifyRequest`, guards ...): the request's `data`. */
@@ -226,7 +241,17 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.outbound !== null) return this.defer(() => this.sendText(text, callback))
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    const bytes = sender.text(text, true, callback)
+    const compression = this.compression
+    let bytes: number
+    // RFC 7692 §6: a message is compressed or not, one by one; small ones do not pay.
+    if (compression !== null && text.length >= compression.threshold) {
+      // Relayed or repeated texts reuse compressed bytes (see compressText).
+      const payload = compression.compressText(text)
+      sender.frame(Opcode.Text, payload, true, callback, RSV1)
+      bytes = payload.length
+    } else {
+      bytes = sender.text(text, true, callback)
+    }
     const metrics = this.metrics
     if (metrics !== null) {
       metrics.textMessagesSent++
@@ -242,7 +267,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.outbound !== null) return this.defer(() => this.sendBinary(data, callback))
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(callback)
-    sender.frame(Opcode.Binary, data, true, callback)
+    const compression = this.compression
+    if (compression !== null && data.length >= compression.threshold) {
+      const bytes = data instanceof Buffer ? data : Buffer.from(data.buffer, data.byteOffset, data.length)
+      sender.frame(Opcode.Binary, compression.compress(bytes), true, callback, RSV1)
+    } else {
+      sender.frame(Opcode.Binary, data, true, callback)
+    }
     const metrics = this.metrics
     if (metrics !== null) {
       metrics.binaryMessagesSent++
@@ -321,8 +352,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       pendingLength -= n
       return out
     }
+    const compression = this.compression
     const fragment = (data: Buffer, fin: boolean, callback?: WriteCallback): void => {
-      this.output().frame(first ? Opcode.Binary : Opcode.Continuation, data, fin, callback)
+      const opcode = first ? Opcode.Binary : Opcode.Continuation
+      // RFC 7692 §6.1: RSV1 on the first frame only.
+      if (compression !== null) this.output().frame(opcode, compression.compressFragment(data, fin), fin, callback, first ? RSV1 : 0)
+      else this.output().frame(opcode, data, fin, callback)
       const metrics = this.metrics
       if (metrics !== null) {
         if (first) metrics.binaryMessagesSent++
@@ -355,6 +390,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       destroy: (error, callback) => {
         if (this.outbound === stream) {
           // The message cannot be completed: the peer would wait for its end forever.
+          compression?.endStream()
           this.outbound = null
           this.afterOutbound = null
           if (this.readyState === Connection.OPEN) this.close(CloseCode.InternalError, 'binary stream aborted')
@@ -441,6 +477,28 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.finish()
   }
 
+  /**
+   * @internal Client side: the server's 101 selected an extension this client cannot accept.
+   * RFC 6455 §9.1 asks to fail the connection: a close frame with `error.closeCode` (1010) is
+   * sent, the socket ends, and 'close' reports that code; 'connect' is never emitted.
+   */
+  failNegotiation(socket: Socket, error: ProtocolError): void {
+    if (this.closed) {
+      socket.destroy()
+      return
+    }
+    this.emitError(error)
+    const reason = truncateReason(error.message)
+    socket.on('error', noop)
+    socket.resume() // the server's answering close frame, and its end
+    socket.end(encodeFrame(Opcode.Close, encodeClosePayload(error.closeCode, reason), { maskKey: clientMaskKeys.next() }))
+    const timer = setTimeout(() => socket.destroy(), this.options.closeTimeout)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+    this.closeReceived = { code: error.closeCode, reason }
+    this.finish()
+  }
+
   /** @internal Client side: abort hook installed while CONNECTING. */
   onAbort: (() => void) | null = null
 
@@ -455,6 +513,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
+    if (this.compression !== null) rememberInflatedText(text, source)
     const metrics = this.metrics
     if (metrics !== null) {
       metrics.textMessagesReceived++
@@ -615,6 +674,18 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const sender = this.output()
     if (sender.bufferedAmount > this.options.maxBufferedAmount) return this.overflow(undefined)
     sender.shared(frame)
+    const metrics = this.metrics
+    if (metrics !== null) {
+      // Counted as the sends are: the opcode and payload length from the frame's header.
+      const length = publishedPayloadLength(frame)
+      if ((frame[0] & 0x0f) === Opcode.Text) {
+        metrics.textMessagesSent++
+        metrics.textBytesSent += length
+      } else {
+        metrics.binaryMessagesSent++
+        metrics.binaryBytesSent += length
+      }
+    }
     return true
   }
 
@@ -637,6 +708,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       expectMasked: this.role === 'server',
       maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
       streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
+      inflater: this.compression ?? undefined,
     }))
   }
 
@@ -759,6 +831,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const error = new ConnectionStateError(Connection.CLOSED, 'the connection is closed')
     this.stopInput()
     this.sender?.discard(error)
+    this.compression?.release()
     this.endInbound(error)
     this.outbound = null
     this.afterOutbound = null
@@ -956,6 +1029,8 @@ function idleTimerFired(connection: Connection<object>): void {
 function probeDrain(connection: Connection<object>): void {
   connection['probeDrain']()
 }
+
+function noop(): void {}
 
 function truncateReason(reason: string): string {
   if (Buffer.byteLength(reason) <= 123) return reason

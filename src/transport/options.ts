@@ -1,6 +1,7 @@
 import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type * as tls from 'node:tls'
+import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { Broker } from '../broker/broker'
 import type { TopicRegistry } from './pubsub/topic-registry'
 import type { UpgradeRequest } from './upgrade-request'
@@ -31,6 +32,11 @@ export interface ConnectionOptions {
    * pings (browsers and `ws` do); our own sends never count. 0 (default) = off.
    */
   idleTimeout?: number
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, options to tune it, off (false) by
+   * default. A server accepts a client's offer; a client makes one. See CompressionOptions.
+   */
+  compression?: boolean | CompressionOptions
 }
 
 export interface ServerOptions extends ConnectionOptions {

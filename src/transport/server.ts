@@ -6,9 +6,11 @@ import type { AddressInfo, Socket } from 'node:net'
 import { CloseCode } from '../protocol/constants'
 import { buildAcceptResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
+import { acceptCompression } from './compression'
 import type { Broker, BrokerState, Presence } from '../broker/broker'
 import { InProcessBroker } from '../broker/in-process-broker'
 import { Connection } from './connection'
+import { resolveCompressionOptions } from '../protocol/extensions/compression-options'
 import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOptions } from './options'
 import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
 import { rejectUpgrade as reject } from './reject-upgrade'
@@ -53,6 +55,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   private readonly selectProtocol: ServerOptions['selectProtocol']
   private readonly verifyRequest: ServerOptions['verifyRequest']
   private readonly extraHeaders: Record<string, string>
+  private readonly compression: ServerOptions['compression']
   private readonly shouldHandle: (req: http.IncomingMessage) => boolean
   /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
   readonly metrics: ServerMetrics | null
@@ -95,6 +98,8 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     this.selectProtocol = options.selectProtocol
     this.verifyRequest = options.verifyRequest
     this.extraHeaders = options.extraHeaders ?? {}
+    this.compression = options.compression
+    resolveCompressionOptions(this.compression) // throws on invalid options now, not at the first handshake
     this.shouldHandle = pathFilter(options)
     this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
@@ -422,7 +427,14 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     protocol: string | undefined,
   ): void {
     socket.off('error', noop)
-    socket.write(buildAcceptResponse(key, protocol, this.extraHeaders))
+    let compression
+    try {
+      compression = acceptCompression(request.headers['sec-websocket-extensions'], request.compression ?? this.compression)
+    } catch (error) {
+      return this.refuseUpgrade(socket, error) // a hook's invalid compression options
+    }
+    const headers = compression === undefined ? this.extraHeaders : { ...this.extraHeaders, 'Sec-WebSocket-Extensions': compression.header }
+    socket.write(buildAcceptResponse(key, protocol, headers))
     if (this.metrics !== null) this.metrics.countHandshake(101)
     const connection = new Connection({
       role: 'server',
@@ -432,6 +444,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
       protocols: request.protocols,
       protocol,
       request,
+      compression,
       release: this.release,
       metrics: this.metrics?.connections ?? null,
     })

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { ConnectionMetrics } from './connection-metrics'
 
 /** What the server knows about an upgrade request before it answers 101. */
@@ -29,6 +30,8 @@ export interface UpgradeRequest {
   maxBufferedAmount?: number
   /** Hooks may set this connection's slow-consumer policy. */
   slowConsumer?: 'close' | 'drop'
+  /** Hooks may turn permessage-deflate on or off, or tune it, for this connection. */
+  compression?: boolean | CompressionOptions
   /** Hooks may count this connection in other counters (the framework: its gateway's); null counts nothing. */
   metrics?: ConnectionMetrics | null
 }
@@ -44,6 +47,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
   binaryMode?: 'stream' | 'buffer'
   maxBufferedAmount?: number
   slowConsumer?: 'close' | 'drop'
+  compression?: boolean | CompressionOptions
   metrics?: ConnectionMetrics | null
   private readonly rawQuery: string
   private parsedQuery: URLSearchParams | undefined

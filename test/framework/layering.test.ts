@@ -1,20 +1,9 @@
 import { expect } from 'chai'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { imports, sources } from '../helpers/source-files'
 
 const ROOT = join(__dirname, '..', '..')
-
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : []
-  })
-}
-
-function imports(file: string): string[] {
-  const text = readFileSync(file, 'utf8')
-  return [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\s+'([^']+)'/g)].map((m) => m[1] ?? m[2])
-}
 
 describe('framework layering', () => {
   const framework = sources(join(ROOT, 'src', 'framework'))

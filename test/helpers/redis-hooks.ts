@@ -1,13 +1,11 @@
 // Mocha hooks around test/helpers/redis-server.ts (kept apart from it: benchmarks and fixtures
 // use the servers without mocha).
-import { NO_REDIS_REASON, RedisCluster, RedisServer, hasRedisServer } from './redis-server'
+import { RedisCluster, RedisServer, requireRedisServer } from './redis-server'
 import type { RedisServerOptions } from './redis-server'
 
 /** In a mocha `before`: skips the suite, saying why, when redis-server is missing. */
 export function skipWithoutRedis(context: Mocha.Context): void {
-  if (hasRedisServer) return
-  console.warn(NO_REDIS_REASON)
-  context.skip()
+  requireRedisServer(context)
 }
 
 /** Mocha hooks for the enclosing describe: one redis-server for all its tests; the getter returns it. */

@@ -74,6 +74,8 @@ describe('example-app in a real browser (headless Chromium)', function () {
     expect(await grace.locator('#members .name').allTextContents()).to.deep.equal(['ada', 'grace'])
     expect(await grace.locator('#members .you').count()).to.equal(1)
     expect(await grace.locator('#protocol').textContent()).to.equal('chat.v2')
+    // Chromium offers permessage-deflate; the chat gateway accepts it.
+    expect(await grace.locator('#protocol').getAttribute('data-extensions')).to.contain('permessage-deflate')
 
     await ada.fill('#text', 'Hello Grace! The gateway demo is live.')
     await ada.press('#text', 'Enter')

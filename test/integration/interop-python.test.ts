@@ -6,29 +6,15 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { CloseCode, type Connection } from '../../src'
+import { PYTHON, PYTHON_FIXTURES, runPython } from '../helpers/python-fixtures'
 import { closeRecorder, collect, listen, next, open, releaseAll, track } from '../helpers/transport-harness'
 
-const PYTHON = '/usr/bin/python3'
-const FIXTURES = path.join(__dirname, '..', 'fixtures', 'python')
+const FIXTURES = PYTHON_FIXTURES
 const MiB = 1024 * 1024
 
 function pythonWebsockets(): string | null {
   const probe = spawnSync(PYTHON, ['-c', 'import websockets; print(websockets.__version__)'], { encoding: 'utf8' })
   return probe.status === 0 ? probe.stdout.trim() : null
-}
-
-/** Runs a python fixture; resolves with its stdout once it exits (rejects on a non-zero exit). */
-function runPython(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [path.join(FIXTURES, script), ...args])
-    track(() => void child.kill())
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${script} exited with ${code}:\n${stderr}`))))
-  })
 }
 
 /** Starts the python server fixture; resolves with its port and a reader of its later lines. */

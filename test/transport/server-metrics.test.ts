@@ -32,6 +32,20 @@ describe('transport/server metrics (the core alone)', () => {
     })
   })
 
+  it('counts every published delivery as a message sent, with its payload bytes', async () => {
+    const { listening, client, server } = await pair({ binaryMode: 'buffer' })
+    server.subscribe('news')
+    const text = next<[string]>(client, 'text')
+    expect(listening.server.publish('news', 'héllo')).to.equal(1)
+    expect((await text)[0]).to.equal('héllo')
+    const binary = next<[Buffer]>(client, 'message')
+    listening.server.publish('news', Buffer.alloc(300))
+    expect((await binary)[0].length).to.equal(300)
+    const c = listening.server.metrics!.snapshot().connections
+    expect(c.messagesSent).to.deep.equal({ text: 1, binary: 1 })
+    expect(c.bytesSent).to.deep.equal({ text: 6, binary: 300 })
+  })
+
   it('counts a streamed binary message once, with all its bytes, both ways', async () => {
     const { listening, client, server } = await pair({ fragmentSize: 1000 })
     const received = next<[Readable]>(server, 'binary')

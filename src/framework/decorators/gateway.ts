@@ -1,5 +1,6 @@
 import type { ClassTransformOptions } from 'class-transformer'
 import type { ValidatorOptions } from 'class-validator'
+import type { CompressionOptions } from '../../protocol'
 import { setGatewayRecord, type Class } from '../store'
 
 /** How a gateway treats a message it cannot route or validate. */
@@ -47,6 +48,12 @@ export interface GatewayDefaults {
    * `Origin` (not a browser) is allowed. Default: any origin.
    */
   origins?: readonly string[] | ((origin: string) => boolean)
+  /**
+   * permessage-deflate (RFC 7692) for this gateway's connections: `true` for the defaults (no
+   * context takeover either way: no zlib memory per idle connection), or CompressionOptions.
+   * Accepted only when the client offers it (every browser does). Default off.
+   */
+  compression?: boolean | CompressionOptions
 }
 
 /** Options of one `@Gateway`. */

@@ -29,6 +29,12 @@ export function publishedPayload(frame: Buffer): Buffer {
   return frame.subarray(length7 < 126 ? 2 : length7 === 126 ? 4 : 10)
 }
 
+/** The payload length of a frame built by publishedFrame (read from its header). */
+export function publishedPayloadLength(frame: Buffer): number {
+  const length7 = frame[1] & 0x7f
+  return length7 < 126 ? length7 : length7 === 126 ? frame.readUInt16BE(2) : frame.length - 10
+}
+
 /** RFC 6455 §5.2: 7-bit, 16-bit or 64-bit payload length, no masking key. */
 function headerSize(length: number): number {
   return length < 126 ? 2 : length <= 0xffff ? 4 : 10

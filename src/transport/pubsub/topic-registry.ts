@@ -3,6 +3,7 @@ import type { Broker, BrokerMessage, BrokerSink, BrokerState, Presence } from '.
 import { Opcode } from '../../protocol/constants'
 import { isValidUtf8 } from '../../protocol/utf8-validator'
 import type { Connection } from '../connection'
+import { CompressedPublish } from './compressed-publish'
 import { connectionId } from './connection-id'
 import { publishedFrame, publishedPayload } from './published-frame'
 
@@ -212,16 +213,18 @@ export class TopicRegistry implements BrokerSink {
     const set = this.subscribers.get(topic)
     const groups = this.groups.get(topic)
     let delivered = 0
+    // permessage-deflate: compressed once per compressor setting, not once per subscriber.
+    const frames = new CompressedPublish(frame)
     if (set !== undefined) {
       for (const connection of set) {
-        if (connection !== except && connection['publishFrame'](frame)) delivered++
+        if (connection !== except && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
       }
     }
     if (groups !== undefined) {
       for (const group of groups) {
         for (const connection of group) {
           // A connection both in a group and subscribed gets the message once.
-          if (connection !== except && (set === undefined || !set.has(connection)) && connection['publishFrame'](frame)) delivered++
+          if (connection !== except && (set === undefined || !set.has(connection)) && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
         }
       }
     }

@@ -2,6 +2,7 @@
 // Testsuite's: the observed events (echoed messages, pongs, timeouts) must equal one of the
 // expected lists (OK or NON-STRICT), and the close is judged apart (who closed first, whether the
 // closing handshake was clean, the peer's close code, who dropped TCP).
+import type { CaseDeflate } from './deflate'
 import type { FuzzingPeer, PeerHandler } from './fuzzing-peer'
 
 export type Observed =
@@ -32,6 +33,8 @@ export interface CaseDefinition {
   expectation: string
   /** Part of the full run only (`npm run conformance`), not of `npm test`'s representative subset. */
   fullOnly?: boolean
+  /** permessage-deflate to negotiate (groups 12 and 13); the connection fails the case without it. */
+  deflate?: CaseDeflate
   /** Like Autobahn's onOpen: set expectations, send, arm timers. */
   onOpen(run: CaseRun): void
   /** Replaces the default "record the message" (the 9.x cases check sizes and contents). */

@@ -3,6 +3,7 @@
 // chopping and pauses, same expectations and close rules. Case numbering follows Autobahn's, so a
 // failure here can be looked up in an Autobahn report and the other way round.
 import type { CaseDefinition, CaseRun, ExpectedClose, Observed } from './case-run'
+import type { DeflateRequest } from './deflate'
 import { Op, repeatTo } from './wire'
 
 const NORMAL = 1000
@@ -1071,6 +1072,147 @@ add(
     },
   ),
 )
+
+// ---- 12, 13 permessage-deflate (RFC 7692) ----
+//
+// Autobahn's compression cases: a series of compressed messages, each sent once the previous
+// one came back, every echo compared byte for byte; then a clean close. Group 12 varies the
+// payload (at the default offer), group 13 the negotiated parameters. Autobahn sends 1,000
+// messages per case; we send 100 (20 from 32 KiB up): enough for context takeover to span many
+// messages, at a fraction of the time.
+
+/** (size, fragment size; 0 = one frame) of each case in a group: Autobahn's 18 per group. */
+const deflateSizes: ReadonlyArray<readonly [number, number]> = [
+  [16, 0], [64, 0], [256, 0], [1024, 0], [4096, 0], [8192, 0], [16384, 0], [32768, 0], [65536, 0], [131072, 0],
+  [8192, 256], [16384, 256], [32768, 256], [65536, 256], [131072, 256], [65536, 4096], [131072, 4096], [131072, 32768],
+]
+
+/** A small xorshift generator: payloads differ from message to message, deterministically. */
+function seeded(seed: number): () => number {
+  let x = (seed * 2654435761) >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return x >>> 0
+  }
+}
+
+const deflateWords = 'the quick brown fox jumps over lazy dog websocket frame message compression window context takeover deflate'.split(' ')
+
+/** Autobahn 12.1–12.5's payload kinds: repetitive text, prose, JSON, structured binary, random binary. */
+const deflatePayloads: ReadonlyArray<readonly [string, boolean, (size: number, seed: number) => Buffer]> = [
+  ['artificial text (a small alphabet)', false, (size, seed) => {
+    const random = seeded(seed)
+    const out = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) out[i] = 0x61 + (random() % 8)
+    return out
+  }],
+  ['prose', false, (size, seed) => {
+    const random = seeded(seed)
+    let text = ''
+    while (text.length < size) text += deflateWords[random() % deflateWords.length] + (random() % 9 === 0 ? '. ' : ' ')
+    return utf8(text.slice(0, size))
+  }],
+  ['JSON', false, (size, seed) => {
+    const random = seeded(seed)
+    const items: string[] = []
+    let length = 2
+    while (length < size) {
+      const item = JSON.stringify({ id: random() % 100000, name: deflateWords[random() % deflateWords.length], ok: random() % 2 === 0 })
+      items.push(item)
+      length += item.length + 1
+    }
+    return utf8(`[${items.join(',')}]`.padEnd(size, ' ').slice(0, size))
+  }],
+  ['structured binary', true, (size, seed) => {
+    const out = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) out[i] = ((i >> 2) + seed) & (i % 7 === 0 ? 0xff : 0x0f)
+    return out
+  }],
+  ['random binary (incompressible)', true, (size, seed) => {
+    const random = seeded(seed)
+    const out = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) out[i] = random() & 0xff
+    return out
+  }],
+]
+
+/** Autobahn 13.1–13.7: the offers (no context takeover, server max window bits) of each group. */
+const deflateParameterSets: ReadonlyArray<readonly DeflateRequest[]> = [
+  [[false, 0]],
+  [[true, 0]],
+  [[false, 8]],
+  [[false, 15]],
+  [[true, 8]],
+  [[true, 15]],
+  [[true, 8], [true, 0], [false, 0]],
+]
+
+function deflateCase(
+  id: string,
+  kind: string,
+  binary: boolean,
+  make: (size: number, seed: number) => Buffer,
+  size: number,
+  fragmentSize: number,
+  offers: readonly DeflateRequest[],
+): CaseDefinition {
+  const count = size >= 32768 ? 20 : 100
+  const fragments = fragmentSize === 0 ? '' : `, auto-fragmented to ${fragmentSize} octets`
+  const parameters = offers.map(([noContext, bits]) => `(${noContext ? 'no context takeover' : 'context takeover'}, ${bits === 0 ? 'any window' : `window ${bits}`})`).join(', ')
+  return define(
+    id,
+    `Send ${count} compressed ${kind} messages of ${size} octets${fragments}, each after the previous one's echo. permessage-deflate offers: ${parameters}.`,
+    `Receive every message echoed as sent. Clean close with normal code.`,
+    (run) => {
+      run.behavior = 'FAILED'
+      run.expectedClose = cleanClose()
+      if (!run.p.compressionNegotiated) {
+        run.result = 'permessage-deflate was not negotiated.'
+        run.p.sendClose(NORMAL)
+        return
+      }
+      run.result = 'Did not receive every echo in time.'
+      run.vars.sent = 0
+      run.vars.next = (): void => {
+        run.vars.payload = make(size, run.vars.sent++)
+        run.p.sendMessage(run.vars.payload, { binary, compress: true, fragmentSize: fragmentSize === 0 ? undefined : fragmentSize })
+      }
+      run.vars.next()
+      run.p.closeAfter(60)
+    },
+    {
+      deflate: { offers },
+      // `npm test` runs the cases up to 8 KiB (7 of each group); `npm run conformance` all of them.
+      fullOnly: size > 8192,
+      onMessage: (run, received, isBinary) => {
+        const payload: Buffer = run.vars.payload
+        if (isBinary !== binary || !received.equals(payload)) {
+          run.result = `Message ${run.vars.sent} came back ${isBinary !== binary ? 'with the wrong type' : `different (${received.length} octets, ${payload.length} sent)`}.`
+          run.p.sendClose(NORMAL)
+        } else if (run.vars.sent < count) {
+          run.vars.next()
+        } else {
+          run.behavior = 'OK'
+          run.result = `Received all ${count} messages echoed as sent.`
+          run.p.sendClose(NORMAL)
+        }
+      },
+    },
+  )
+}
+
+deflatePayloads.forEach(([kind, binary, make], group) => {
+  deflateSizes.forEach(([size, fragmentSize], i) => {
+    add(deflateCase(`12.${group + 1}.${i + 1}`, kind, binary, make, size, fragmentSize, [[false, 0]]))
+  })
+})
+deflateParameterSets.forEach((offers, group) => {
+  deflateSizes.forEach(([size, fragmentSize], i) => {
+    add(deflateCase(`13.${group + 1}.${i + 1}`, 'artificial text', false, deflatePayloads[0][2], size, fragmentSize, offers))
+  })
+})
 
 /** All cases in Autobahn's order. */
 export const allCases: readonly CaseDefinition[] = cases

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import * as net from 'node:net'
 import { CaseRun, notOpened, summarize, type CaseDefinition, type CaseResult } from './case-run'
+import { acceptServerAnswer, clientOffer, PeerDeflate } from './deflate'
 import { FuzzingPeer, type PeerOptions } from './fuzzing-peer'
 import { acceptKey } from './wire'
 
@@ -25,14 +26,27 @@ export async function runServerCases(url: string, cases: readonly CaseDefinition
 }
 
 export async function runServerCase(url: string, definition: CaseDefinition, options: FuzzingClientOptions = {}): Promise<CaseResult> {
-  let opened: { socket: net.Socket; head: Buffer }
+  let opened: { socket: net.Socket; head: Buffer; extensions: string | undefined }
+  const offers = definition.deflate?.offers
+  let deflate: PeerDeflate | undefined
   try {
-    opened = await openingHandshake(new URL(url), options.handshakeTimeout ?? 5000)
+    opened = await openingHandshake(new URL(url), options.handshakeTimeout ?? 5000, offers === undefined ? undefined : clientOffer(offers))
+    if (offers !== undefined) {
+      try {
+        deflate = new PeerDeflate(acceptServerAnswer(opened.extensions, offers))
+      } catch (error) {
+        opened.socket.destroy()
+        throw error
+      }
+    } else if (opened.extensions !== undefined) {
+      opened.socket.destroy()
+      throw new Error(`the server accepted an extension that was not offered: ${opened.extensions}`)
+    }
   } catch (error) {
     return notOpened(definition, 'server', (error as Error).message)
   }
   const run = new CaseRun(definition)
-  const peer = new FuzzingPeer(opened.socket, { ...options, role: 'client' }, run)
+  const peer = new FuzzingPeer(opened.socket, { ...options, role: 'client', deflate }, run)
   run.attach(peer)
   peer.start(opened.head)
   await peer.done
@@ -40,7 +54,7 @@ export async function runServerCase(url: string, definition: CaseDefinition, opt
 }
 
 /** Connects and performs the client's side of the opening handshake (RFC 6455 §4.1). */
-function openingHandshake(url: URL, timeout: number): Promise<{ socket: net.Socket; head: Buffer }> {
+function openingHandshake(url: URL, timeout: number, extensions?: string): Promise<{ socket: net.Socket; head: Buffer; extensions: string | undefined }> {
   return new Promise((resolve, reject) => {
     const port = Number(url.port || 80)
     const host = url.hostname.replace(/^\[|\]$/g, '')
@@ -70,6 +84,7 @@ function openingHandshake(url: URL, timeout: number): Promise<{ socket: net.Sock
           'Cache-Control: no-cache',
           `Sec-WebSocket-Key: ${key}`,
           'Sec-WebSocket-Version: 13',
+          ...(extensions === undefined ? [] : [`Sec-WebSocket-Extensions: ${extensions}`]),
           '',
           '',
         ].join('\r\n'),
@@ -97,7 +112,7 @@ function openingHandshake(url: URL, timeout: number): Promise<{ socket: net.Sock
       clearTimeout(timer)
       socket.pause()
       socket.removeAllListeners()
-      resolve({ socket, head: all.subarray(end + 4) })
+      resolve({ socket, head: all.subarray(end + 4), extensions: headers.get('sec-websocket-extensions') })
     })
   })
 }

@@ -3,6 +3,7 @@
 // the close codes each side sent) and offers the case scripts Autobahn's sending primitives:
 // frames with any header bits, byte-wise "chops", "sync" writes, delayed continuations.
 import type { Socket } from 'node:net'
+import type { PeerDeflate } from './deflate'
 import {
   encodeFrame,
   encodeHeader,
@@ -43,6 +44,8 @@ export interface PeerOptions {
   closeHandshakeTimeout?: number
   /** Milliseconds a server has to drop TCP after the closing handshake. Autobahn: 1 s. */
   serverConnectionDropTimeout?: number
+  /** permessage-deflate, when the opening handshake negotiated it (groups 12, 13). */
+  deflate?: PeerDeflate
 }
 
 export interface SendFrameOptions {
@@ -96,7 +99,8 @@ export class FuzzingPeer {
   private draining = false
   private readonly timers = new Set<NodeJS.Timeout>()
   private closeHandshakeTimer: NodeJS.Timeout | null = null
-  private message: { opcode: number; parts: Buffer[]; length: number } | null = null
+  private message: { opcode: number; parts: Buffer[]; length: number; compressed: boolean } | null = null
+  private readonly deflate: PeerDeflate | undefined
   /** After a violation by the peer, only its close frame still matters. */
   private ignoreData = false
   private finished = false
@@ -114,11 +118,17 @@ export class FuzzingPeer {
     this.failByDrop = options.failByDrop ?? false
     this.closeHandshakeTimeout = options.closeHandshakeTimeout ?? 1000
     this.serverConnectionDropTimeout = options.serverConnectionDropTimeout ?? 1000
+    this.deflate = options.deflate
     this.reader = new FrameReader(
       (frame) => this.onFrame(frame),
       (message) => this.protocolViolation(message),
     )
     this.done = new Promise((resolve) => (this.resolveDone = resolve))
+  }
+
+  /** permessage-deflate was negotiated in the opening handshake. */
+  get compressionNegotiated(): boolean {
+    return this.deflate !== undefined
   }
 
   /** Takes over the socket after the opening handshake; `head` holds bytes that came with it. */
@@ -152,19 +162,26 @@ export class FuzzingPeer {
   }
 
   /** A message as one frame, or in fragments of `fragmentSize` bytes, written together. */
-  sendMessage(payload: Uint8Array | string, options: { binary?: boolean; fragmentSize?: number } = {}): void {
-    const bytes = toBytes(payload)
+  /**
+   * With `compress` (permessage-deflate negotiated), the message is compressed and its compressed
+   * bytes are fragmented, RSV1 on the first frame only (RFC 7692 §6.1).
+   */
+  sendMessage(payload: Uint8Array | string, options: { binary?: boolean; fragmentSize?: number; compress?: boolean } = {}): void {
+    const compress = options.compress === true
+    if (compress && this.deflate === undefined) throw new Error('sendMessage: compression was not negotiated')
+    const bytes = compress ? this.deflate!.compress(toBytes(payload)) : toBytes(payload)
+    const rsv = compress ? 4 : 0 // RSV1 (rsv is the 3-bit field, as Autobahn counts it)
     const opcode = options.binary ? Op.Binary : Op.Text
     const size = options.fragmentSize
     if (size === undefined || bytes.length <= size) {
-      this.sendFrame({ opcode, payload: bytes })
+      this.sendFrame({ opcode, payload: bytes, rsv })
       return
     }
     const frames: Buffer[] = []
     for (let at = 0; at < bytes.length; at += size) {
       const end = Math.min(at + size, bytes.length)
       const frameOpcode = at === 0 ? opcode : Op.Continuation
-      frames.push(encodeFrame(frameOpcode, bytes.subarray(at, end), { fin: end === bytes.length, mask: this.role === 'client' }))
+      frames.push(encodeFrame(frameOpcode, bytes.subarray(at, end), { fin: end === bytes.length, mask: this.role === 'client', rsv: at === 0 ? rsv : 0 }))
       this.countFrame(frameOpcode)
     }
     this.sendData(Buffer.concat(frames))
@@ -289,7 +306,11 @@ export class FuzzingPeer {
   private onFrame(frame: InboundFrame): void {
     if (this.state === 'CLOSED') return
     if (this.ignoreData && frame.opcode !== Op.Close) return
-    if (frame.rsv !== 0) return this.protocolViolation(`RSV = ${frame.rsv} and no extension negotiated`)
+    // RFC 7692 §6.1: with permessage-deflate, RSV1 may mark the first frame of a data message.
+    const compressedStart = frame.rsv === 4 && this.deflate !== undefined && (frame.opcode === Op.Text || frame.opcode === Op.Binary)
+    if (frame.rsv !== 0 && !compressedStart) {
+      return this.protocolViolation(`RSV = ${frame.rsv} and ${this.deflate === undefined ? 'no extension negotiated' : 'not the first frame of a data message'}`)
+    }
     if (this.role === 'client' && frame.masked) return this.protocolViolation('masked server-to-client frame')
     if (this.role === 'server' && !frame.masked) return this.protocolViolation('unmasked client-to-server frame')
     const { opcode, payload } = frame
@@ -310,7 +331,7 @@ export class FuzzingPeer {
       if (this.message === null) return this.protocolViolation('continuation frame outside a fragmented message')
     } else if (opcode === Op.Text || opcode === Op.Binary) {
       if (this.message !== null) return this.protocolViolation('new data frame inside a fragmented message')
-      this.message = { opcode, parts: [], length: 0 }
+      this.message = { opcode, parts: [], length: 0, compressed: compressedStart }
     } else {
       return this.protocolViolation(`reserved data opcode ${opcode}`)
     }
@@ -319,7 +340,14 @@ export class FuzzingPeer {
     message.length += payload.length
     if (!frame.fin) return
     this.message = null
-    const data = message.parts.length === 1 ? message.parts[0] : Buffer.concat(message.parts, message.length)
+    let data = message.parts.length === 1 ? message.parts[0] : Buffer.concat(message.parts, message.length)
+    if (message.compressed) {
+      try {
+        data = this.deflate!.inflate(data)
+      } catch (error) {
+        return this.protocolViolation(`invalid compressed message: ${(error as Error).message}`)
+      }
+    }
     if (message.opcode === Op.Text && !isValidUtf8(data)) return this.invalidPayload('text message is not valid UTF-8')
     this.handler.onMessage(data, message.opcode === Op.Binary)
   }

@@ -6,6 +6,7 @@
 import * as http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { CaseRun, summarize, type CaseDefinition, type CaseResult } from './case-run'
+import { answerClientOffer, PeerDeflate } from './deflate'
 import { FuzzingPeer, type PeerHandler, type PeerOptions } from './fuzzing-peer'
 import { acceptKey } from './wire'
 
@@ -83,6 +84,7 @@ export class FuzzingServer {
     const agent = url.searchParams.get('agent') ?? ''
     let handler: PeerHandler & { attach(peer: FuzzingPeer): void }
     let onLost: () => void = () => {}
+    let deflate: { response: string; params: ConstructorParameters<typeof PeerDeflate>[0] } | undefined
     if (url.pathname === '/runCase') {
       const index = Number(url.searchParams.get('case'))
       const definition = Number.isInteger(index) ? this.cases[index - 1] : undefined
@@ -90,6 +92,9 @@ export class FuzzingServer {
       if (agent === '') return refuse(400, 'Bad Request')
       const run = new CaseRun(definition)
       handler = run
+      // Groups 12, 13: answer the client's permessage-deflate offer as the case asks.
+      const header = request.headers['sec-websocket-extensions']
+      if (definition.deflate !== undefined) deflate = answerClientOffer(Array.isArray(header) ? header.join(',') : header, definition.deflate.offers[0])
       onLost = () => {
         const result = summarize(run, 'client')
         const list = this.results.get(agent) ?? []
@@ -115,11 +120,12 @@ export class FuzzingServer {
         'Upgrade: WebSocket', // capitalised, as Autobahn's server answers
         'Connection: Upgrade',
         `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+        ...(deflate === undefined ? [] : [`Sec-WebSocket-Extensions: ${deflate.response}`]),
         '',
         '',
       ].join('\r\n'),
     )
-    const peer = new FuzzingPeer(socket, { ...this.options, role: 'server' }, handler)
+    const peer = new FuzzingPeer(socket, { ...this.options, role: 'server', deflate: deflate === undefined ? undefined : new PeerDeflate(deflate.params) }, handler)
     handler.attach(peer)
     const lost = peer.done
     this.running.add(lost)

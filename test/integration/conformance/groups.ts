@@ -9,6 +9,8 @@ export const groups: ReadonlyArray<readonly [string, string]> = [
   ['7', 'close handling'],
   ['9', 'limits/performance'],
   ['10', 'auto-fragmentation'],
+  ['12', 'permessage-deflate: payloads'],
+  ['13', 'permessage-deflate: parameters'],
 ]
 
 /** Cases Autobahn grades INFORMATIONAL whatever happens (behaviour the spec leaves open). */

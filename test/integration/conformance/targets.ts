@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import * as path from 'node:path'
-import { createEchoServer, runEchoClient } from '../../fixtures/echo'
+import { createEchoServer, DEFLATE_AS_OFFERED, runEchoClient as runFixtureClient } from '../../fixtures/echo'
 
 
 export interface Target {
@@ -12,9 +12,13 @@ export interface Target {
   close(): Promise<void>
 }
 
-/** The echo server of `npm run echo` (test/fixtures/echo.ts), listening on 127.0.0.1, port 0. */
+/**
+ * The echo server of `npm run echo -- --deflate` (test/fixtures/echo.ts), listening on 127.0.0.1,
+ * port 0. permessage-deflate is on so that groups 12 and 13 can negotiate it; cases that offer
+ * nothing run exactly as without it.
+ */
 export function startEchoServer(): Promise<Target> {
-  const server = createEchoServer()
+  const server = createEchoServer({ compression: DEFLATE_AS_OFFERED })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
@@ -31,15 +35,17 @@ export function startEchoServer(): Promise<Target> {
   })
 }
 
-/** The echo client of `npm run echo-client` (test/fixtures/echo.ts), in-process. */
-export { runEchoClient }
+/** The echo client of `npm run echo-client -- --deflate` (test/fixtures/echo.ts), in-process. */
+export function runEchoClient(base: string, agent = 'gatewire', onProgress?: (done: number, count: number) => void): Promise<void> {
+  return runFixtureClient(base, agent, onProgress, DEFLATE_AS_OFFERED)
+}
 
 const root = path.resolve(__dirname, '../../..')
 
 /** Spawns the built echo server fixture (dist/, so `npm run build` first) on a free port. */
 export function spawnEchoServer(): Promise<Target> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'dist/test/fixtures/echo-server.js'), '--port', '0'], {
+    const child = spawn(process.execPath, [path.join(root, 'dist/test/fixtures/echo-server.js'), '--port', '0', '--deflate'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let output = ''
@@ -59,7 +65,7 @@ export function spawnEchoServer(): Promise<Target> {
 /** Runs the built echo client fixture against `base` until it exits. */
 export function spawnEchoClient(base: string, agent = 'gatewire'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, 'dist/test/fixtures/echo-client.js'), '--url', base, '--agent', agent], {
+    const child = spawn(process.execPath, [path.join(root, 'dist/test/fixtures/echo-client.js'), '--url', base, '--agent', agent, '--deflate'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     })
     child.once('error', reject)

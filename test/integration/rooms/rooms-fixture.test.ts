@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { closePeers, connectPeer, type WsPeer } from '../framework/ws-peer'
-import { hasRedisServer, NO_REDIS_REASON, RedisServer } from '../../helpers/redis-server'
+import { RedisServer, requireRedisServer } from '../../helpers/redis-server'
 import { killRoomsProcesses, RoomsProcess } from '../../helpers/rooms-process'
 
 /** The next message, or a failure naming what was awaited. */
@@ -114,7 +114,7 @@ describe('npm run rooms (the rooms fixture)', function () {
     let redis: RedisServer | undefined
 
     before(function () {
-      if (!hasRedisServer) this.skip()
+      requireRedisServer(this)
     })
 
     beforeEach(async () => {

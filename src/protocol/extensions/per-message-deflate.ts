@@ -1,0 +1,269 @@
+import { CloseCode } from '../constants'
+import type { MessageInflater } from '../frame-parser'
+import { ProtocolError } from '../protocol-error'
+import type { ResolvedCompressionOptions } from './compression-options'
+import type { DeflateParams } from './negotiate-deflate'
+import { OutputLimitError, RawZlib } from './raw-zlib'
+
+/** RFC 7692 §7.2.1: the end of a sync flush, removed from each message sent and put back on receipt. */
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff])
+/** Idle zlib objects kept for reuse, per kind. */
+const POOL_SIZE = 8
+
+// Without context takeover a message's compression needs no state before or after it: one zlib
+// object per setting serves every connection of the process (uWS's shared compressor). They are
+// only used for work done within one call, so connections never interleave on one.
+const sharedDeflaters = new Map<string, RawZlib>()
+let sharedInflater: RawZlib | null = null
+/** Reset inflaters for messages that span several reads; reset deflaters for streamed messages, per setting. */
+const idleInflaters: RawZlib[] = []
+const idleDeflaters = new Map<string, RawZlib[]>()
+
+/**
+ * The message inflated last, when its compressed bytes can be sent again as they are: a whole
+ * message compressed without context (self-contained), not ending the DEFLATE stream. Echoing
+ * or relaying a text just received is common (chat relays); sending that same string then
+ * costs no compression at all. Like the transport's recent text, this pins one socket read.
+ */
+let recentOutput: Buffer | null = null
+let recentPayload: Buffer | null = null
+let recentWindowBits = 15
+let recentText: string | null = null
+
+/**
+ * The text compressed last without context, per compressor setting: a broadcast loop that sends
+ * one string to many connections (sendText on each) compresses it once. Texts up to 64 KiB.
+ */
+let lastText: string | null = null
+let lastKey: string | null = null
+let lastPayload: Buffer | null = null
+const LAST_TEXT_LIMIT = 64 * 1024
+
+/** The parser delivered `text` decoded from `source`: if those are the bytes inflated last, remember the string. */
+export function rememberInflatedText(text: string, source: Buffer): void {
+  if (source === recentOutput) recentText = text
+}
+
+/** zlib cannot make a raw stream with an 8-bit window; a 9-bit one never reaches back more than 250 bytes. */
+const zlibBits = (bits: number): number => (bits < 9 ? 9 : bits)
+
+/**
+ * One connection's permessage-deflate state (RFC 7692 §6, §7.2): compresses messages it sends,
+ * inflates those it receives (as the frame parser's MessageInflater).
+ *
+ * zlib objects are created on first use. Without context takeover they are shared by the
+ * process, or, while a message is in flight across reads (or streamed out), borrowed from a
+ * small pool and given back at its end, so an idle connection holds none. With context takeover
+ * the connection keeps its own (that is what takeover means) until it closes.
+ */
+export class PerMessageDeflate implements MessageInflater {
+  /** Ours (the sending side): compressor and its context; the peer's: our decompressor. */
+  private deflater: RawZlib | null = null
+  private inflater: RawZlib | null = null
+  /** The compressor of a message being streamed out with compressFragment(). */
+  private streamDeflater: RawZlib | null = null
+  private key: string | null = null
+
+  constructor(
+    /** What was agreed. */
+    readonly params: DeflateParams,
+    readonly options: ResolvedCompressionOptions,
+    private readonly role: 'server' | 'client',
+    /** The agreed Sec-WebSocket-Extensions value (as a browser's `WebSocket.extensions` shows it). */
+    readonly header: string,
+  ) {}
+
+  /** Smallest payload worth compressing. */
+  get threshold(): number {
+    return this.options.threshold
+  }
+
+  /** True when our compressor resets after each message (what a compress-once broadcast needs). */
+  get ownNoContextTakeover(): boolean {
+    return this.role === 'server' ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover
+  }
+
+  private get ownWindowBits(): number {
+    return zlibBits(this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits)
+  }
+
+  private get peerNoContextTakeover(): boolean {
+    return this.role === 'server' ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover
+  }
+
+  /** A key for compressors with the same output: messages compressed by one may be sent on the other. */
+  get deflateKey(): string {
+    // Read per subscriber of every publish: built once (and shared by equal settings).
+    return (this.key ??= internKey(`${this.ownWindowBits}/${this.options.level}/${this.options.memLevel}`))
+  }
+
+  /**
+   * Compresses a whole message: the payload of one frame with RSV1 set (§7.2.1, the trailing
+   * 0x00 0x00 0xff 0xff removed).
+   */
+  compress(data: Buffer): Buffer {
+    if (!this.ownNoContextTakeover) {
+      return stripTail((this.deflater ??= this.newDeflater()).process(data, 0, data.length))
+    }
+    const key = this.deflateKey
+    let shared = sharedDeflaters.get(key)
+    if (shared === undefined) sharedDeflaters.set(key, (shared = this.newDeflater()))
+    try {
+      return stripTail(shared.process(data, 0, data.length))
+    } finally {
+      shared.reset()
+    }
+  }
+
+  /**
+   * A text message's compressed payload: the received compressed bytes when relaying the text
+   * inflated last (compressedCopy), the payload compressed last when the same text goes out
+   * again with the same setting, else compressed now.
+   */
+  compressText(text: string): Buffer {
+    const copy = this.compressedCopy(text)
+    if (copy !== null) return copy
+    if (!this.ownNoContextTakeover || text.length > LAST_TEXT_LIMIT) return this.compress(Buffer.from(text, 'utf8'))
+    const key = this.deflateKey
+    if (text === lastText && key === lastKey) return lastPayload!
+    const payload = this.compress(Buffer.from(text, 'utf8'))
+    lastText = text
+    lastKey = key
+    lastPayload = payload
+    return payload
+  }
+
+  /**
+   * The compressed bytes of `text` when it is the text inflated last and they are valid on this
+   * connection: our compressor keeps no context (so the receiver expects none) and their window
+   * is within the one agreed for us (RFC 7692 §7.1.2). Null otherwise.
+   */
+  compressedCopy(text: string): Buffer | null {
+    if (text !== recentText || !this.ownNoContextTakeover) return null
+    const ownBits = this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits
+    return recentWindowBits <= ownBits ? recentPayload : null
+  }
+
+  /**
+   * Compresses one fragment of a message sent in several frames: the first (with RSV1 set on
+   * its frame) to the last (`fin`). Other messages must not be compressed until it ends.
+   */
+  compressFragment(data: Buffer, fin: boolean): Buffer {
+    let deflater: RawZlib
+    if (!this.ownNoContextTakeover) deflater = this.deflater ??= this.newDeflater()
+    else deflater = this.streamDeflater ??= idleDeflaters.get(this.deflateKey)?.pop() ?? this.newDeflater()
+    const out = deflater.process(data, 0, data.length)
+    if (!fin) return out
+    this.endStream()
+    return stripTail(out)
+  }
+
+  /** Ends a streamed message early (aborted, or the connection closed). */
+  endStream(): void {
+    const deflater = this.streamDeflater
+    if (deflater === null) return
+    this.streamDeflater = null
+    giveBack(deflater, idleDeflaters.get(this.deflateKey) ?? setList(idleDeflaters, this.deflateKey))
+  }
+
+  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number): Buffer | ProtocolError {
+    const takeover = !this.peerNoContextTakeover
+    let z: RawZlib
+    if (takeover) z = this.inflater ??= new RawZlib('inflate', { windowBits: zlibBits(this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits) })
+    else if (first && last) z = sharedInflater ??= new RawZlib('inflate', { windowBits: 15 })
+    else z = this.inflater ??= idleInflaters.pop() ?? new RawZlib('inflate', { windowBits: 15 })
+    let out: Buffer
+    try {
+      out = z.process(data, start, end, limit)
+      if (last) {
+        const rest = z.process(TAIL, 0, TAIL.length, limit - out.length)
+        if (rest.length !== 0) out = out.length === 0 ? rest : Buffer.concat([out, rest], out.length + rest.length)
+      }
+    } catch (error) {
+      this.dropInflater(z, takeover)
+      if (error instanceof OutputLimitError) {
+        return new ProtocolError(CloseCode.MessageTooBig, 'message over the size limit once inflated')
+      }
+      return new ProtocolError(CloseCode.InvalidPayload, `invalid compressed data: ${(error as Error).message}`)
+    }
+    if (last) {
+      if (first && !takeover && !z.ended) {
+        recentOutput = out
+        recentPayload = data.subarray(start, end)
+        recentWindowBits = this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits
+        recentText = null
+      }
+      if (!takeover) {
+        z.reset()
+        if (z !== sharedInflater) {
+          this.inflater = null
+          giveBack(z, idleInflaters)
+        }
+      } else if (z.ended) {
+        // A block with BFINAL set ended the DEFLATE stream (§7.2.3.4): start a new one.
+        z.reset()
+      }
+    }
+    return out
+  }
+
+  /** The message being inflated will not be completed (the parser stopped). */
+  abort(): void {
+    if (this.inflater !== null && !this.peerNoContextTakeover) return
+    const z = this.inflater
+    if (z === null) return
+    this.inflater = null
+    z.reset()
+    giveBack(z, idleInflaters)
+  }
+
+  /** Frees what the connection holds (it closed). */
+  release(): void {
+    this.abort()
+    this.endStream()
+    this.deflater?.close()
+    this.deflater = null
+    this.inflater?.close()
+    this.inflater = null
+  }
+
+  private dropInflater(z: RawZlib, takeover: boolean): void {
+    if (z === sharedInflater) {
+      z.reset()
+      return
+    }
+    // A failed stream is not worth reusing.
+    z.close()
+    if (z === this.inflater) this.inflater = null
+    if (takeover) this.inflater = null
+  }
+
+  private newDeflater(): RawZlib {
+    return new RawZlib('deflate', { windowBits: this.ownWindowBits, level: this.options.level, memLevel: this.options.memLevel })
+  }
+}
+
+const keys = new Map<string, string>()
+function internKey(key: string): string {
+  let found = keys.get(key)
+  if (found === undefined) keys.set(key, (found = key))
+  return found
+}
+
+function stripTail(out: Buffer): Buffer {
+  const n = out.length
+  if (n >= 4 && out[n - 4] === 0x00 && out[n - 3] === 0x00 && out[n - 2] === 0xff && out[n - 1] === 0xff) return out.subarray(0, n - 4)
+  return out
+}
+
+function giveBack(z: RawZlib, pool: RawZlib[]): void {
+  z.reset()
+  if (pool.length < POOL_SIZE) pool.push(z)
+  else z.close()
+}
+
+function setList(map: Map<string, RawZlib[]>, key: string): RawZlib[] {
+  const list: RawZlib[] = []
+  map.set(key, list)
+  return list
+}

@@ -1,0 +1,38 @@
+// permessage-deflate as the transport sets it up: the server's answer to an offer, the client's
+// offer and its check of the answer. The codec itself is in protocol/extensions.
+import { resolveCompressionOptions, type CompressionOptions } from '../protocol/extensions/compression-options'
+import { acceptDeflateResponse, negotiateDeflate, offerDeflate } from '../protocol/extensions/negotiate-deflate'
+import { PerMessageDeflate } from '../protocol/extensions/per-message-deflate'
+import type { HeaderValue } from '../protocol/handshake'
+
+/**
+ * Server side: the connection's compression for the client's Sec-WebSocket-Extensions, or
+ * undefined when compression is off or no offer is acceptable (the connection then goes ahead
+ * uncompressed; RFC 6455 §9.1 leaves declining to the server).
+ */
+export function acceptCompression(header: HeaderValue, setting: boolean | CompressionOptions | undefined): PerMessageDeflate | undefined {
+  if (header === undefined) return undefined
+  const options = resolveCompressionOptions(setting)
+  if (options === undefined) return undefined
+  const agreement = negotiateDeflate(header, options)
+  return agreement === undefined ? undefined : new PerMessageDeflate(agreement.params, options, 'server', agreement.response)
+}
+
+/** Client side: the Sec-WebSocket-Extensions to offer, or undefined when compression is off. */
+export function offerCompression(setting: boolean | CompressionOptions | undefined): string | undefined {
+  const options = resolveCompressionOptions(setting)
+  return options === undefined ? undefined : offerDeflate(options)
+}
+
+/**
+ * Client side: the connection's compression from the server's answer, undefined for none, or a
+ * string saying why the answer is unacceptable (the client then fails with 1010).
+ */
+export function completeCompression(header: HeaderValue, setting: boolean | CompressionOptions | undefined): PerMessageDeflate | undefined | string {
+  const options = resolveCompressionOptions(setting)
+  if (options === undefined) return undefined
+  const params = acceptDeflateResponse(header, options)
+  if (typeof params === 'string') return params
+  if (params === undefined) return options.required ? 'the server did not accept permessage-deflate, which this client requires' : undefined
+  return new PerMessageDeflate(params, options, 'client', typeof header === 'string' ? header.trim() : String(header))
+}
