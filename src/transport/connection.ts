@@ -22,6 +22,13 @@ import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
 
+// Bits of Connection.flags.
+const FLAG_CLOSE_SENT = 1
+const FLAG_CLOSED = 2
+const FLAG_PAUSED_FOR_STREAM = 4
+const FLAG_PAUSED_FOR_OUTPUT = 8
+const FLAG_DRAIN_WANTED = 16
+const FLAG_DRAIN_PROBE = 32
 /** Clients of the whole process share one pool of random masking keys. */
 const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
@@ -113,22 +120,58 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** Created by the first bytes from the peer (see input()); STOPPED_PARSER once input is ignored. */
   private parser: FrameParser | null = null
   private closeReceived: { code: number; reason: string } | null = null
-  private closeSent = false
-  private closed = false
   private closeTimer: NodeJS.Timeout | null = null
   private inbound: Readable | null = null
   /** The fragments of a streamed binary message, gathered for 'message' listeners (null when none listen). */
   private gathered: Buffer[] | null = null
-  private pausedForStream = false
-  private pausedForOutput = false
   private outbound: Writable | null = null
   /** Sends deferred while a beginBinary() stream is open (null when none is). */
   private afterOutbound: Array<() => void> | null = null
   private idleTimer: NodeJS.Timeout | null = null
+  /**
+   * Six yes/no states in one number (the FLAG_* bits below), each read and written through the
+   * accessor of its old name: six boolean fields were 48 B that every idle connection kept.
+   */
+  private flags = 0
+
+  private get closeSent(): boolean {
+    return (this.flags & FLAG_CLOSE_SENT) !== 0
+  }
+  private set closeSent(value: boolean) {
+    this.flags = value ? this.flags | FLAG_CLOSE_SENT : this.flags & ~FLAG_CLOSE_SENT
+  }
+  private get closed(): boolean {
+    return (this.flags & FLAG_CLOSED) !== 0
+  }
+  private set closed(value: boolean) {
+    this.flags = value ? this.flags | FLAG_CLOSED : this.flags & ~FLAG_CLOSED
+  }
+  private get pausedForStream(): boolean {
+    return (this.flags & FLAG_PAUSED_FOR_STREAM) !== 0
+  }
+  private set pausedForStream(value: boolean) {
+    this.flags = value ? this.flags | FLAG_PAUSED_FOR_STREAM : this.flags & ~FLAG_PAUSED_FOR_STREAM
+  }
+  private get pausedForOutput(): boolean {
+    return (this.flags & FLAG_PAUSED_FOR_OUTPUT) !== 0
+  }
+  private set pausedForOutput(value: boolean) {
+    this.flags = value ? this.flags | FLAG_PAUSED_FOR_OUTPUT : this.flags & ~FLAG_PAUSED_FOR_OUTPUT
+  }
   /** Someone was told to wait for 'drain' (a send returned false, or drain() is pending). */
-  private drainWanted = false
+  private get drainWanted(): boolean {
+    return (this.flags & FLAG_DRAIN_WANTED) !== 0
+  }
+  private set drainWanted(value: boolean) {
+    this.flags = value ? this.flags | FLAG_DRAIN_WANTED : this.flags & ~FLAG_DRAIN_WANTED
+  }
   /** An empty write is in flight to learn when the socket has written what is queued. */
-  private drainProbe = false
+  private get drainProbe(): boolean {
+    return (this.flags & FLAG_DRAIN_PROBE) !== 0
+  }
+  private set drainProbe(value: boolean) {
+    this.flags = value ? this.flags | FLAG_DRAIN_PROBE : this.flags & ~FLAG_DRAIN_PROBE
+  }
   /**
    * Pings in the current read (for the ping-flood check), or IDLE_PROBE once the idle timer has
    * pinged a silent peer: every read starts by resetting it to 0, which is exactly "the peer
