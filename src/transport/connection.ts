@@ -22,13 +22,6 @@ import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
 
-// Bits of Connection.flags.
-const FLAG_CLOSE_SENT = 1
-const FLAG_CLOSED = 2
-const FLAG_PAUSED_FOR_STREAM = 4
-const FLAG_PAUSED_FOR_OUTPUT = 8
-const FLAG_DRAIN_WANTED = 16
-const FLAG_DRAIN_PROBE = 32
 /** Clients of the whole process share one pool of random masking keys. */
 const clientMaskKeys = new MaskKeyPool()
 const EMPTY = Buffer.alloc(0)
@@ -129,49 +122,18 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private afterOutbound: Array<() => void> | null = null
   private idleTimer: NodeJS.Timeout | null = null
   /**
-   * Six yes/no states in one number (the FLAG_* bits below), each read and written through the
-   * accessor of its old name: six boolean fields were 48 B that every idle connection kept.
+   * Six yes/no states in one number (see FLAGS, defined as accessors on the prototype below):
+   * six boolean fields were 48 B that every idle connection kept.
    */
   private flags = 0
-
-  private get closeSent(): boolean {
-    return (this.flags & FLAG_CLOSE_SENT) !== 0
-  }
-  private set closeSent(value: boolean) {
-    this.flags = value ? this.flags | FLAG_CLOSE_SENT : this.flags & ~FLAG_CLOSE_SENT
-  }
-  private get closed(): boolean {
-    return (this.flags & FLAG_CLOSED) !== 0
-  }
-  private set closed(value: boolean) {
-    this.flags = value ? this.flags | FLAG_CLOSED : this.flags & ~FLAG_CLOSED
-  }
-  private get pausedForStream(): boolean {
-    return (this.flags & FLAG_PAUSED_FOR_STREAM) !== 0
-  }
-  private set pausedForStream(value: boolean) {
-    this.flags = value ? this.flags | FLAG_PAUSED_FOR_STREAM : this.flags & ~FLAG_PAUSED_FOR_STREAM
-  }
-  private get pausedForOutput(): boolean {
-    return (this.flags & FLAG_PAUSED_FOR_OUTPUT) !== 0
-  }
-  private set pausedForOutput(value: boolean) {
-    this.flags = value ? this.flags | FLAG_PAUSED_FOR_OUTPUT : this.flags & ~FLAG_PAUSED_FOR_OUTPUT
-  }
+  declare private closeSent: boolean
+  declare private closed: boolean
+  declare private pausedForStream: boolean
+  declare private pausedForOutput: boolean
   /** Someone was told to wait for 'drain' (a send returned false, or drain() is pending). */
-  private get drainWanted(): boolean {
-    return (this.flags & FLAG_DRAIN_WANTED) !== 0
-  }
-  private set drainWanted(value: boolean) {
-    this.flags = value ? this.flags | FLAG_DRAIN_WANTED : this.flags & ~FLAG_DRAIN_WANTED
-  }
+  declare private drainWanted: boolean
   /** An empty write is in flight to learn when the socket has written what is queued. */
-  private get drainProbe(): boolean {
-    return (this.flags & FLAG_DRAIN_PROBE) !== 0
-  }
-  private set drainProbe(value: boolean) {
-    this.flags = value ? this.flags | FLAG_DRAIN_PROBE : this.flags & ~FLAG_DRAIN_PROBE
-  }
+  declare private drainProbe: boolean
   /**
    * Pings in the current read (for the ping-flood check), or IDLE_PROBE once the idle timer has
    * pinged a silent peer: every read starts by resetting it to 0, which is exactly "the peer
@@ -1047,6 +1009,19 @@ type SocketWithConnection = Socket & { [kConnection]: Connection<object> }
 function socketOnData(this: Socket, chunk: Buffer): void {
   ;(this as SocketWithConnection)[kConnection]['onData'](chunk)
 }
+/** The bits of Connection.flags, each read and written as a boolean property of its name. */
+const FLAGS = { closeSent: 1, closed: 2, pausedForStream: 4, pausedForOutput: 8, drainWanted: 16, drainProbe: 32 } as const
+for (const [name, bit] of Object.entries(FLAGS)) {
+  Object.defineProperty(Connection.prototype, name, {
+    get(this: { flags: number }): boolean {
+      return (this.flags & bit) !== 0
+    },
+    set(this: { flags: number }, value: boolean) {
+      this.flags = value ? this.flags | bit : this.flags & ~bit
+    },
+  })
+}
+
 function socketOnEnd(this: Socket): void {
   ;(this as SocketWithConnection)[kConnection]['onEnd']()
 }
