@@ -110,6 +110,20 @@ export const SERVERS: ServerSpec[] = [
 
 if (cli['metrics-cost'] === true) SERVERS.push(...metricsOffServers(DIST))
 
+// A/B against an earlier build: GATEWIRE_BASELINE_DIST=<a checkout's dist> adds its core echo as
+// 'gatewire-baseline' (e.g. `git worktree add /tmp/old <commit> && (cd /tmp/old && npm ci && npm run build)`).
+const baseline = process.env.GATEWIRE_BASELINE_DIST
+if (baseline !== undefined && baseline !== '') {
+  SERVERS.push({
+    id: 'gatewire-baseline',
+    label: `gatewire core, baseline build (${baseline})`,
+    protocol: 'ws',
+    script: join(baseline, 'test/fixtures/echo-server.js'),
+    args: [],
+    env: {},
+  })
+}
+
 /** Servers that cannot run here, with the reason; they appear in the report as such. */
 export const UNAVAILABLE: { label: string; why: string }[] = []
 

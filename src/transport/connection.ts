@@ -121,19 +121,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   /** Sends deferred while a beginBinary() stream is open (null when none is). */
   private afterOutbound: Array<() => void> | null = null
   private idleTimer: NodeJS.Timeout | null = null
-  /**
-   * Six yes/no states in one number (see FLAGS, defined as accessors on the prototype below):
-   * six boolean fields were 48 B that every idle connection kept.
-   */
-  private flags = 0
-  declare private closeSent: boolean
-  declare private closed: boolean
-  declare private pausedForStream: boolean
-  declare private pausedForOutput: boolean
+  private closeSent = false
+  private closed = false
+  private pausedForStream = false
+  private pausedForOutput = false
   /** Someone was told to wait for 'drain' (a send returned false, or drain() is pending). */
-  declare private drainWanted: boolean
+  private drainWanted = false
   /** An empty write is in flight to learn when the socket has written what is queued. */
-  declare private drainProbe: boolean
+  private drainProbe = false
   /**
    * Pings in the current read (for the ping-flood check), or IDLE_PROBE once the idle timer has
    * pinged a silent peer: every read starts by resetting it to 0, which is exactly "the peer
@@ -1009,19 +1004,6 @@ type SocketWithConnection = Socket & { [kConnection]: Connection<object> }
 function socketOnData(this: Socket, chunk: Buffer): void {
   ;(this as SocketWithConnection)[kConnection]['onData'](chunk)
 }
-/** The bits of Connection.flags, each read and written as a boolean property of its name. */
-const FLAGS = { closeSent: 1, closed: 2, pausedForStream: 4, pausedForOutput: 8, drainWanted: 16, drainProbe: 32 } as const
-for (const [name, bit] of Object.entries(FLAGS)) {
-  Object.defineProperty(Connection.prototype, name, {
-    get(this: { flags: number }): boolean {
-      return (this.flags & bit) !== 0
-    },
-    set(this: { flags: number }, value: boolean) {
-      this.flags = value ? this.flags | bit : this.flags & ~bit
-    },
-  })
-}
-
 function socketOnEnd(this: Socket): void {
   ;(this as SocketWithConnection)[kConnection]['onEnd']()
 }
