@@ -95,8 +95,11 @@ async function runWorker(options: RunClusterOptions): Promise<ClusterHandle> {
   process.on('message', (message: unknown) => {
     if (typeof message === 'object' && message !== null && (message as { gatewire?: unknown }).gatewire === STOP.gatewire) stop()
   })
-  // The primary decides when workers stop (a terminal's Ctrl+C reaches the whole group).
-  onSignals(() => undefined)
+  // Its own SIGTERM stops a worker too (stop is idempotent when the primary's word follows).
+  // SIGINT is left to the primary: a terminal's Ctrl+C reaches the whole process group, and the
+  // primary then stops every worker in its own time.
+  process.once('SIGTERM', stop)
+  process.on('SIGINT', noop)
   return { close }
 }
 
@@ -168,6 +171,8 @@ function runPrimary(options: RunClusterOptions, count: number): Promise<ClusterH
     for (let i = 0; i < count; i++) fork()
   })
 }
+
+function noop(): void {}
 
 function onSignals(handler: () => void): void {
   process.once('SIGTERM', handler)
