@@ -60,7 +60,10 @@ export class ClusterHub {
 
   private remove(entry: HubWorker): void {
     if (!this.workers.delete(entry.worker)) return
-    for (const topic of entry.topics) this.topics.get(topic)?.delete(entry)
+    for (const topic of entry.topics) {
+      const set = this.topics.get(topic)
+      if (set !== undefined && set.delete(entry) && set.size === 0) this.forget(topic)
+    }
     for (const [topic, members] of entry.members) for (const member of members) this.leave(entry, topic, member)
   }
 
@@ -81,7 +84,7 @@ export class ClusterHub {
         for (const topic of message.topics) {
           entry.topics.delete(topic)
           const set = this.topics.get(topic)
-          if (set !== undefined && set.delete(entry) && set.size === 0) this.topics.delete(topic)
+          if (set !== undefined && set.delete(entry) && set.size === 0) this.forget(topic)
         }
         return
       case 'publish': {
@@ -114,6 +117,15 @@ export class ClusterHub {
         this.remove(entry)
         return
     }
+  }
+
+  /**
+   * A topic nobody subscribes to any more: its entry and every publisher's sequence number for
+   * it go (topic names often come from clients, so what the primary keeps follows live interest).
+   */
+  private forget(topic: string): void {
+    this.topics.delete(topic)
+    for (const worker of this.workers.values()) worker.sequences.delete(topic)
   }
 
   private leave(entry: HubWorker, topic: string, member: string): void {
