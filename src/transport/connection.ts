@@ -216,7 +216,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // Shared listeners that find the connection on the socket: no closures per connection.
     ;(socket as SocketWithConnection)[kConnection] = this
     socket.on('data', socketOnData)
-    socket.on('end', socketOnEnd)
+    listenForEnd(socket)
     socket.on('close', socketOnClose)
     socket.on('error', socketOnError)
     socket.on('drain', socketOnDrain)
@@ -1015,6 +1015,20 @@ function socketOnError(this: Socket, error: Error): void {
 }
 function socketOnDrain(this: Socket): void {
   ;(this as SocketWithConnection)[kConnection]['onDrain']()
+}
+
+/**
+ * net.Socket listens to its own 'end' (`onReadableStreamEnd`), which does something only
+ * without allowHalfOpen. On a half-open socket (http.Server's) it is dropped, so that our
+ * listener is the socket's only one: a second listener turns the slot into an array (64 B an
+ * idle connection keeps). onEnd ends our side itself.
+ */
+function listenForEnd(socket: Socket): void {
+  if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
+    const [own] = socket.listeners('end')
+    if (own.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void)
+  }
+  socket.on('end', socketOnEnd)
 }
 
 /** See Connection#pingsThisRead: the idle timer's ping is waiting for any answer. */

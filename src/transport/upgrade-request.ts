@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { ConnectionMetrics } from './connection-metrics'
+import { StringTable } from './string-table'
 
 /** What the server knows about an upgrade request before it answers 101. */
 export interface UpgradeRequest {
@@ -60,10 +61,11 @@ class ServerUpgradeRequest implements UpgradeRequest {
     // Kept percent-encoded: decoding is the router's business, segment by segment.
     this.path = q === -1 ? url : url.slice(0, q)
     this.rawQuery = q === -1 ? '' : url.slice(q + 1)
-    this.headers = req.headers
+    this.headers = shareHeaderValues(req.headers)
     this.protocols = protocols
     // Read now: once the socket has closed it no longer knows its peer.
-    this.remoteAddress = req.socket.remoteAddress
+    const remoteAddress = req.socket.remoteAddress
+    this.remoteAddress = remoteAddress === undefined ? undefined : handshakeStrings.share(remoteAddress)
     // Node caches the peer as { address, family, port } on the socket (an undocumented field);
     // the address string is kept above, so the object would be ~50 B an idle connection keeps
     // for nothing. Cleared, not deleted (a delete turns the socket into a dictionary object);
@@ -86,6 +88,37 @@ class ServerUpgradeRequest implements UpgradeRequest {
   set data(value: Record<string, unknown>) {
     this.dataValue = value
   }
+}
+
+/** Values that repeat from one handshake to the next (see StringTable): 1,024 of up to 256 characters. */
+const handshakeStrings = new StringTable(1024, 256)
+
+/**
+ * Headers whose values repeat across connections and are no secret (no cookies, no
+ * credentials, not the per-connection key): an idle connection keeps its headers, so each
+ * shared value is one string fewer per connection.
+ */
+const SHARED_HEADERS = [
+  'host',
+  'upgrade',
+  'connection',
+  'origin',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'user-agent',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'pragma',
+] as const
+
+function shareHeaderValues(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  for (const name of SHARED_HEADERS) {
+    const value = headers[name]
+    if (typeof value === 'string') headers[name] = handshakeStrings.share(value)
+  }
+  return headers
 }
 
 export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {

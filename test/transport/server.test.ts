@@ -220,6 +220,19 @@ describe('transport/server', () => {
       expect((connection.socket as unknown as { _peername?: unknown })._peername).to.equal(undefined)
     })
 
+    it("answers a peer's half-close with its own FIN and 1006, listening to 'end' alone (idle memory)", async () => {
+      const { port, nextConnection } = await listen()
+      const peer = await RawPeer.connect(port)
+      const connection = await nextConnection()
+      // net.Socket's own 'end' listener is dropped on a half-open socket: one listener, no array.
+      expect(connection.socket.listenerCount('end')).to.equal(1)
+      const closes = closeRecorder(connection)
+      peer.socket.end()
+      await peer.ended
+      await closes.closed
+      expect(closes.closes).to.deep.equal([{ code: 1006, reason: '' }])
+    })
+
     it('adds extraHeaders to the 101 response', async () => {
       const { port } = await listen({ extraHeaders: { 'X-Served-By': 'gatewire' } })
       const peer = await RawPeer.connect(port)
