@@ -15,8 +15,17 @@ import { resolveConnectionOptions, type ResolvedConnectionOptions, type ServerOp
 import { TopicRegistry, type PublishOptions } from './pubsub/topic-registry'
 import { rejectUpgrade as reject } from './reject-upgrade'
 import { ServerMetrics } from './server-metrics'
-import { pathOf, UpgradeClaim, type UpgradeClaimant } from './upgrade-claim'
-import { createUpgradeRequest, type UpgradeRequest } from './upgrade-request'
+import { pathOf, pathOfUrl, UpgradeClaim, type UpgradeClaimant } from './upgrade-claim'
+import {
+  createParsedUpgradeRequest,
+  createUpgradeRequest,
+  incomingMessage,
+  requestUrl,
+  ParsedHead,
+  type UpgradeRequest,
+} from './upgrade-request'
+import { UpgradeFront, type FrontClaimant } from './upgrade-front'
+import type { RequestHead } from '../protocol/request-head'
 
 type HttpServer = http.Server | https.Server
 
@@ -44,7 +53,7 @@ export interface Server {
  * Topics (pub/sub): `connection.subscribe(topic)`, `server.publish(topic, message)`; the
  * server's broker (ServerOptions.broker) carries publishes between instances.
  */
-export class Server extends EventEmitter implements UpgradeClaimant {
+export class Server extends EventEmitter implements UpgradeClaimant, FrontClaimant {
   private readonly connectionOptions: ResolvedConnectionOptions
   private readonly handshakeTimeout: number
   private readonly maxHeaderSize: number
@@ -57,6 +66,8 @@ export class Server extends EventEmitter implements UpgradeClaimant {
   private readonly extraHeaders: Record<string, string>
   private readonly compression: ServerOptions['compression']
   private readonly shouldHandle: (req: http.IncomingMessage) => boolean
+  /** shouldHandle on the path alone, when there is no `shouldHandle` option (see takeParsedUpgrade). */
+  private readonly claimsPath: ((path: string) => boolean) | undefined
   /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
   readonly metrics: ServerMetrics | null
 
@@ -100,6 +111,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     this.extraHeaders = options.extraHeaders ?? {}
     this.compression = options.compression
     resolveCompressionOptions(this.compression) // throws on invalid options now, not at the first handshake
+    this.claimsPath = options.shouldHandle === undefined ? pathClaim(options.path) : undefined
     this.shouldHandle = pathFilter(options)
     this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
@@ -195,6 +207,8 @@ export class Server extends EventEmitter implements UpgradeClaimant {
       this.handshakeTimeout,
     )
     server.on('error', this.onHttpError)
+    // WebSocket upgrades are answered before Node's HTTP parser sees them (see UpgradeFront).
+    UpgradeFront.install(server, this, this.handshakeTimeout, this.maxHeaderSize)
     this.attach(server)
     this.ownsHttpServer = true
     server.once('listening', () => this.emit('listening'))
@@ -313,6 +327,36 @@ export class Server extends EventEmitter implements UpgradeClaimant {
    * Answers with an HTTP error (400, 426, 503, or a hook's HandshakeError) or 101.
    */
   handleUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    this.upgrade(socket, head, req.method, req.httpVersion, req.headers, req)
+  }
+
+  /**
+   * @internal UpgradeFront: a WebSocket upgrade whose head the server parsed itself, on its own
+   * HTTP server. Answered when it is to one of this server's paths and the server is not
+   * closing; false leaves it to the HTTP server (which answers 404 or 503 as usual).
+   */
+  takeParsedUpgrade(socket: Socket, head: Buffer, parsed: RequestHead): boolean {
+    if (this.closing) return false
+    if (this.claimsPath !== undefined) {
+      if (!this.claimsPath(pathOfUrl(parsed.url))) return false
+      this.upgrade(socket, head, 'GET', '1.1', parsed.headers, new ParsedHead(socket, parsed.url, parsed.rawHeaders))
+      return true
+    }
+    // shouldHandle takes Node's request: built as Node's parser would have built it.
+    const req = incomingMessage(new ParsedHead(socket, parsed.url, parsed.rawHeaders), parsed.headers)
+    if (!this.shouldHandle(req)) return false
+    this.upgrade(socket, head, 'GET', '1.1', parsed.headers, req)
+    return true
+  }
+
+  private upgrade(
+    socket: Socket,
+    head: Buffer,
+    method: string | undefined,
+    httpVersion: string,
+    headers: http.IncomingHttpHeaders,
+    source: http.IncomingMessage | ParsedHead,
+  ): void {
     socket.on('error', noop) // errors during the handshake end in destroy, not a crash
     // Used alone (from an 'upgrade' listener of the user's): heartbeats run as when attached.
     this.startHeartbeat()
@@ -324,11 +368,13 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     let key: string
     let protocols: string[]
     try {
-      ;({ key, protocols } = validateUpgradeRequest(req.method, req.httpVersion, req.headers))
+      ;({ key, protocols } = validateUpgradeRequest(method, httpVersion, headers))
     } catch (error) {
       return reject(socket, error as HandshakeError, this.metrics)
     }
-    const request = createUpgradeRequest(req, protocols.length === 0 ? NO_PROTOCOLS : protocols)
+    const offered = protocols.length === 0 ? NO_PROTOCOLS : protocols
+    const request =
+      source instanceof ParsedHead ? createParsedUpgradeRequest(source, headers, offered) : createUpgradeRequest(source, offered)
     // Synchronous hooks (the usual case) answer at once; only a promise makes the handshake
     // pending, with its timer and closures.
     let outcome: string | undefined | Promise<string | undefined>
@@ -439,7 +485,7 @@ export class Server extends EventEmitter implements UpgradeClaimant {
     const connection = new Connection({
       role: 'server',
       options: this.connectionOptions,
-      path: request.req?.url ?? '/',
+      path: requestUrl(request),
       headers: request.headers,
       protocols: request.protocols,
       protocol,
@@ -519,9 +565,16 @@ export function closeWithServer(httpServer: HttpServer, closing: () => void): vo
 function pathFilter(options: ServerOptions): (req: http.IncomingMessage) => boolean {
   const { path, shouldHandle } = options
   if (path === undefined) return shouldHandle ?? (() => true)
+  const claims = pathClaim(path)
+  return shouldHandle === undefined ? (req) => claims(pathOf(req)) : (req) => claims(pathOf(req)) && shouldHandle(req)
+}
+
+/** The `path` option as a predicate over a request's pathname (every path when not set). */
+function pathClaim(path: ServerOptions['path']): (pathname: string) => boolean {
+  if (path === undefined) return () => true
   const paths = new Set(typeof path === 'string' ? [path] : path)
   for (const p of paths) if (!p.startsWith('/')) throw new SyntaxError(`path ${JSON.stringify(p)} must start with "/"`)
-  return shouldHandle === undefined ? (req) => paths.has(pathOf(req)) : (req) => paths.has(pathOf(req)) && shouldHandle(req)
+  return (pathname) => paths.has(pathname)
 }
 
 /** Creates a server; call `listen(port)` or `attach(httpServer)` on it. */

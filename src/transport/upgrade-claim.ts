@@ -139,13 +139,21 @@ export class UpgradeClaim {
 
 /** RFC 6455 §4.2.1: `Upgrade` lists the token "websocket" (case-insensitively). */
 export function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade
+  return isWebSocketToken(req.headers.upgrade)
+}
+
+/** An `Upgrade` header value that lists "websocket". */
+export function isWebSocketToken(upgrade: string | string[] | undefined): boolean {
   return typeof upgrade === 'string' && upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket')
 }
 
 /** The pathname of a request target, without the query (still percent-encoded). */
 export function pathOf(req: http.IncomingMessage): string {
-  const url = req.url ?? '/'
+  return pathOfUrl(req.url ?? '/')
+}
+
+/** The pathname of a request target. */
+export function pathOfUrl(url: string): string {
   const q = url.indexOf('?')
   return q === -1 ? url : url.slice(0, q)
 }

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { IncomingMessage, type IncomingHttpHeaders } from 'node:http'
+import type { Socket } from 'node:net'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { ConnectionMetrics } from './connection-metrics'
 import { StringTable } from './string-table'
@@ -37,8 +38,16 @@ export interface UpgradeRequest {
   metrics?: ConnectionMetrics | null
 }
 
+/** What the server parsed itself (see UpgradeFront), for building `req` if a hook asks for it. */
+export class ParsedHead {
+  constructor(
+    readonly socket: Socket,
+    readonly url: string,
+    readonly rawHeaders: string[],
+  ) {}
+}
+
 class ServerUpgradeRequest implements UpgradeRequest {
-  req: IncomingMessage | undefined
   readonly path: string
   readonly headers: IncomingHttpHeaders
   readonly protocols: readonly string[]
@@ -50,34 +59,47 @@ class ServerUpgradeRequest implements UpgradeRequest {
   slowConsumer?: 'close' | 'drop'
   compression?: boolean | CompressionOptions
   metrics?: ConnectionMetrics | null
-  private readonly rawQuery: string
+  /** Node's IncomingMessage, or the head it is built from on first use; undefined once released. */
+  private source: IncomingMessage | ParsedHead | undefined
+  /** After the `?` of the target; undefined when it has none. */
+  private readonly rawQuery: string | undefined
   private parsedQuery: URLSearchParams | undefined
   private dataValue: Record<string, unknown> | undefined
 
-  constructor(req: IncomingMessage, protocols: readonly string[]) {
-    const url = req.url ?? '/'
+  constructor(url: string, headers: IncomingHttpHeaders, socket: Socket, protocols: readonly string[], source: IncomingMessage | ParsedHead) {
     const q = url.indexOf('?')
-    this.req = req
+    this.source = source
     // Kept percent-encoded: decoding is the router's business, segment by segment.
     this.path = q === -1 ? url : url.slice(0, q)
-    this.rawQuery = q === -1 ? '' : url.slice(q + 1)
-    this.headers = shareHeaderValues(req.headers)
+    this.rawQuery = q === -1 ? undefined : url.slice(q + 1)
+    this.headers = shareHeaderValues(headers)
     this.protocols = protocols
     // Read now: once the socket has closed it no longer knows its peer.
-    const remoteAddress = req.socket.remoteAddress
+    const remoteAddress = socket.remoteAddress
     this.remoteAddress = remoteAddress === undefined ? undefined : handshakeStrings.share(remoteAddress)
     // Node caches the peer as { address, family, port } on the socket (an undocumented field);
     // the address string is kept above, so the object would be ~50 B an idle connection keeps
     // for nothing. Cleared, not deleted (a delete turns the socket into a dictionary object);
     // Node reads the peer again if anything asks while the socket is open.
-    const socket = req.socket as { _peername?: unknown }
-    if (socket._peername !== undefined) socket._peername = undefined
-    const origin = req.headers.origin
+    const peer = socket as { _peername?: unknown }
+    if (peer._peername !== undefined) peer._peername = undefined
+    const origin = headers.origin
     this.origin = typeof origin === 'string' ? origin : undefined
   }
 
+  get req(): IncomingMessage | undefined {
+    const source = this.source
+    if (!(source instanceof ParsedHead)) return source
+    return (this.source = incomingMessage(source, this.headers))
+  }
+
   get query(): URLSearchParams {
-    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery))
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery ?? ''))
+  }
+
+  /** The request target as sent: path and query. */
+  get url(): string {
+    return this.rawQuery === undefined ? this.path : `${this.path}?${this.rawQuery}`
   }
 
   /** Created on first use: most connections never carry data. */
@@ -88,6 +110,27 @@ class ServerUpgradeRequest implements UpgradeRequest {
   set data(value: Record<string, unknown>) {
     this.dataValue = value
   }
+
+  /** See releaseRequestMessage. */
+  release(): void {
+    this.source = undefined
+  }
+}
+
+/** @internal The IncomingMessage Node's parser would have built for this head. */
+export function incomingMessage(head: ParsedHead, headers: IncomingHttpHeaders): IncomingMessage {
+  const req = new IncomingMessage(head.socket)
+  req.httpVersionMajor = 1
+  req.httpVersionMinor = 1
+  req.httpVersion = '1.1'
+  req.method = 'GET'
+  req.url = head.url
+  req.rawHeaders = head.rawHeaders
+  req.headers = headers
+  ;(req as { upgrade?: boolean }).upgrade = true
+  req.complete = true
+  req.push(null) // an upgrade has no body: the bytes after the head are the WebSocket's
+  return req
 }
 
 /** Values that repeat from one handshake to the next (see StringTable): 1,024 of up to 256 characters. */
@@ -122,10 +165,20 @@ function shareHeaderValues(headers: IncomingHttpHeaders): IncomingHttpHeaders {
 }
 
 export function createUpgradeRequest(req: IncomingMessage, protocols: readonly string[]): UpgradeRequest {
-  return new ServerUpgradeRequest(req, protocols)
+  return new ServerUpgradeRequest(req.url ?? '/', req.headers, req.socket, protocols, req)
+}
+
+/** The UpgradeRequest of a head the server parsed itself (see UpgradeFront). */
+export function createParsedUpgradeRequest(head: ParsedHead, headers: IncomingHttpHeaders, protocols: readonly string[]): UpgradeRequest {
+  return new ServerUpgradeRequest(head.url, headers, head.socket, protocols, head)
+}
+
+/** @internal The request target (path and query) of a request the server created. */
+export function requestUrl(request: UpgradeRequest): string {
+  return request instanceof ServerUpgradeRequest ? request.url : (request.req?.url ?? request.path)
 }
 
 /** @internal Drops the IncomingMessage once the connection is open (see UpgradeRequest.req). */
 export function releaseRequestMessage(request: UpgradeRequest): void {
-  if (request instanceof ServerUpgradeRequest) request.req = undefined
+  if (request instanceof ServerUpgradeRequest) request.release()
 }

@@ -1,0 +1,89 @@
+/** A request head that parseRequestHead understood in full: `GET <target> HTTP/1.1` and its headers. */
+export interface RequestHead {
+  /** The request target as sent (origin-form: starts with `/`). */
+  url: string
+  /** Header names as sent and their values without surrounding white space: [name, value, name, value ...]. */
+  rawHeaders: string[]
+  /** Header names in lower case, each with its value (every name occurs once). */
+  headers: Record<string, string>
+  /** Offset of the first byte after the head's empty line. */
+  end: number
+}
+
+const CR = 0x0d
+const LF = 0x0a
+const SP = 0x20
+const HTAB = 0x09
+const COLON = 0x3a
+const MAX_HEADERS = 64
+
+/** RFC 7230 §3.2.6 tchar. */
+const TOKEN = new Uint8Array(128)
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1
+/** RFC 3986 pchar, `/` and `?`: what an origin-form target is made of (anything else is left to Node). */
+const TARGET = new Uint8Array(128)
+for (const c of "-._~!$&'()*+,;=:@/?%0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TARGET[c.charCodeAt(0)] = 1
+
+const REQUEST_LINE_START = Buffer.from('GET /', 'latin1')
+const REQUEST_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1')
+
+/**
+ * Parses the head of an HTTP/1.1 GET request that arrived whole in `chunk`, for a server that
+ * answers WebSocket upgrades without Node's HTTP parser. It accepts a strict subset of what
+ * RFC 7230 allows and returns undefined for everything else — an incomplete head, a head of
+ * `maxHeaderSize` bytes or more, another method or version, a target that is not plain
+ * origin-form, a header that is not `token: printable ASCII`, a repeated header, a body
+ * (Content-Length, Transfer-Encoding), obsolete line folding, bare CR or LF, more than 64
+ * headers — so that the caller can hand those bytes to Node's parser, which decides (and
+ * answers 400, 431 ...) exactly as it would have without this one.
+ */
+export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestHead | undefined {
+  const limit = Math.min(chunk.length, maxHeaderSize)
+  if (limit < REQUEST_LINE_START.length || chunk.compare(REQUEST_LINE_START, 0, REQUEST_LINE_START.length, 0, REQUEST_LINE_START.length) !== 0) {
+    return undefined
+  }
+  let i = REQUEST_LINE_START.length - 1 // the target starts at its '/'
+  const targetStart = i
+  while (i < limit) {
+    const c = chunk[i]
+    if (c >= 128 || TARGET[c] === 0) break
+    i++
+  }
+  if (i + REQUEST_LINE_END.length > limit) return undefined
+  if (chunk.compare(REQUEST_LINE_END, 0, REQUEST_LINE_END.length, i, i + REQUEST_LINE_END.length) !== 0) return undefined
+  const url = chunk.latin1Slice(targetStart, i)
+  i += REQUEST_LINE_END.length
+  const rawHeaders: string[] = []
+  const headers: Record<string, string> = {}
+  for (;;) {
+    if (i + 1 >= limit) return undefined
+    if (chunk[i] === CR) {
+      // The empty line: the head ends here.
+      if (chunk[i + 1] !== LF) return undefined
+      return { url, rawHeaders, headers, end: i + 2 }
+    }
+    if (rawHeaders.length === 2 * MAX_HEADERS) return undefined
+    const nameStart = i
+    while (i < limit && chunk[i] < 128 && TOKEN[chunk[i]] === 1) i++
+    if (i === nameStart || i >= limit || chunk[i] !== COLON) return undefined
+    const nameEnd = i++
+    while (i < limit && (chunk[i] === SP || chunk[i] === HTAB)) i++
+    const valueStart = i
+    let valueEnd = i
+    while (i < limit) {
+      const c = chunk[i]
+      if (c === CR) break
+      if (c !== HTAB && (c < SP || c > 0x7e)) return undefined
+      i++
+      if (c !== SP && c !== HTAB) valueEnd = i
+    }
+    if (i + 1 >= limit || chunk[i + 1] !== LF) return undefined
+    i += 2
+    const name = chunk.latin1Slice(nameStart, nameEnd)
+    const lower = name.toLowerCase()
+    if (lower in headers || lower === 'content-length' || lower === 'transfer-encoding') return undefined
+    const value = chunk.latin1Slice(valueStart, valueEnd)
+    rawHeaders.push(name, value)
+    headers[lower] = value
+  }
+}
