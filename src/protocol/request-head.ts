@@ -38,7 +38,7 @@ const REQUEST_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1')
  * answers 400, 431 ...) exactly as it would have without this one.
  */
 export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestHead | undefined {
-  const limit = Math.min(chunk.length, maxHeaderSize)
+  const limit = Math.min(chunk.length, maxHeaderSize - 1)
   if (limit < REQUEST_LINE_START.length || chunk.compare(REQUEST_LINE_START, 0, REQUEST_LINE_START.length, 0, REQUEST_LINE_START.length) !== 0) {
     return undefined
   }
