@@ -18,7 +18,7 @@ import { connectionId } from './pubsub/connection-id'
 import { publishedPayloadLength } from './pubsub/published-frame'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, Sender, type WriteCallback } from './sender'
-import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
+import { releaseRequestMessage, requestUrl, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
 
@@ -44,8 +44,6 @@ export interface ConnectionInit {
   request?: UpgradeRequest
   /** The negotiated permessage-deflate state (server side; the client sets it once the answer is in). */
   compression?: PerMessageDeflate
-  /** Called once when the connection has closed, before 'close' is emitted (the server's bookkeeping). */
-  release?: (connection: Connection<object>) => void
   /** The server's counters for this connection (unless its request names others); none by default. */
   metrics?: ConnectionMetrics | null
 }
@@ -91,14 +89,13 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   static readonly CLOSED = 3
 
   readyState: ReadyState = 0
-  /** The request path, with its query string, as the client sent it. */
-  readonly path: string
-  /** Server: the request headers. Client: the response headers (once open). */
-  headers: IncomingHttpHeaders
+  /**
+   * path, headers and protocols of a connection without a request (the client side); a server
+   * connection reads them from its request instead (24 B an idle connection does not keep twice).
+   */
+  private handshake?: { path: string; headers: IncomingHttpHeaders; protocols: readonly string[] }
   /** The negotiated subprotocol, or undefined. */
   protocol: string | undefined
-  /** Subprotocols the client offered, most preferred first. */
-  readonly protocols: readonly string[]
   /** The TCP (or TLS) socket, once the handshake is done. */
   socket!: Socket
   /** Server side: the upgrade request as the hooks saw it. */
@@ -106,7 +103,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private dataValue: TData | undefined
 
   private readonly role: 'server' | 'client'
-  private readonly release: ((connection: Connection<object>) => void) | undefined
   private readonly options: ResolvedConnectionOptions
   /** Created by the first send (see output()): an idle connection holds none. */
   private sender: Sender | null = null
@@ -155,7 +151,6 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // same for EventEmitter (own keys, no inherited names) and stays a small fast object.
     ;(this as unknown as { _events: object })._events = new ListenerTable()
     this.role = init.role
-    this.release = init.release
     const request = init.request
     // Hooks (verifyRequest, the framework's per-gateway options) may override these per connection.
     // A copy only where they differ: the framework sets both on every request, mostly to the
@@ -166,13 +161,30 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       maxBufferedAmount === init.options.maxBufferedAmount && slowConsumer === init.options.slowConsumer
         ? init.options
         : { ...init.options, maxBufferedAmount, slowConsumer }
-    this.path = init.path
-    this.headers = init.headers
-    this.protocols = init.protocols
+    if (request === undefined) this.handshake = { path: init.path, headers: init.headers, protocols: init.protocols }
     this.protocol = init.protocol
     this.request = init.request
     this.metrics = request?.metrics !== undefined ? request.metrics : (init.metrics ?? null)
     this.compression = init.compression ?? null
+  }
+
+  /** The request path, with its query string, as the client sent it. */
+  get path(): string {
+    return this.handshake !== undefined ? this.handshake.path : requestUrl(this.request!)
+  }
+
+  /** Server: the request headers. Client: the response headers (once open). */
+  get headers(): IncomingHttpHeaders {
+    return this.handshake !== undefined ? this.handshake.headers : this.request!.headers
+  }
+
+  set headers(value: IncomingHttpHeaders) {
+    this.handshake = { path: this.path, headers: value, protocols: this.protocols }
+  }
+
+  /** Subprotocols the client offered, most preferred first. */
+  get protocols(): readonly string[] {
+    return this.handshake !== undefined ? this.handshake.protocols : this.request!.protocols
   }
 
   /** The negotiated extensions, as in Sec-WebSocket-Extensions ('' for none): `permessage-deflate; ...`. */
@@ -499,13 +511,15 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.finish()
   }
 
-  /** @internal Client side: abort hook installed while CONNECTING. */
-  onAbort: (() => void) | null = null
+  /** @internal Client side: abort hook installed while CONNECTING (never set on a server connection: 8 B it does not keep). */
+  onAbort?: (() => void) | null
 
   private abortHandshake(): void {
     const abort = this.onAbort
-    this.onAbort = null
-    if (abort !== null) abort()
+    if (abort !== undefined && abort !== null) {
+      this.onAbort = null
+      abort()
+    }
     this.finish()
   }
 
@@ -837,7 +851,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.afterOutbound = null
     const received = this.closeReceived
     if (this.metrics !== null && this.socket !== undefined) countIn(this.metrics.connectionsOpen, this.protocol ?? '', -1)
-    if (this.release !== undefined) this.release(this)
+    const release = this.options.release
+    if (release !== undefined) release(this)
     this.guard(() =>
       this.emit('close', received === null ? CloseCode.Abnormal : received.code, received === null ? '' : received.reason),
     )

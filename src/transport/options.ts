@@ -3,6 +3,7 @@ import type * as https from 'node:https'
 import type * as tls from 'node:tls'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { Broker } from '../broker/broker'
+import type { Connection } from './connection'
 import type { TopicRegistry } from './pubsub/topic-registry'
 import type { UpgradeRequest } from './upgrade-request'
 
@@ -100,6 +101,8 @@ export interface ResolvedConnectionOptions {
   idleTimeout: number
   /** @internal The server's topics (server connections only): shared, so a connection pays nothing for it. */
   topics?: TopicRegistry
+  /** @internal Called once when a server connection has closed, before 'close' is emitted (the server's bookkeeping); shared like topics. */
+  release?: (connection: Connection<object>) => void
 }
 
 const MiB = 1024 * 1024

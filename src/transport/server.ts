@@ -100,6 +100,7 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
       (state, error) => this.emit('broker', state, error),
     )
     this.connectionOptions.topics = this.topicRegistry
+    this.connectionOptions.release = this.release
     this.handshakeTimeout = options.handshakeTimeout ?? 5000
     this.maxHeaderSize = options.maxHeaderSize ?? 16 * 1024
     this.maxConnections = options.maxConnections ?? Infinity
@@ -491,7 +492,6 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
       protocol,
       request,
       compression,
-      release: this.release,
       metrics: this.metrics?.connections ?? null,
     })
     this.open.add(connection)

@@ -52,7 +52,6 @@ class ServerUpgradeRequest implements UpgradeRequest {
   readonly headers: IncomingHttpHeaders
   readonly protocols: readonly string[]
   readonly remoteAddress: string | undefined
-  readonly origin: string | undefined
   maxMessageSize?: number
   binaryMode?: 'stream' | 'buffer'
   maxBufferedAmount?: number
@@ -61,8 +60,8 @@ class ServerUpgradeRequest implements UpgradeRequest {
   metrics?: ConnectionMetrics | null
   /** Node's IncomingMessage, or the head it is built from on first use; undefined once released. */
   private source: IncomingMessage | ParsedHead | undefined
-  /** After the `?` of the target; undefined when it has none. */
-  private readonly rawQuery: string | undefined
+  /** The request target as sent: path and query (Connection#path). */
+  readonly url: string
   private parsedQuery: URLSearchParams | undefined
   private dataValue: Record<string, unknown> | undefined
 
@@ -71,7 +70,7 @@ class ServerUpgradeRequest implements UpgradeRequest {
     this.source = source
     // Kept percent-encoded: decoding is the router's business, segment by segment.
     this.path = q === -1 ? url : url.slice(0, q)
-    this.rawQuery = q === -1 ? undefined : url.slice(q + 1)
+    this.url = url
     this.headers = shareHeaderValues(headers)
     this.protocols = protocols
     // Read now: once the socket has closed it no longer knows its peer.
@@ -83,8 +82,12 @@ class ServerUpgradeRequest implements UpgradeRequest {
     // Node reads the peer again if anything asks while the socket is open.
     const peer = socket as { _peername?: unknown }
     if (peer._peername !== undefined) peer._peername = undefined
-    const origin = headers.origin
-    this.origin = typeof origin === 'string' ? origin : undefined
+  }
+
+  /** Read from the headers: a field of its own would be 8 B more per connection. */
+  get origin(): string | undefined {
+    const origin = this.headers.origin
+    return typeof origin === 'string' ? origin : undefined
   }
 
   get req(): IncomingMessage | undefined {
@@ -94,12 +97,9 @@ class ServerUpgradeRequest implements UpgradeRequest {
   }
 
   get query(): URLSearchParams {
-    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery ?? ''))
-  }
-
-  /** The request target as sent: path and query. */
-  get url(): string {
-    return this.rawQuery === undefined ? this.path : `${this.path}?${this.rawQuery}`
+    if (this.parsedQuery !== undefined) return this.parsedQuery
+    const q = this.url.indexOf('?')
+    return (this.parsedQuery = new URLSearchParams(q === -1 ? '' : this.url.slice(q + 1)))
   }
 
   /** Created on first use: most connections never carry data. */

@@ -38,6 +38,9 @@ describe('protocol/request-head', () => {
       'sec-websocket-protocol': 'chat, superchat',
       'sec-websocket-version': '13',
     })
+    // A plain object, as Node's req.headers is.
+    expect(Object.getPrototypeOf(parsed!.headers)).to.equal(Object.prototype)
+    expect(parsed!.headers.constructor).to.equal(Object)
   })
 
   it('reports where the head ends when frames follow it in the same chunk', () => {
