@@ -605,7 +605,7 @@ export class Application {
     const gateway = handshake.gateway
     // What the client was told is what counts.
     const protocol = conn.protocol
-    const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params, protocol)
+    const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params)
     gateway.open.set(conn, session)
     gateway.opened()
     session.start()

@@ -42,7 +42,6 @@ const POLICY_VIOLATION = 1008
  * arrive meanwhile wait in a queue and are handled, in order, afterwards.
  */
 export class ConnectionSession implements HandlerContext {
-  readonly request: UpgradeRequest | undefined
   /** The connection's id in log lines (`connectionId`). */
   readonly id = ++lastConnectionId
   /** An async handler (or iterable) is in flight; new events queue. */
@@ -64,9 +63,16 @@ export class ConnectionSession implements HandlerContext {
     private readonly table: HandlerTable,
     private readonly gateway: SessionGateway,
     readonly params: Readonly<Record<string, string>>,
-    readonly protocol: string | undefined,
-  ) {
-    this.request = conn.request
+  ) {}
+
+  // Read from the connection, not copied: two fields fewer that every idle connection keeps.
+  get request(): UpgradeRequest | undefined {
+    return this.conn.request
+  }
+
+  /** The subprotocol the client was told (the connection's). */
+  get protocol(): string | undefined {
+    return this.conn.protocol
   }
 
   /** Subscribes to the connection and runs `@OnConnect` once it is open. */

@@ -51,7 +51,7 @@ function open<T extends object>(type: new () => T, options: OpenOptions = {}): O
     counters: new GatewayCounters(),
     open: new Map(),
   }
-  const session = new ConnectionSession(conn as never, table, runtime, options.params ?? {}, options.protocol)
+  const session = new ConnectionSession(conn as never, table, runtime, options.params ?? {})
   runtime.open.set(conn as never, session)
   session.start()
   return { conn, gateway, logged, runtime, session }
