@@ -33,6 +33,15 @@ for (const c of "-._~!$&'()*+,;=:@/?%0123456789abcdefghijklmnopqrstuvwxyzABCDEFG
 const HeaderObject = function HeaderObject(): void {} as unknown as new () => Record<string, string>
 HeaderObject.prototype = Object.prototype
 
+/** Header names as browsers and common clients spell them, with their lower-case form: no toLowerCase() copy per handshake. */
+const LOWER_CASE = new Map(
+  [
+    'Host', 'Upgrade', 'Connection', 'Origin', 'Pragma', 'Cache-Control', 'User-Agent', 'Cookie',
+    'Accept-Encoding', 'Accept-Language', 'Authorization', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version',
+    'Sec-WebSocket-Extensions', 'Sec-WebSocket-Protocol',
+  ].map((name) => [name, name.toLowerCase()]),
+)
+
 const REQUEST_LINE_START = Buffer.from('GET /', 'latin1')
 const REQUEST_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1')
 
@@ -89,7 +98,7 @@ export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestH
     if (i + 1 >= limit || chunk[i + 1] !== LF) return undefined
     i += 2
     const name = chunk.latin1Slice(nameStart, nameEnd)
-    const lower = name.toLowerCase()
+    const lower = LOWER_CASE.get(name) ?? name.toLowerCase()
     if (lower in headers || lower === 'content-length' || lower === 'transfer-encoding') return undefined
     const value = chunk.latin1Slice(valueStart, valueEnd)
     rawHeaders.push(name, value)

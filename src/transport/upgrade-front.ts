@@ -37,33 +37,63 @@ export class UpgradeFront {
     return true
   }
 
+  /** Sockets waiting for their first read, with the time they connected (see sweep). */
+  private readonly waiting = new Map<Socket, number>()
+  private sweeper: NodeJS.Timeout | null = null
+
   private constructor(
     private readonly server: http.Server,
     private readonly http: ConnectionListener,
     private readonly claimant: FrontClaimant,
     private readonly handshakeTimeout: number,
     private readonly maxHeaderSize: number,
-  ) {}
+  ) {
+    fronts.set(server, this)
+  }
 
+  // One listener and one timer for every socket, no closure or Timeout per connection: what a
+  // handshake allocates is young-generation memory a burst of connections grows.
   private readonly onConnection = (socket: Socket): void => {
-    // Closures for the handshake only: they are gone with its first read.
-    const timer = setTimeout(() => {
-      socket.removeListener('data', onFirstRead)
-      socket.removeListener('error', noop)
-      // As Node's headersTimeout does: a client that sends nothing is answered 408.
-      rejectUpgrade(socket, new HandshakeError(408, 'request timeout'))
-    }, this.handshakeTimeout)
-    timer.unref()
-    const onFirstRead = (chunk: Buffer): void => {
-      clearTimeout(timer)
-      socket.removeListener('data', onFirstRead)
-      socket.removeListener('error', noop)
-      const parsed = parseRequestHead(chunk, this.maxHeaderSize)
-      const taken = parsed !== undefined && isUpgrade(parsed) && this.claimant.takeParsedUpgrade(socket, chunk.subarray(parsed.end), parsed)
-      if (!taken) this.toHttp(socket, chunk)
+    this.waiting.set(socket, Date.now())
+    if (this.sweeper === null) {
+      // As often as Node checks its own headersTimeout (connectionsCheckingInterval).
+      this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.handshakeTimeout))
+      this.sweeper.unref()
     }
     socket.on('error', noop)
     socket.on('data', onFirstRead)
+  }
+
+  /** @internal The first bytes of a connection decide who answers it. */
+  firstRead(socket: Socket, chunk: Buffer): void {
+    this.waiting.delete(socket)
+    socket.removeListener('data', onFirstRead)
+    socket.removeListener('error', noop)
+    const parsed = parseRequestHead(chunk, this.maxHeaderSize)
+    const taken =
+      parsed !== undefined &&
+      isUpgrade(parsed) &&
+      this.claimant.takeParsedUpgrade(socket, parsed.end === chunk.length ? EMPTY : chunk.subarray(parsed.end), parsed)
+    if (!taken) this.toHttp(socket, chunk)
+  }
+
+  /** A client that sent nothing within handshakeTimeout is answered 408, as Node's headersTimeout does. */
+  private sweep(): void {
+    const expired = Date.now() - this.handshakeTimeout
+    for (const [socket, connected] of this.waiting) {
+      if (socket.destroyed) {
+        this.waiting.delete(socket)
+      } else if (connected <= expired) {
+        this.waiting.delete(socket)
+        socket.removeListener('data', onFirstRead)
+        socket.removeListener('error', noop)
+        rejectUpgrade(socket, new HandshakeError(408, 'request timeout'))
+      }
+    }
+    if (this.waiting.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper)
+      this.sweeper = null
+    }
   }
 
   /** The socket as Node's HTTP server would have got it, with the bytes read so far put back. */
@@ -73,6 +103,15 @@ export class UpgradeFront {
     this.http.call(this.server, socket)
     socket.resume()
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+const fronts = new WeakMap<http.Server, UpgradeFront>()
+
+/** The first read's listener, shared: net.Socket knows its server (`socket.server`). */
+function onFirstRead(this: Socket, chunk: Buffer): void {
+  const front = fronts.get((this as Socket & { server: http.Server }).server)
+  if (front !== undefined) front.firstRead(this, chunk)
 }
 
 /** A WebSocket upgrade, as Node's parser would see it (without Host, Node itself answers 400). */
