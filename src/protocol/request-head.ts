@@ -2,8 +2,8 @@
 export interface RequestHead {
   /** The request target as sent (origin-form: starts with `/`). */
   url: string
-  /** Header names as sent and their values without surrounding white space: [name, value, name, value ...]. */
-  rawHeaders: string[]
+  /** The bytes it was parsed from (rawHeadersOf reads them again). */
+  bytes: Buffer
   /** Header names in lower case, each with its value (every name occurs once). */
   headers: Record<string, string>
   /** Offset of the first byte after the head's empty line. */
@@ -46,6 +46,16 @@ const REQUEST_LINE_START = Buffer.from('GET /', 'latin1')
 const REQUEST_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1')
 
 /**
+ * The head's header names as sent and their values without surrounding white space
+ * ([name, value, name, value ...], Node's `rawHeaders`): parsed again, only when asked for.
+ */
+export function rawHeadersOf(head: RequestHead): string[] {
+  const rawHeaders: string[] = []
+  parseRequestHead(head.bytes, Number.POSITIVE_INFINITY, rawHeaders)
+  return rawHeaders
+}
+
+/**
  * Parses the head of an HTTP/1.1 GET request that arrived whole in `chunk`, for a server that
  * answers WebSocket upgrades without Node's HTTP parser. It accepts a strict subset of what
  * RFC 7230 allows and returns undefined for everything else — an incomplete head, a head of
@@ -53,9 +63,10 @@ const REQUEST_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1')
  * origin-form, a header that is not `token: printable ASCII`, a repeated header, a body
  * (Content-Length, Transfer-Encoding), obsolete line folding, bare CR or LF, more than 64
  * headers — so that the caller can hand those bytes to Node's parser, which decides (and
- * answers 400, 431 ...) exactly as it would have without this one.
+ * answers 400, 431 ...) exactly as it would have without this one. `rawHeaders`, when given,
+ * receives the names as sent and the values.
  */
-export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestHead | undefined {
+export function parseRequestHead(chunk: Buffer, maxHeaderSize: number, rawHeaders?: string[]): RequestHead | undefined {
   const limit = Math.min(chunk.length, maxHeaderSize - 1)
   if (limit < REQUEST_LINE_START.length || chunk.compare(REQUEST_LINE_START, 0, REQUEST_LINE_START.length, 0, REQUEST_LINE_START.length) !== 0) {
     return undefined
@@ -71,16 +82,16 @@ export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestH
   if (chunk.compare(REQUEST_LINE_END, 0, REQUEST_LINE_END.length, i, i + REQUEST_LINE_END.length) !== 0) return undefined
   const url = chunk.latin1Slice(targetStart, i)
   i += REQUEST_LINE_END.length
-  const rawHeaders: string[] = []
   const headers = new HeaderObject()
+  let count = 0
   for (;;) {
     if (i + 1 >= limit) return undefined
     if (chunk[i] === CR) {
       // The empty line: the head ends here.
       if (chunk[i + 1] !== LF) return undefined
-      return { url, rawHeaders, headers, end: i + 2 }
+      return { url, headers, end: i + 2, bytes: chunk }
     }
-    if (rawHeaders.length === 2 * MAX_HEADERS) return undefined
+    if (count++ === MAX_HEADERS) return undefined
     const nameStart = i
     while (i < limit && chunk[i] < 128 && TOKEN[chunk[i]] === 1) i++
     if (i === nameStart || i >= limit || chunk[i] !== COLON) return undefined
@@ -101,7 +112,7 @@ export function parseRequestHead(chunk: Buffer, maxHeaderSize: number): RequestH
     const lower = LOWER_CASE.get(name) ?? name.toLowerCase()
     if (lower in headers || lower === 'content-length' || lower === 'transfer-encoding') return undefined
     const value = chunk.latin1Slice(valueStart, valueEnd)
-    rawHeaders.push(name, value)
+    if (rawHeaders !== undefined) rawHeaders.push(name, value)
     headers[lower] = value
   }
 }

@@ -216,7 +216,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * server emits 'connection' there, so its listeners can already send), 'connect' is emitted,
    * then the bytes that came with the handshake (`head`) are parsed.
    */
-  attach(socket: Socket, head: Buffer, onOpen?: () => void): void {
+  attach(socket: Socket, head: Buffer, onOpen?: (connection: Connection<object>) => void): void {
     this.socket = socket
     socket.setNoDelay(true)
     if (this.options.idleTimeout > 0) {
@@ -238,9 +238,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       metrics.connectionsOpened++
       countIn(metrics.connectionsOpen, this.protocol ?? '')
     }
-    if (onOpen !== undefined) onOpen()
+    if (onOpen !== undefined) onOpen(this)
     if (this.readyState !== Connection.OPEN) return
-    this.guard(() => this.emit('connect'))
+    // guard() without its closure: this runs once per handshake.
+    try {
+      this.emit('connect')
+    } catch (error) {
+      this.onListenerError(error)
+    }
     if (this.request !== undefined) releaseRequestMessage(this.request)
     // The head may view a buffer the http parser reuses: parse a copy, since payloads are views.
     if (head.length !== 0 && !this.closed) this.onData(Buffer.from(head))

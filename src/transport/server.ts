@@ -86,6 +86,14 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
     this.open.delete(connection as Connection)
     this.topicRegistry.drop(connection)
   }
+  /** 'connection', once the connection is OPEN: one function for all, no closure per handshake. */
+  private readonly announce = (connection: Connection<object>): void => {
+    try {
+      this.emit('connection', connection)
+    } catch (error) {
+      this.emitError(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
   /** Errors of the server's own HTTP server (EADDRINUSE ...), re-emitted with Node's semantics: unhandled, they throw. */
   private readonly onHttpError = (error: Error): void => {
     this.emit('error', error)
@@ -340,11 +348,11 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
     if (this.closing) return false
     if (this.claimsPath !== undefined) {
       if (!this.claimsPath(pathOfUrl(parsed.url))) return false
-      this.upgrade(socket, head, 'GET', '1.1', parsed.headers, new ParsedHead(socket, parsed.url, parsed.rawHeaders))
+      this.upgrade(socket, head, 'GET', '1.1', parsed.headers, new ParsedHead(socket, parsed))
       return true
     }
     // shouldHandle takes Node's request: built as Node's parser would have built it.
-    const req = incomingMessage(new ParsedHead(socket, parsed.url, parsed.rawHeaders), parsed.headers)
+    const req = incomingMessage(new ParsedHead(socket, parsed), parsed.headers)
     if (!this.shouldHandle(req)) return false
     this.upgrade(socket, head, 'GET', '1.1', parsed.headers, req)
     return true
@@ -496,13 +504,7 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
     })
     this.open.add(connection)
     // 'connection' is emitted once the connection is OPEN, so its listeners can send at once.
-    connection.attach(socket, head, () => {
-      try {
-        this.emit('connection', connection)
-      } catch (error) {
-        this.emitError(error instanceof Error ? error : new Error(String(error)))
-      }
-    })
+    connection.attach(socket, head, this.announce)
   }
 
   private startHeartbeat(): void {

@@ -2,6 +2,7 @@ import { IncomingMessage, type IncomingHttpHeaders } from 'node:http'
 import type { Socket } from 'node:net'
 import type { CompressionOptions } from '../protocol/extensions/compression-options'
 import type { ConnectionMetrics } from './connection-metrics'
+import { rawHeadersOf, type RequestHead } from '../protocol/request-head'
 import { StringTable } from './string-table'
 
 /** What the server knows about an upgrade request before it answers 101. */
@@ -42,8 +43,7 @@ export interface UpgradeRequest {
 export class ParsedHead {
   constructor(
     readonly socket: Socket,
-    readonly url: string,
-    readonly rawHeaders: string[],
+    readonly head: RequestHead,
   ) {}
 }
 
@@ -124,8 +124,8 @@ export function incomingMessage(head: ParsedHead, headers: IncomingHttpHeaders):
   req.httpVersionMinor = 1
   req.httpVersion = '1.1'
   req.method = 'GET'
-  req.url = head.url
-  req.rawHeaders = head.rawHeaders
+  req.url = head.head.url
+  req.rawHeaders = rawHeadersOf(head.head)
   req.headers = headers
   ;(req as { upgrade?: boolean }).upgrade = true
   req.complete = true
@@ -170,7 +170,7 @@ export function createUpgradeRequest(req: IncomingMessage, protocols: readonly s
 
 /** The UpgradeRequest of a head the server parsed itself (see UpgradeFront). */
 export function createParsedUpgradeRequest(head: ParsedHead, headers: IncomingHttpHeaders, protocols: readonly string[]): UpgradeRequest {
-  return new ServerUpgradeRequest(head.url, headers, head.socket, protocols, head)
+  return new ServerUpgradeRequest(head.head.url, headers, head.socket, protocols, head)
 }
 
 /** @internal The request target (path and query) of a request the server created. */

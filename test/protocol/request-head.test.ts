@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { parseRequestHead } from '../../src/protocol/request-head'
+import { parseRequestHead, rawHeadersOf } from '../../src/protocol/request-head'
 
 // RFC 6455 §1.3's sample handshake, as a browser sends it (CRLF line ends).
 const SAMPLE =
@@ -28,7 +28,8 @@ describe('protocol/request-head', () => {
     expect(parsed).to.not.equal(undefined)
     expect(parsed!.url).to.equal('/chat?room=1')
     expect(parsed!.end).to.equal(SAMPLE.length)
-    expect(parsed!.rawHeaders.slice(0, 4)).to.deep.equal(['Host', 'server.example.com', 'Upgrade', 'websocket'])
+    expect(rawHeadersOf(parsed!).slice(0, 4)).to.deep.equal(['Host', 'server.example.com', 'Upgrade', 'websocket'])
+    expect(rawHeadersOf(parsed!)).to.have.length(14)
     expect(parsed!.headers).to.deep.equal({
       host: 'server.example.com',
       upgrade: 'websocket',
