@@ -256,6 +256,8 @@ export class Application {
       // On a shared server, only upgrades to the app's gateways are the app's.
       shouldHandle: (req) => this.routes(req),
     })
+    // The same decision from the pathname alone, for the upgrades the server parses itself.
+    this.server.claimPathsBy((pathname) => this.routesPath(pathname))
     this.server.on('connection', this.onConnection)
     this.server.on('error', (err: Error) => this.logger.error({ err }, `gatewire: server error: ${err.message}`))
   }
@@ -343,9 +345,13 @@ export class Application {
 
   /** True when one of the app's gateways serves the path of this upgrade request. */
   routes(req: IncomingMessage): boolean {
+    const url = req.url ?? '/'
+    return this.routesPath(url.split('?', 1)[0])
+  }
+
+  private routesPath(pathname: string): boolean {
     try {
-      const url = req.url ?? '/'
-      return this.router.match(url.split('?', 1)[0]) !== undefined
+      return this.router.match(pathname) !== undefined
     } catch {
       // A parameter segment of one of our routes that does not decode: ours, answered 400.
       return true

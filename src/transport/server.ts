@@ -67,7 +67,7 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
   private readonly compression: ServerOptions['compression']
   private readonly shouldHandle: (req: http.IncomingMessage) => boolean
   /** shouldHandle on the path alone, when there is no `shouldHandle` option (see takeParsedUpgrade). */
-  private readonly claimsPath: ((path: string) => boolean) | undefined
+  private claimsPath: ((path: string) => boolean) | undefined
   /** Handshakes by status and connection counters (see ServerMetrics); null with `metrics: false`. */
   readonly metrics: ServerMetrics | null
 
@@ -216,8 +216,9 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
       this.handshakeTimeout,
     )
     server.on('error', this.onHttpError)
-    // WebSocket upgrades are answered before Node's HTTP parser sees them (see UpgradeFront).
-    UpgradeFront.install(server, this, this.handshakeTimeout, this.maxHeaderSize)
+    // WebSocket upgrades answered before Node's HTTP parser sees them (see UpgradeFront): off
+    // until its per-message cost is explained.
+    if (UpgradeFront.enabled) UpgradeFront.install(server, this, this.handshakeTimeout, this.maxHeaderSize)
     this.attach(server)
     this.ownsHttpServer = true
     server.once('listening', () => this.emit('listening'))
@@ -255,6 +256,15 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
   /** @internal UpgradeClaimant: this WebSocket upgrade is to one of this server's paths. */
   claims(req: http.IncomingMessage): boolean {
     return this.shouldHandle(req)
+  }
+
+  /**
+   * @internal For a `shouldHandle` that reads only the request's path (the framework's router):
+   * the same decision from the pathname, so that upgrades parsed without Node's parser need no
+   * IncomingMessage to be claimed.
+   */
+  claimPathsBy(claims: (pathname: string) => boolean): void {
+    this.claimsPath = claims
   }
 
   /** @internal UpgradeClaimant: false once closing (its paths are then answered 503). */

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { IncomingMessage } from 'node:http'
 import type { UpgradeRequest } from '../../src'
+import { UpgradeFront } from '../../src/transport/upgrade-front'
 import { listen, next, rawHttp, RawPeer, releaseAll, tcp, upgradeRequest } from '../helpers/transport-harness'
 
 // Upgrades answered before Node's HTTP parser (UpgradeFront, on a server that listens itself)
@@ -12,6 +13,13 @@ function throughNodeHttp(socket: object): boolean {
 }
 
 describe('transport/upgrade-front', () => {
+  // Off by default (see UpgradeFront.enabled): these tests run the servers they create with it.
+  before(() => {
+    UpgradeFront.enabled = true
+  })
+  after(() => {
+    UpgradeFront.enabled = false
+  })
   afterEach(releaseAll)
 
   it('answers a whole upgrade head itself: nothing of http.Server stays on the socket', async () => {
