@@ -4,6 +4,7 @@ import { ProtocolError } from '../protocol-error'
 import type { ResolvedCompressionOptions } from './compression-options'
 import type { DeflateParams } from './negotiate-deflate'
 import { OutputLimitError, RawZlib } from './raw-zlib'
+import * as zlib from 'node:zlib'
 
 /** RFC 7692 §7.2.1: the end of a sync flush, removed from each message sent and put back on receipt. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff])
@@ -63,6 +64,9 @@ export class PerMessageDeflate implements MessageInflater {
   /** The compressor of a message being streamed out with compressFragment(). */
   private streamDeflater: RawZlib | null = null
   private key: string | null = null
+  /** A compressAsync() on the connection's own compressor is running; release() waits for it. */
+  private busy = false
+  private released = false
 
   constructor(
     /** What was agreed. */
@@ -113,6 +117,36 @@ export class PerMessageDeflate implements MessageInflater {
     } finally {
       shared.reset()
     }
+  }
+
+  /** Smallest payload compressed off the main thread (compressAsync). */
+  get asyncThreshold(): number {
+    return this.options.asyncThreshold
+  }
+
+  /**
+   * Compresses a whole message on libuv's thread pool and calls back with the payload of its
+   * frame (as compress() returns it). Without context takeover a one-shot zlib stream does it,
+   * so jobs of many connections run side by side; with it, the connection's own compressor, and
+   * the caller must run one job at a time and no other compression of this connection until
+   * it calls back (its context is then that of every message before, in order).
+   */
+  compressAsync(data: Buffer, callback: (error: Error | null, payload: Buffer) => void): void {
+    if (this.ownNoContextTakeover) {
+      zlib.deflateRaw(
+        data,
+        { windowBits: this.ownWindowBits, level: this.options.level, memLevel: this.options.memLevel, finishFlush: zlib.constants.Z_SYNC_FLUSH },
+        (error, out) => callback(error, error === null ? stripTail(out) : out),
+      )
+      return
+    }
+    const deflater = (this.deflater ??= this.newDeflater())
+    this.busy = true
+    deflater.processAsync(data, (error, out) => {
+      this.busy = false
+      if (this.released) this.release()
+      callback(error, error === null ? stripTail(out) : out)
+    })
   }
 
   /**
@@ -221,6 +255,9 @@ export class PerMessageDeflate implements MessageInflater {
   release(): void {
     this.abort()
     this.endStream()
+    this.released = true
+    // Its handle is working on the thread pool: closed when that job calls back.
+    if (this.busy) return
     this.deflater?.close()
     this.deflater = null
     this.inflater?.close()
