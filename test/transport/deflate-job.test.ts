@@ -167,12 +167,13 @@ describe('permessage-deflate: asynchronous compression of large messages', () =>
 
   it('counts bytes waiting for a job against maxBufferedAmount: drop policy', async () => {
     const { server } = await pair({ compression: true, maxBufferedAmount: 300_000, highWaterMark: 1 << 20, slowConsumer: 'drop' }, { compression: true })
-    const errors: (Error | undefined)[] = []
-    const results = [0, 1, 2].map((i) => server.sendText(chat(200_000, i), (error) => errors.push(error)))
+    const errors: (Error | null | undefined)[] = [null, null, null]
+    const results = [0, 1, 2].map((i) => server.sendText(chat(200_000, 31 + i), (error) => (errors[i] = error)))
     expect(server.bufferedAmount, 'the queued messages are buffered').to.be.at.least(400_000)
+    expect(DeflateJob.running).to.equal(1)
     // The third comes with 400,000 bytes waiting: over 300,000, so it is dropped.
     expect(results).to.deep.equal([true, true, false])
-    await until(() => errors.length === 3, 'all three callbacks ran')
+    await until(() => !errors.includes(null), 'all three callbacks ran')
     expect(errors[2]?.message).to.match(/slow consumer/)
     expect(errors.slice(0, 2)).to.deep.equal([undefined, undefined])
   })
@@ -182,9 +183,11 @@ describe('permessage-deflate: asynchronous compression of large messages', () =>
     const closed = next<[number]>(client, 'close')
     const texts: string[] = []
     client.on('text', (text: string) => texts.push(text))
-    server.sendText(chat(200_000, 1))
-    server.sendText(chat(200_000, 2))
-    server.sendText(chat(200_000, 3))
+    // Texts no connection received before (a received text would be relayed as its compressed bytes, synchronously).
+    server.sendText(chat(200_000, 21))
+    server.sendText(chat(200_000, 22))
+    expect(DeflateJob.running).to.equal(1)
+    server.sendText(chat(200_000, 23))
     expect((await closed)[0]).to.equal(CloseCode.PolicyViolation)
     expect(texts).to.deep.equal([])
   })
