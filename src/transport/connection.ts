@@ -942,7 +942,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const queue = this.waiting
     if (queue === null || queue.waitingOn !== job || this.closed) return
     queue.waitingOn = null
-    this.runQueued(true)
+    // Called from zlib's completion callback: nothing may escape to it (the process would exit).
+    try {
+      this.runQueued(true)
+    } catch (error) {
+      this.onListenerError(error)
+    }
   }
 
   /** Writes the queued output in order, up to a job still running (which it then waits for). */
