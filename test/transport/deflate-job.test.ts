@@ -153,6 +153,25 @@ describe('permessage-deflate: asynchronous compression of large messages', () =>
     expect(errors.map((error) => error?.name)).to.deep.equal(['ConnectionStateError', 'ConnectionStateError'])
   })
 
+  it('closes a context takeover compressor only once its running job has called back, when destroyed mid-job', async () => {
+    const takeover = { serverNoContextTakeover: false, clientNoContextTakeover: false }
+    const { client, server } = await pair({ compression: takeover }, { compression: takeover })
+    const errors: (Error | undefined)[] = []
+    server.sendText(chat(1 << 20, 7), (error) => errors.push(error))
+    expect(DeflateJob.running).to.equal(1)
+    const own = (server.compression as unknown as { zlib: Record<string, unknown> }).zlib
+    const closed = next<[number]>(client, 'close')
+    server.terminate()
+    await next(server, 'close')
+    expect(own.busy, 'the job still runs after the close').to.equal(true)
+    expect((own.deflater as Record<string, unknown>).closed, 'its zlib handle is not closed under the running job').to.equal(false)
+    await until(() => DeflateJob.running === 0, 'the running job ended')
+    expect((own.deflater as Record<string, unknown> | null)?.closed ?? true, 'closed once the job called back').to.equal(true)
+    expect((await closed)[0]).to.equal(CloseCode.Abnormal)
+    await until(() => errors.length === 1, 'the send callback was called')
+    expect(errors[0]?.name).to.equal('ConnectionStateError')
+  })
+
   it('sends the close frame after a message still compressing when close() is called mid-job', async () => {
     const { client, server } = await pair({ compression: true }, { compression: true })
     const big = chat(1 << 20, 5)
