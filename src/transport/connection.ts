@@ -285,9 +285,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
    * compressed bytes at hand already (a relayed text, see compressedCopy); else null.
    */
   private textJob(compression: PerMessageDeflate, text: string): DeflateJob | null {
+    const threshold = compression.asyncThreshold
+    // Measured without encoding: a text just under the threshold is then encoded once, by compressText.
+    if (text.length < threshold && Buffer.byteLength(text, 'utf8') < threshold) return null
     if (compression.compressedCopy(text) !== null) return null
     const data = Buffer.from(text, 'utf8')
-    if (data.length < compression.asyncThreshold) return null
     const metrics = this.metrics
     if (metrics !== null) {
       metrics.textMessagesSent++

@@ -88,6 +88,18 @@ describe('permessage-deflate: asynchronous compression of large messages', () =>
     expect(server.bufferedAmount).to.be.above(0)
   })
 
+  it('measures a text against asyncThreshold in UTF-8 bytes, not characters', async () => {
+    const { client, server } = await pair({ compression: true }, { compression: true })
+    const texts: string[] = []
+    client.on('text', (text: string) => texts.push(text))
+    server.sendText('€'.repeat(5000)) // 15,000 bytes
+    expect(DeflateJob.running + DeflateJob.queued, '15,000 bytes: synchronous').to.equal(0)
+    server.sendText('€'.repeat(6000)) // 18,000 bytes in 6,000 characters
+    expect(DeflateJob.running, '18,000 bytes: asynchronous').to.equal(1)
+    await until(() => texts.length === 2, 'both texts arrived')
+    expect(texts).to.deep.equal(['€'.repeat(5000), '€'.repeat(6000)])
+  })
+
   it('keeps every message synchronous with asyncThreshold: Infinity', async () => {
     const { client, server } = await pair({ compression: { asyncThreshold: Infinity } }, { compression: true })
     const big = chat(1_000_000, 1)
