@@ -895,6 +895,7 @@ describe('FrameParser', () => {
 function noopHandler(): FrameHandler {
   return {
     onText: () => {},
+    onTextPieces: () => {},
     onBinary: () => {},
     onBinaryStart: () => {},
     onBinaryChunk: () => {},
