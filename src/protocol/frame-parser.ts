@@ -343,8 +343,9 @@ export class FrameParser {
       if (textBytes && take < NATIVE_ASCII_MIN) ascii = unmaskAscii(chunk, this.maskKey, phase, pos, end)
       else applyMaskWord(chunk, this.maskKey, phase, pos, end)
     }
-    if (textBytes && take >= NATIVE_ASCII_MIN) {
-      // A native (SIMD) check after the plain unmasking beats checking in the unmasking loop here.
+    if (textBytes && (take >= NATIVE_ASCII_MIN || (!this.masked && this.asciiText !== null))) {
+      // A native (SIMD) check after the plain unmasking beats checking in the unmasking loop here;
+      // unmasked pieces (client side) have no loop to check in, so a text kept as pieces asks.
       ascii = isAscii(pos === 0 && end === chunk.length ? chunk : chunk.subarray(pos, end))
     }
     this.remaining -= take
