@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { CloseCode, Opcode } from '../../src/protocol/constants'
 import { encodeFrame, encodeFrameHeader } from '../../src/protocol/frame-builder'
 import { FrameParser, type FrameHandler, type FrameParserOptions } from '../../src/protocol/frame-parser'
+import { countJoins } from '../helpers/count-joins'
 import {
   CLIENT,
   SERVER,
@@ -18,22 +19,6 @@ import {
 
 // The masking key of RFC 6455 §5.7's masked example.
 const KEY = hex('37 fa 21 3d')
-
-/** How many times `run` makes Buffer.concat join buffers. */
-function countJoins(run: () => void): number {
-  const concat = Buffer.concat
-  let joins = 0
-  Buffer.concat = (...args: Parameters<typeof concat>) => {
-    joins++
-    return concat(...args)
-  }
-  try {
-    run()
-  } finally {
-    Buffer.concat = concat
-  }
-  return joins
-}
 
 const text = (value: string): FrameEvent => ({ type: 'text', text: value })
 const binary = (data: Buffer): FrameEvent => ({ type: 'binary', data })
