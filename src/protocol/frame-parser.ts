@@ -142,7 +142,7 @@ export class FrameParser {
    */
   private asciiBytes = 0
   /**
-   * The text so far of a one-frame ASCII message kept as pieces (see keepsAsciiText), or null.
+   * The text so far of a one-frame ASCII message kept as pieces (see startsAsciiText), or null.
    * Each piece is decoded on its own (Latin-1, one copy) and the strings are concatenated, which
    * V8 does without copying: the bytes are never gathered into one buffer only to be copied
    * again into the string (a 64 KiB text echo: one copy of the message instead of two).
