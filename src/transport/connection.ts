@@ -19,7 +19,7 @@ import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
 import { publishedPayloadLength } from './pubsub/published-frame'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
-import { rememberText, Sender, type WriteCallback } from './sender'
+import { rememberText, rememberTextPieces, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
@@ -575,10 +575,20 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
     rememberText(text, source, start, end)
     if (this.compression !== null) rememberInflatedText(text, source)
+    this.onTextReceived(text, end - start)
+  }
+
+  /** A text that came in pieces (never a compressed one: those are inflated into one buffer). */
+  private onTextPieces(text: string, pieces: readonly Buffer[], length: number): void {
+    rememberTextPieces(text, pieces, length)
+    this.onTextReceived(text, length)
+  }
+
+  private onTextReceived(text: string, bytes: number): void {
     const metrics = this.metrics
     if (metrics !== null) {
       metrics.textMessagesReceived++
-      metrics.textBytesReceived += end - start
+      metrics.textBytesReceived += bytes
     }
     this.emitMessage('text', text)
     this.emitMessage('message', text)
@@ -1130,6 +1140,9 @@ class FrameEvents implements FrameHandler {
   constructor(private readonly connection: Connection<object>) {}
   onText(text: string, source: Buffer, start: number, end: number): void {
     this.connection['onTextMessage'](text, source, start, end)
+  }
+  onTextPieces(text: string, pieces: readonly Buffer[], length: number): void {
+    this.connection['onTextPieces'](text, pieces, length)
   }
   onBinary(data: Buffer): void {
     this.connection['onBinaryMessage'](data)
