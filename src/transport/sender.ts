@@ -3,6 +3,7 @@ import { Socket } from 'node:net'
 // load through one on every message costs a generic property lookup.
 import { MAX_HEADER_SIZE, writeFrameHeader } from '../protocol/frame-builder'
 import { applyMask, MaskKeyPool } from '../protocol/mask'
+import { directWrite, directWriteAvailable, type DirectWriter } from './direct-write'
 
 export type WriteCallback = (error?: Error) => void
 
@@ -96,7 +97,7 @@ export function rememberText(text: string, source: Buffer, start: number, end: n
  * tick, leaves in a single write. Small frames are gathered in the shared slab; large payloads
  * are queued as they are (never copied when unmasked) and go out with writev.
  */
-export class Sender {
+export class Sender implements DirectWriter {
   /** Bytes framed but not yet handed to the socket. */
   private queuedBytes = 0
   /** Regions and payloads queued for the next write (null when nothing is). */
@@ -119,6 +120,10 @@ export class Sender {
    * was given (a PassThrough hands it to its reader), so its slab regions are never reused.
    */
   private readonly copiesOnWrite: boolean
+  /** Whether writes without a callback may skip the socket's Writable (see direct-write.ts): plain TCP only. */
+  private readonly direct: boolean
+  /** DirectWriter: bytes of direct writes libuv still holds. */
+  directQueued = 0
 
   constructor(
     private readonly socket: Socket,
@@ -126,11 +131,12 @@ export class Sender {
     private readonly maskKeys: MaskKeyPool | null,
   ) {
     this.copiesOnWrite = socket instanceof Socket
+    this.direct = directWriteAvailable && this.copiesOnWrite && (socket as { encrypted?: boolean }).encrypted !== true
   }
 
   /** Bytes accepted but not yet written to the kernel. */
   get bufferedAmount(): number {
-    return this.queuedBytes + this.socket.writableLength
+    return this.queuedBytes + this.socket.writableLength + this.directQueued
   }
 
   /** Holds writes until `uncork()`; used around the processing of one socket read. */
@@ -292,7 +298,7 @@ export class Sender {
     }
     const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
     if (segments.length === 1) {
-      socket.write(segments[0], onWritten)
+      if (onWritten !== undefined || !this.direct || !directWrite(socket, segments[0], this)) socket.write(segments[0], onWritten)
     } else if (total <= GATHER_LIMIT) {
       // Many small segments (published frames queued by reference, between this sender's own
       // slab regions): one contiguous write costs the kernel far less than a writev of each.
@@ -312,8 +318,9 @@ export class Sender {
         end += length
       }
       slabUsed = end
-      socket.write(slab.subarray(at, end), onWritten)
-      if (this.copiesOnWrite && socket.writableLength === 0 && slabUsed === end) {
+      const gathered = slab.subarray(at, end)
+      if (onWritten !== undefined || !this.direct || !directWrite(socket, gathered, this)) socket.write(gathered, onWritten)
+      if (this.copiesOnWrite && socket.writableLength === 0 && this.directQueued === 0 && slabUsed === end) {
         slabUsed = tailSlab === slab && tailEnd === at ? tailStart : at
       }
       return
@@ -328,7 +335,7 @@ export class Sender {
     // so the kernel has the bytes: the slab region can be reused at once. Under steady traffic
     // the slab is then refilled from its start, staying in cache instead of a fresh 128 KiB
     // buffer (and its page faults) every hundred frames.
-    if (tailSlab === slab && tailEnd === slabUsed && this.copiesOnWrite && socket.writableLength === 0) slabUsed = tailStart
+    if (tailSlab === slab && tailEnd === slabUsed && this.copiesOnWrite && socket.writableLength === 0 && this.directQueued === 0) slabUsed = tailStart
   }
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */
