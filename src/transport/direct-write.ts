@@ -168,8 +168,9 @@ function onComplete(this: WriteRequest, status: number): void {
   // Like a Writable whose queue emptied: whoever waits for output to drain hears it. Bytes
   // given to socket.write meanwhile are behind ours: then once they are written (the Writable
   // emits 'drain' itself only for a write that went past its high-water mark).
+  // A socket that is ending takes no more writes (a write after end() destroys it).
   if ((socket as unknown as SocketInternals).writableLength === 0) socket.emit('drain')
-  else socket.write(EMPTY, () => drained(socket, owner))
+  else if (socket.writable) socket.write(EMPTY, () => drained(socket, owner))
 }
 
 const EMPTY = Buffer.alloc(0)

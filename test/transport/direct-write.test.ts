@@ -106,6 +106,30 @@ describe('transport/direct-write', () => {
     expect(data.subarray(total - tail.length).toString(), 'the stream write came last').to.equal('the end')
   })
 
+  it('delivers every byte still held by libuv when the socket is ended behind them, without an error', async () => {
+    const { local, remote } = await pair()
+    remote.pause()
+    const owner: DirectWriter = { directQueued: 0 }
+    let errors = 0
+    local.on('error', () => errors++)
+    let total = 0
+    for (let i = 0; owner.directQueued === 0; i++) {
+      if (i >= 400) expect.fail('the kernel never filled up after 100 MiB')
+      directWrite(local, Buffer.alloc(256 * 1024, 7), owner)
+      total += 256 * 1024
+    }
+    // A stream write behind them, then end(): the direct writes complete while the socket ends.
+    local.write('last')
+    const finished = once(local, 'finish')
+    local.end()
+    const arrived = receive(remote, total + 4)
+    remote.resume()
+    const data = await deadline(arrived, 10_000, 'every byte')
+    await deadline(finished, 10_000, "the socket's finish")
+    expect(data.subarray(-4).toString()).to.equal('last')
+    expect(errors, 'no error (such as a write after end)').to.equal(0)
+  })
+
   it('destroys the socket with the write error when the peer is gone, as socket.write would', async () => {
     const { local, remote } = await pair()
     const errored = once(local, 'error') as Promise<[NodeJS.ErrnoException]>
