@@ -278,6 +278,13 @@ export class Sender implements DirectWriter {
 
   /** Writes everything queued to the socket in one write (or one writev). */
   flush(): void {
+    if (this.segments === null && this.callbacks === null && this.segmentSlab !== null && this.segmentSlab !== slab && this.direct) {
+      // Only a run of published frames (one region of the shared-frame arena, nothing else
+      // queued, no callback): the fan-out case, once per subscriber per batch. Written without
+      // the segment list, and nothing of the slab to reuse afterwards.
+      this.flushPublishedRun(this.segmentSlab)
+      return
+    }
     // The region this sender filled last; if it is still the slab's tail and the socket takes
     // everything at once, the region can be filled again (see below).
     const tailSlab = this.segmentSlab
@@ -336,6 +343,16 @@ export class Sender implements DirectWriter {
     // the slab is then refilled from its start, staying in cache instead of a fresh 128 KiB
     // buffer (and its page faults) every hundred frames.
     if (tailSlab === slab && tailEnd === slabUsed && this.copiesOnWrite && socket.writableLength === 0 && this.directQueued === 0) slabUsed = tailStart
+  }
+
+  private flushPublishedRun(arenaOfRun: Buffer): void {
+    const region = arenaOfRun.subarray(this.segmentStart, this.segmentEnd)
+    this.segmentSlab = null
+    this.segmentStart = this.segmentEnd = 0
+    this.queuedBytes = 0
+    const socket = this.socket
+    if (socket.destroyed || region.length === 0) return
+    if (!directWrite(socket, region, this)) socket.write(region)
   }
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */
