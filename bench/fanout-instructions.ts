@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { useBenchDeps } from './lib/bench-deps'
+import { callgrindControl, waitListening } from './lib/callgrind'
 import { freePort } from './lib/free-port'
 import { maskedFrame, OP_BINARY, OP_TEXT, wsHandshake, WsMessageCounter } from './lib/wire'
 
@@ -42,20 +43,6 @@ const subscribers = Number(values.subscribers)
 const size = Number(values.size)
 const batch = Number(values.batch)
 
-async function waitListening(port: number, alive: () => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 1200; attempt++) {
-    if (!alive()) throw new Error('the server exited before listening')
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect({ host: HOST, port })
-      s.once('connect', () => (s.destroy(), r(true)))
-      s.once('error', () => r(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`not listening on ${port} after 120 s`)
-}
-
 async function open(port: number, path: string, onData: (chunk: Buffer) => void): Promise<Socket> {
   const socket = connect({ host: HOST, port })
   await new Promise<void>((r, reject) => socket.once('connect', r).once('error', reject))
@@ -64,11 +51,6 @@ async function open(port: number, path: string, onData: (chunk: Buffer) => void)
   socket.on('data', onData)
   if (rest.length > 0) onData(rest)
   return socket
-}
-
-function callgrindControl(flag: string, pid: number): void {
-  const run = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000 })
-  if (run.status !== 0) throw new Error(`callgrind_control ${flag} failed: ${run.stderr ?? ''}${run.stdout ?? ''}`)
 }
 
 async function measure(dir: string): Promise<{ total: number; deliveries: number }> {
