@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench:fanout [-- options]   (or: node dist/bench/f
                        eight whose requests reach the server as separate reads, like a chat room's members)
   --warmup S           seconds of load before each measured window (default 1, 0.25 with --quick)
   --duration S         seconds measured per run (default 3, 0.5 with --quick)
-  --servers LIST       gatewire,uws,ws (default all)
+  --servers LIST       gatewire,uws,ws (default all; GATEWIRE_BASELINE_DIST=<dist> adds gatewire-baseline)
   --idle N             connections per kind in the idle-memory measurement (default 5000, 200 with --quick; 0: skip)
   --profile            run the servers under --cpu-prof (bench/profiles/, summarised at the end; nothing saved)
   --no-pin             do not pin server and generator to cores with taskset
@@ -134,9 +134,17 @@ const SERVERS: FanoutServer[] = [
   { id: 'uws', label: 'uWebSockets.js `app.publish` (uws-pack v20)', script: join(DIST, 'bench/servers/fanout-uws.js') },
   { id: 'ws', label: '`ws`, a loop of `send()` over its clients', script: join(DIST, 'bench/servers/fanout-ws.js') },
 ]
+// A/B against an earlier build, as in `npm run bench` (bench/README.md): GATEWIRE_BASELINE_DIST=<a
+// checkout's dist> adds its fan-out server as 'gatewire-baseline', run right after gatewire in
+// every repetition, to the default servers.
+const baselineDist = process.env.GATEWIRE_BASELINE_DIST
+if (baselineDist !== undefined && baselineDist !== '') {
+  SERVERS.splice(1, 0, { id: 'gatewire-baseline', label: `gatewire, baseline build (${baselineDist})`, script: join(resolve(baselineDist), 'bench/servers/fanout-gatewire.js') })
+  if (cli.servers === undefined) options.servers.splice(1, 0, 'gatewire-baseline')
+}
 for (const id of options.servers) {
   if (!SERVERS.some((server) => server.id === id)) {
-    process.stderr.write(`bench:fanout: unknown server ${JSON.stringify(id)} (gatewire, uws, ws)\n`)
+    process.stderr.write(`bench:fanout: unknown server ${JSON.stringify(id)} (${SERVERS.map((server) => server.id).join(', ')})\n`)
     process.exit(2)
   }
 }
@@ -175,7 +183,7 @@ function freePort(): Promise<number> {
 }
 
 async function start(server: FanoutServer): Promise<Running> {
-  if (!existsSync(server.script)) throw new Error(`${server.script.slice(ROOT.length + 1)} does not exist (not built?)`)
+  if (!existsSync(server.script)) throw new Error(`${server.script.startsWith(ROOT) ? server.script.slice(ROOT.length + 1) : server.script} does not exist (not built?)`)
   const port = await freePort()
   const args = ['--expose-gc', server.script, '--port', String(port)]
   if (options.profileDir !== undefined) {
@@ -603,6 +611,10 @@ function report(
     const verdict = (ok: boolean, a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) ? (ok ? 'yes' : 'no') : 'n/a')
     lines.push(`| gatewire ≥ uWS publish (${config.key}) | ${(gatewire / uws).toFixed(2)}× | ${perRep(config, 'uws', 1, 2)} | ${verdict(gatewire >= uws, gatewire, uws)} |`)
     lines.push(`| gatewire ≥ 20× ws (${config.key}) | ${(gatewire / ws).toFixed(1)}× | ${perRep(config, 'ws', 20, 1)} | ${verdict(gatewire >= 20 * ws, gatewire, ws)} |`)
+    if (results.has(`gatewire-baseline/${config.key}`)) {
+      const baselineFigure = perCpu('gatewire-baseline', config)
+      lines.push(`| gatewire ÷ baseline build, informational (${config.key}) | ${(gatewire / baselineFigure).toFixed(2)}× | ${perRep(config, 'gatewire-baseline', 1, 2)} | — |`)
+    }
   }
   if (typeof idle === 'string') {
     lines.push(`| subscribed idle connection ≤ 0.3 KiB above unsubscribed (one shared topic) | not measured: ${idle.replace(/\|/g, '/')} | — | n/a |`)
