@@ -124,6 +124,13 @@ export class Sender implements DirectWriter {
   private readonly direct: boolean
   /** DirectWriter: bytes of direct writes libuv still holds. */
   directQueued = 0
+  /**
+   * The socket's WritableState when it has one (every Node stream does, and keeps that one
+   * object): its `length` is what `writableLength` returns, read here per published frame (the
+   * backpressure check) without the getter. callgrind, 100 subscribers, 16 B: 472/473 → 452/457
+   * instructions per delivery.
+   */
+  private readonly writableState: { length: number } | null
 
   constructor(
     private readonly socket: Socket,
@@ -132,11 +139,14 @@ export class Sender implements DirectWriter {
   ) {
     this.copiesOnWrite = socket instanceof Socket
     this.direct = directWriteAvailable && this.copiesOnWrite && (socket as { encrypted?: boolean }).encrypted !== true
+    const state = (socket as { _writableState?: { length?: unknown } })._writableState
+    this.writableState = typeof state === 'object' && state !== null && typeof state.length === 'number' ? (state as { length: number }) : null
   }
 
   /** Bytes accepted but not yet written to the kernel. */
   get bufferedAmount(): number {
-    return this.queuedBytes + this.socket.writableLength + this.directQueued
+    const state = this.writableState
+    return this.queuedBytes + (state !== null ? state.length : this.socket.writableLength) + this.directQueued
   }
 
   /** Holds writes until `uncork()`; used around the processing of one socket read. */
