@@ -52,6 +52,12 @@ let lastFrame: Buffer | null = null
 let lastFrameArena: Buffer = arena
 let lastFrameStart = 0
 
+/** The view of the arena written last by flushPublishedRun (arena regions never change, so it can be written again). */
+let lastRunView: Buffer = arena.subarray(0, 0)
+let lastRunArena: Buffer = arena
+let lastRunStart = 0
+let lastRunEnd = 0
+
 /** Room for one published frame of `size` bytes, never to be written again once built. */
 export function sharedFrameBuffer(size: number): Buffer {
   if (size > ARENA_FRAME_MAX) {
@@ -356,7 +362,17 @@ export class Sender implements DirectWriter {
   }
 
   private flushPublishedRun(arenaOfRun: Buffer): void {
-    const region = arenaOfRun.subarray(this.segmentStart, this.segmentEnd)
+    const start = this.segmentStart
+    const end = this.segmentEnd
+    // Subscribers of one room usually hold the very same run (the same publishes): they share
+    // one view of it instead of a new Buffer object each.
+    let region = lastRunView
+    if (arenaOfRun !== lastRunArena || start !== lastRunStart || end !== lastRunEnd) {
+      region = lastRunView = arenaOfRun.subarray(start, end)
+      lastRunArena = arenaOfRun
+      lastRunStart = start
+      lastRunEnd = end
+    }
     this.segmentSlab = null
     this.segmentStart = this.segmentEnd = 0
     this.queuedBytes = 0
