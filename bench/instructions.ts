@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
+import { callgrindControl, waitListening } from './lib/callgrind'
 import { chatMessages } from './lib/chat-corpus'
 import { freePort } from './lib/free-port'
 import { OP_BINARY, OP_TEXT, WsMessageCounter, maskedFrame, wsHandshake } from './lib/wire'
@@ -88,25 +89,6 @@ async function client(port: number, count: number): Promise<void> {
   })
   if (counter.unexpected > 0) throw new Error(`${counter.unexpected} wrong echoes`)
   socket.destroy()
-}
-
-async function waitListening(port: number, alive: () => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 1200; attempt++) {
-    if (!alive()) throw new Error('the server exited before listening')
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect({ host: '127.0.0.1', port })
-      s.once('connect', () => (s.destroy(), r(true)))
-      s.once('error', () => r(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`not listening on ${port} after 120 s`)
-}
-
-function callgrindControl(flag: string, pid: number): void {
-  const run = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000 })
-  if (run.status !== 0) throw new Error(`callgrind_control ${flag} failed: ${run.stderr ?? ''}${run.stdout ?? ''}`)
 }
 
 function runClient(port: number, count: number): void {
