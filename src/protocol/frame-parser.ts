@@ -171,6 +171,37 @@ export class FrameParser {
     }
   }
 
+  /**
+   * Where the next payload bytes of the current message may be read straight to, or null. Only
+   * a large uncompressed binary message being gathered in its final buffer (see readPayload)
+   * of at least MIN_PAYLOAD_TARGET bytes offers one, to its end: a transport can then let the
+   * socket read into it (no copy out of a read buffer, and reads as large as the kernel has)
+   * and report each read with pushTarget(). The target ends where the message ends, so the
+   * bytes of the next frame never land in it.
+   */
+  payloadTarget(): Buffer | null {
+    const assembly = this.assembly
+    if (assembly === null || this.payloadLength < MIN_PAYLOAD_TARGET || this.state !== State.Payload || this.messageOpcode !== Opcode.Binary) {
+      return null
+    }
+    return assembly.subarray(this.assemblyLength, this.assemblyLength + this.remaining)
+  }
+
+  /**
+   * `n` bytes were written to the start of the last payloadTarget(): they are unmasked in
+   * place, and the message is delivered when they complete it. Ignored once the parser stopped.
+   */
+  pushTarget(n: number): void {
+    const assembly = this.assembly
+    if (assembly === null || this.state !== State.Payload) return
+    if (n > this.remaining) throw new RangeError(`pushTarget(${n}): only ${this.remaining} bytes were offered`)
+    const pos = this.assemblyLength
+    if (this.masked) applyMaskWord(assembly, this.maskKey, this.payloadLength - this.remaining, pos, pos + n)
+    this.assemblyLength = pos + n
+    this.remaining -= n
+    if (this.remaining === 0) this.endFrame(EMPTY)
+  }
+
   /** Stops parsing: later input is ignored (used when the connection is being torn down). */
   stop(): void {
     this.state = State.Done
@@ -542,6 +573,9 @@ export class FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/** The smallest message whose buffer payloadTarget() offers. */
+const MIN_PAYLOAD_TARGET = 256 * 1024
 
 /**
  * The smallest fragment budget (see fragmentOverhead): with a small maxMessageSize, a message

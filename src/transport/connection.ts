@@ -13,6 +13,7 @@ import { MaskKeyPool } from '../protocol/mask'
 import type { ProtocolError } from '../protocol/protocol-error'
 import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { ConnectionStateError } from './connection-state-error'
+import { DirectReader, type DirectReadTarget } from './direct-reader'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
 import { publishedPayloadLength } from './pubsub/published-frame'
@@ -603,16 +604,31 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onData(chunk: Buffer): void {
+    this.onRead(chunk, 0, false)
+  }
+
+  /**
+   * One socket read: `chunk`, or (chunk null) `n` bytes read straight into the parser's payload
+   * target. `direct`: the read came through a DirectReader rather than a 'data' event.
+   */
+  private onRead(chunk: Buffer | null, n: number, direct: boolean): void {
     if (this.idleTimer !== null) this.idleTimer.refresh()
     this.pingsThisRead = 0
     const sender = this.output()
     sender.cork()
+    const parser = this.input()
     try {
-      this.input().push(chunk)
+      if (chunk !== null) parser.push(chunk)
+      else parser.pushTarget(n)
     } catch (error) {
       this.onListenerError(error)
     } finally {
       sender.uncork()
+    }
+    if (!direct) {
+      // A large binary message is under way: let the socket read the rest into its buffer.
+      const target = parser.payloadTarget()
+      if (target !== null) DirectReader.start(this.socket, new DirectReadEvents(this), target)
     }
     if (!this.pausedForOutput && sender.bufferedAmount > this.readPauseBytes() && this.readyState === Connection.OPEN) {
       if (this.pingsThisRead >= PING_FLOOD_PINGS) {
@@ -995,6 +1011,20 @@ class FrameEvents implements FrameHandler {
   }
   onError(error: ProtocolError): void {
     this.connection['onProtocolError'](error)
+  }
+}
+
+/** A DirectReader's reads, routed to the connection (created only when a socket switches to direct reads). */
+class DirectReadEvents implements DirectReadTarget {
+  constructor(private readonly connection: Connection<object>) {}
+  onData(chunk: Buffer): void {
+    this.connection['onRead'](chunk, 0, true)
+  }
+  onPayloadRead(n: number): void {
+    this.connection['onRead'](null, n, true)
+  }
+  payloadTarget(): Buffer | null {
+    return this.connection['input']().payloadTarget()
   }
 }
 
