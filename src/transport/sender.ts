@@ -277,9 +277,20 @@ export class Sender {
     const tailSlab = this.segmentSlab
     const tailStart = this.segmentStart
     const tailEnd = this.segmentEnd
-    this.closeSegment()
-    const segments = this.segments
-    if (segments === null) return
+    let segments = NO_SEGMENTS
+    let single: Buffer | null = null
+    if (this.segments === null) {
+      // The usual batch, one region of the slab: written without a segment list, which would
+      // be an array (and its backing store, ~150 B) allocated per write.
+      if (tailSlab === null || tailEnd === tailStart) return
+      single = tailSlab.subarray(tailStart, tailEnd)
+      this.segmentSlab = null
+      this.segmentStart = this.segmentEnd = 0
+    } else {
+      this.closeSegment()
+      segments = this.segments
+      if (segments.length === 1) single = segments[0]
+    }
     const callbacks = this.callbacks
     const total = this.queuedBytes
     this.segments = null
@@ -291,8 +302,8 @@ export class Sender {
       return
     }
     const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
-    if (segments.length === 1) {
-      socket.write(segments[0], onWritten)
+    if (single !== null) {
+      socket.write(single, onWritten)
     } else if (total <= GATHER_LIMIT) {
       // Many small segments (published frames queued by reference, between this sender's own
       // slab regions): one contiguous write costs the kernel far less than a writev of each.
@@ -383,6 +394,9 @@ export class Sender {
     }
   }
 }
+
+/** flush()'s segment list when only the open slab region is queued. */
+const NO_SEGMENTS: Buffer[] = []
 
 /** The deferred flush of a sender: one shared function rather than a closure per connection. */
 function flushLater(sender: Sender): void {
