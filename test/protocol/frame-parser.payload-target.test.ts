@@ -47,7 +47,7 @@ describe('protocol/frame-parser payload target', () => {
     const cases: { name: string; wire: Buffer; chunk?: number; streamBinary?: boolean }[] = [
       { name: 'binary 1 MiB in one chunk', wire: clientFrame(Opcode.Binary, randomBytes(MiB)), chunk: 2 * MiB },
       { name: 'text 1 MiB', wire: clientFrame(Opcode.Text, Buffer.alloc(MiB, 0x61)) },
-      { name: 'binary 200 KiB', wire: clientFrame(Opcode.Binary, randomBytes(200 * KiB)) },
+      { name: 'binary 1 MiB - 1', wire: clientFrame(Opcode.Binary, randomBytes(MiB - 1)) },
       { name: 'streamed binary 1 MiB', wire: clientFrame(Opcode.Binary, randomBytes(MiB)), streamBinary: true },
     ]
     for (const { name, wire, chunk = 64 * KiB, streamBinary } of cases) {
@@ -62,17 +62,33 @@ describe('protocol/frame-parser payload target', () => {
     }
   })
 
-  it('offers the rest of a large binary message, ending where the message ends, once a quarter of it is in', () => {
-    const payload = randomBytes(MiB)
+  it('offers buffers for the pieces of a large binary message, growing with what arrived, then the rest of its final buffer from a quarter on', () => {
+    const payload = randomBytes(2 * MiB)
     const wire = clientFrame(Opcode.Binary, payload)
-    const { parser } = createParser(OPTIONS)
-    const header = wire.length - MiB
+    const { parser, recorder } = createParser(OPTIONS)
+    const header = wire.length - payload.length
     parser.push(Buffer.from(wire.subarray(0, header + 100 * KiB)))
-    expect(parser.payloadTarget(), 'under a quarter').to.equal(null)
-    parser.push(Buffer.from(wire.subarray(header + 100 * KiB, header + 300 * KiB)))
-    const target = parser.payloadTarget()
-    expect(target).to.not.equal(null)
-    expect(target!.length).to.equal(MiB - 300 * KiB)
+    const sizes: number[] = []
+    let at = header + 100 * KiB
+    let received = 100 * KiB
+    while (received < 512 * KiB) {
+      const target = parser.payloadTarget()!
+      // Never more than what has arrived (or 64 KiB): what a header alone can make us allocate stays bounded.
+      expect(target.length, `after ${received} bytes`).to.be.at.most(Math.max(64 * KiB, received))
+      sizes.push(target.length)
+      wire.copy(target, 0, at, at + target.length)
+      parser.pushTarget(target.length)
+      at += target.length
+      received += target.length
+    }
+    // Each as large as what has arrived; the third takes the message past its quarter (512 KiB).
+    expect(sizes).to.deep.equal([100 * KiB, 200 * KiB, 400 * KiB])
+    const rest = parser.payloadTarget()!
+    expect(rest.length, 'the rest of the message').to.equal(2 * MiB - 800 * KiB)
+    wire.copy(rest, 0, at)
+    parser.pushTarget(rest.length)
+    expect(recorder.events).to.have.length(1)
+    expect((recorder.events[0] as { data: Buffer }).data.equals(payload)).to.equal(true)
   })
 
   it('delivers the same events through the target as through push(), at every read size and mask phase', () => {
@@ -85,7 +101,7 @@ describe('protocol/frame-parser payload target', () => {
     const expected: FrameEvent[] = parse(wire, OPTIONS)
     expect(expected.map((e) => e.type)).to.deep.equal(['binary', 'text', 'ping'])
     for (const reads of [[1], [7], [4093], [64 * KiB + 5], [3, 100_001, 2], [8 * MiB]]) {
-      for (const first of [300 * KiB, 300 * KiB + 1, 300 * KiB + 2, 300 * KiB + 3]) {
+      for (const first of [17, 64 * KiB + 1, 300 * KiB, 300 * KiB + 2, 300 * KiB + 3]) {
         if (reads[0] === 1 && first !== 300 * KiB) continue // byte-wise once is enough (slow)
         const { parser, recorder } = createParser(OPTIONS)
         const { targetBytes } = feedWithTargets(parser, Buffer.from(wire), first, reads)
@@ -121,6 +137,7 @@ describe('protocol/frame-parser payload target', () => {
     parser.push(Buffer.from(wire.subarray(0, 400 * KiB)))
     const target = parser.payloadTarget()!
     expect(() => parser.pushTarget(target.length + 1)).to.throw(RangeError, /offered/)
+    expect(() => parser.pushTarget(MiB)).to.throw(RangeError, /offered/)
   })
 
   it('keeps the size limit: a header over maxMessageSize fails with 1009 before any target is offered', () => {
