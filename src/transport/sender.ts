@@ -80,6 +80,8 @@ let recentText: string | null = null
 let recentSource: Buffer = Buffer.alloc(0)
 let recentStart = 0
 let recentEnd = 0
+/** The bytes of recentText when it came in pieces (rememberTextPieces), else null. */
+let recentPieces: readonly Buffer[] | null = null
 
 /** Notes a received text message and its bytes, `source[start, end)`, which must not change. */
 export function rememberText(text: string, source: Buffer, start: number, end: number): void {
@@ -88,6 +90,16 @@ export function rememberText(text: string, source: Buffer, start: number, end: n
   recentSource = source
   recentStart = start
   recentEnd = end
+  recentPieces = null
+}
+
+/** rememberText for a text whose bytes are `pieces` (in order, `length` in all), which must not change. */
+export function rememberTextPieces(text: string, pieces: readonly Buffer[], length: number): void {
+  if (length > REMEMBER_LIMIT) return
+  recentText = text
+  recentPieces = pieces
+  recentStart = 0
+  recentEnd = length
 }
 
 /**
@@ -206,6 +218,11 @@ export class Sender {
   text(text: string, fin: boolean, callback?: WriteCallback): number {
     if (text === recentText) {
       const length = recentEnd - recentStart
+      if (recentPieces !== null) {
+        this.pieces(0x1, recentPieces, length, fin)
+        this.done(callback)
+        return length
+      }
       if (length > COPY_THRESHOLD) {
         // The received bytes never change (FrameHandler.onText), so they go out as they are.
         this.frame(0x1, recentSource.subarray(recentStart, recentEnd), fin, callback)
@@ -245,6 +262,26 @@ export class Sender {
     this.commit(payloadAt + length)
     this.done(callback)
     return length
+  }
+
+  /**
+   * Queues a frame whose payload is `pieces` (`length` bytes in all): queued as they are,
+   * like a large payload in frame(), so a text that arrived in pieces goes back without being
+   * joined. Clients mask a joined copy.
+   */
+  private pieces(opcode: number, pieces: readonly Buffer[], length: number, fin: boolean): void {
+    if (length <= COPY_THRESHOLD || this.maskKeys !== null) {
+      const payload = Buffer.concat(pieces, length)
+      if (length <= COPY_THRESHOLD) this.copyFrame(opcode, payload, 0, length, fin)
+      else this.frame(opcode, payload, fin)
+      return
+    }
+    const at = this.claim(MAX_HEADER_SIZE)
+    this.commit(writeFrameHeader(slab, at, opcode, fin, length, null, 0))
+    this.closeSegment()
+    const segments = (this.segments ??= [])
+    for (let i = 0; i < pieces.length; i++) segments.push(pieces[i])
+    this.queuedBytes += length
   }
 
   /**
