@@ -124,6 +124,12 @@ export class FrameParser {
   /** A one-frame message spanning chunks, gathered in place (see readPayload). */
   private assembly: Buffer | null = null
   private assemblyLength = 0
+  /**
+   * Before a large message's assembly exists (under a quarter of it in): the buffer the payload
+   * target offers for the next pieces, and how much of it is filled (see payloadTarget).
+   */
+  private pieceTarget: Buffer | null = null
+  private pieceTargetFilled = 0
   /** Inflates compressed messages, when permessage-deflate was negotiated. */
   private readonly inflater: MessageInflater | null
   /** The current message is compressed (RSV1 on its first frame). */
@@ -185,6 +191,56 @@ export class FrameParser {
     }
   }
 
+  /**
+   * Where the next payload bytes of the current message may be read straight to, or null. Only
+   * a one-frame uncompressed binary message of at least MIN_PAYLOAD_TARGET bytes offers one:
+   * the rest of its final buffer once that exists (see readPayload), before that a buffer for
+   * its next pieces. A transport can then let the socket read into it (no copy out of a read
+   * buffer, and reads as large as the kernel has queued) and report each read with
+   * pushTarget(). A target never reaches past the message, so the next frame's bytes never
+   * land in it.
+   */
+  payloadTarget(): Buffer | null {
+    if (this.payloadLength < MIN_PAYLOAD_TARGET || this.state !== State.Payload || this.opcode !== Opcode.Binary || !this.fin) return null
+    const assembly = this.assembly
+    if (assembly !== null) return assembly.subarray(this.assemblyLength, this.assemblyLength + this.remaining)
+    if (this.compressed || this.messageStreamed || this.payloadLength - this.remaining !== this.piecesLength) return null
+    // Under a quarter in, the final buffer would be more than 4x the bytes received: the next
+    // pieces go to buffers that grow with what has arrived (never more than it, or 64 KiB),
+    // to be gathered with the rest at the quarter (gatherPieces), as pieces from chunks are.
+    let target = this.pieceTarget
+    if (target === null || this.pieceTargetFilled === target.length) {
+      target = this.pieceTarget = Buffer.allocUnsafe(Math.min(this.remaining, Math.max(MIN_PIECE_TARGET, this.piecesLength)))
+      this.pieceTargetFilled = 0
+    }
+    return target.subarray(this.pieceTargetFilled, Math.min(target.length, this.pieceTargetFilled + this.remaining))
+  }
+
+  /**
+   * `n` bytes were written to the start of the last payloadTarget(): they are unmasked in
+   * place, and the message is delivered when they complete it. Ignored once the parser stopped.
+   */
+  pushTarget(n: number): void {
+    if (this.state !== State.Payload) return
+    const assembly = this.assembly
+    const target = assembly ?? this.pieceTarget
+    const pos = assembly !== null ? this.assemblyLength : this.pieceTargetFilled
+    if (target === null || n > target.length - pos || n > this.remaining) {
+      throw new RangeError(`pushTarget(${n}): fewer bytes were offered`)
+    }
+    if (this.masked) applyMaskWord(target, this.maskKey, this.payloadLength - this.remaining, pos, pos + n)
+    this.remaining -= n
+    if (assembly !== null) {
+      this.assemblyLength = pos + n
+    } else {
+      this.pieceTargetFilled = pos + n
+      ;(this.pieces ??= []).push(target.subarray(pos, pos + n))
+      this.piecesLength += n
+      if (this.remaining !== 0 && this.piecesLength * 4 >= this.payloadLength) this.gatherPieces()
+    }
+    if (this.remaining === 0) this.endFrame(EMPTY)
+  }
+
   /** Stops parsing: later input is ignored (used when the connection is being torn down). */
   stop(): void {
     this.state = State.Done
@@ -193,6 +249,7 @@ export class FrameParser {
       this.inflater!.abort()
     }
     this.pieces = null
+    this.pieceTarget = null
     this.asciiText = null
     this.assembly = null
     this.control = null
@@ -477,6 +534,7 @@ export class FrameParser {
     }
     this.pieces = null
     this.piecesLength = 0
+    this.pieceTarget = null
     this.assembly = assembly
     this.assemblyLength = at
   }
@@ -563,6 +621,7 @@ export class FrameParser {
     if (pieces !== null) {
       this.pieces = null
       this.piecesLength = 0
+      this.pieceTarget = null
     }
     this.deliver(messageOpcode, data)
   }
@@ -610,6 +669,10 @@ export class FrameParser {
 
 const EMPTY = Buffer.alloc(0)
 
+/** The smallest message whose buffer payloadTarget() offers. */
+const MIN_PAYLOAD_TARGET = 1024 * 1024
+/** The smallest buffer payloadTarget() allocates for pieces (a Node socket read's size). */
+const MIN_PIECE_TARGET = 64 * 1024
 /** One-frame ASCII texts up to this size that span chunks are kept as pieces (see asciiText). */
 const ASCII_PIECES_MAX = 1024 * 1024
 /** The smallest piece, but the last, of a text kept as pieces: at most 257 pieces per message. */

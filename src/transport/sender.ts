@@ -343,9 +343,24 @@ export class Sender implements DirectWriter {
     const tailSlab = this.segmentSlab
     const tailStart = this.segmentStart
     const tailEnd = this.segmentEnd
-    this.closeSegment()
-    const segments = this.segments
-    if (segments === null) return
+    let segments = NO_SEGMENTS
+    let single: Buffer | null = null
+    if (this.segments === null) {
+      // The usual batch, one region of the slab: written without a segment list, which would
+      // be an array (and its backing store, ~150 B) allocated per write.
+      if (tailSlab === null || tailEnd === tailStart) {
+        // Nothing to write; callbacks still hear about it (through an empty write, in order).
+        if (this.callbacks === null) return
+      } else {
+        single = tailSlab.subarray(tailStart, tailEnd)
+        this.segmentSlab = null
+        this.segmentStart = this.segmentEnd = 0
+      }
+    } else {
+      this.closeSegment()
+      segments = this.segments
+      if (segments.length === 1) single = segments[0]
+    }
     const callbacks = this.callbacks
     const total = this.queuedBytes
     this.segments = null
@@ -357,8 +372,8 @@ export class Sender implements DirectWriter {
       return
     }
     const onWritten = callbacks === null ? undefined : (error?: Error | null) => runAll(callbacks, error ?? undefined)
-    if (segments.length === 1) {
-      if (onWritten !== undefined || !this.direct || !directWrite(socket, segments[0], this)) socket.write(segments[0], onWritten)
+    if (single !== null) {
+      if (onWritten !== undefined || !this.direct || !directWrite(socket, single, this)) socket.write(single, onWritten)
     } else if (total <= GATHER_LIMIT) {
       // Many small segments (published frames queued by reference, between this sender's own
       // slab regions): one contiguous write costs the kernel far less than a writev of each.
@@ -470,6 +485,9 @@ export class Sender implements DirectWriter {
     }
   }
 }
+
+/** flush()'s segment list when only the open slab region is queued. */
+const NO_SEGMENTS: Buffer[] = []
 
 /** The deferred flush of a sender: one shared function rather than a closure per connection. */
 function flushLater(sender: Sender): void {
