@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util'
 import { summariseProfile } from './profile-summary'
 import { useBenchDeps } from './lib/bench-deps'
 import { connectSharedRead } from './lib/shared-read'
-import { cpuBusyTicks, MALLOC_ENV, ownCpuSeconds, processCpuSeconds, processIo } from './lib/proc'
+import { cpuBusyTicks, MALLOC_ENV, openFileLimit, ownCpuSeconds, processCpuSeconds, processIo } from './lib/proc'
 import { maskedFrame, OP_BINARY, OP_TEXT, wsHandshake, WsMessageCounter } from './lib/wire'
 
 // The fan-out benchmark (`npm run bench:fanout`, or `npm run bench -- --fanout`): one room of
@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench:fanout [-- options]   (or: node dist/bench/f
                        eight whose requests reach the server as separate reads, like a chat room's members)
   --warmup S           seconds of load before each measured window (default 1, 0.25 with --quick)
   --duration S         seconds measured per run (default 3, 0.5 with --quick)
-  --servers LIST       gatewire,uws,ws (default all)
+  --servers LIST       gatewire,uws,ws (default all; GATEWIRE_BASELINE_DIST=<dist> adds gatewire-baseline)
   --idle N             connections per kind in the idle-memory measurement (default 5000, 200 with --quick; 0: skip)
   --profile            run the servers under --cpu-prof (bench/profiles/, summarised at the end; nothing saved)
   --no-pin             do not pin server and generator to cores with taskset
@@ -134,9 +134,17 @@ const SERVERS: FanoutServer[] = [
   { id: 'uws', label: 'uWebSockets.js `app.publish` (uws-pack v20)', script: join(DIST, 'bench/servers/fanout-uws.js') },
   { id: 'ws', label: '`ws`, a loop of `send()` over its clients', script: join(DIST, 'bench/servers/fanout-ws.js') },
 ]
+// A/B against an earlier build, as in `npm run bench` (bench/README.md): GATEWIRE_BASELINE_DIST=<a
+// checkout's dist> adds its fan-out server as 'gatewire-baseline', run right after gatewire in
+// every repetition, to the default servers.
+const baselineDist = process.env.GATEWIRE_BASELINE_DIST
+if (baselineDist !== undefined && baselineDist !== '') {
+  SERVERS.splice(1, 0, { id: 'gatewire-baseline', label: `gatewire, baseline build (${baselineDist})`, script: join(resolve(baselineDist), 'bench/servers/fanout-gatewire.js') })
+  if (cli.servers === undefined) options.servers.splice(1, 0, 'gatewire-baseline')
+}
 for (const id of options.servers) {
   if (!SERVERS.some((server) => server.id === id)) {
-    process.stderr.write(`bench:fanout: unknown server ${JSON.stringify(id)} (gatewire, uws, ws)\n`)
+    process.stderr.write(`bench:fanout: unknown server ${JSON.stringify(id)} (${SERVERS.map((server) => server.id).join(', ')})\n`)
     process.exit(2)
   }
 }
@@ -175,7 +183,7 @@ function freePort(): Promise<number> {
 }
 
 async function start(server: FanoutServer): Promise<Running> {
-  if (!existsSync(server.script)) throw new Error(`${server.script.slice(ROOT.length + 1)} does not exist (not built?)`)
+  if (!existsSync(server.script)) throw new Error(`${server.script.startsWith(ROOT) ? server.script.slice(ROOT.length + 1) : server.script} does not exist (not built?)`)
   const port = await freePort()
   const args = ['--expose-gc', server.script, '--port', String(port)]
   if (options.profileDir !== undefined) {
@@ -227,6 +235,13 @@ async function openSocket(port: number, path: string, onData: (chunk: Buffer) =>
   deliverTo(onData)
   if (rest.length > 0) onData(Buffer.from(rest))
   return socket
+}
+
+/** Destroys every socket and resolves once all of them have closed (their descriptors released). */
+async function closeAll(sockets: Socket[]): Promise<void> {
+  await Promise.all(
+    sockets.map((socket) => (socket.closed ? undefined : new Promise<void>((resolveClosed) => socket.once('close', () => resolveClosed()).destroy()))),
+  )
 }
 
 /** Opens `count` connections to `path`, `parallel` at a time. */
@@ -332,10 +347,10 @@ async function fanoutRun(running: Running, { size, window, publishers }: Config)
   const delivered1 = delivered
   const wall = Number(process.hrtime.bigint() - t0) / 1e9
   const busy1 = cpuBusyTicks()
-  // Stop asking, then close every connection.
+  // Stop asking, then close every connection, and wait until each is closed: the next run (and
+  // the idle phase, which needs almost every file descriptor) starts with none of these open.
   requested = Infinity
-  for (const socket of subscribers) socket.destroy()
-  for (const control of controls) control.socket.destroy()
+  await closeAll([...subscribers, ...controls.map((control) => control.socket)])
   const serverCpu = server1 - server0
   const core0 = ((busy1.get('cpu0') ?? 0) - (busy0.get('cpu0') ?? 0)) / 100
   return {
@@ -354,14 +369,45 @@ interface IdleResult {
   unsubscribed: number
   sharedTopic: number
   ownTopic: number
+  /** Connections per kind actually opened (fewer than --idle when file descriptors would run out). */
+  count: number
+  /** Why `count` is below --idle, if it is. */
+  note?: string
+}
+
+/** Descriptors kept free for everything else (the control connection, pipes, the server's own files). */
+const FD_RESERVE = 200
+
+/**
+ * The idle phase holds 3 warm-up batches and 4 measured batches open at once, in this process
+ * and in the server (one descriptor per connection each). Their soft limits (the server is
+ * started with its hard limit, see start()) bound the count: a count that does not fit is
+ * lowered, and the report says so, rather than failing with EMFILE midway.
+ */
+function idleCount(requested: number, serverPid: number): { count: number; note?: string } {
+  const own = openFileLimit('self')
+  const server = openFileLimit(serverPid)
+  const limits = [own, server].filter((limit): limit is number => limit !== undefined)
+  if (limits.length === 0) return { count: requested }
+  const limit = Math.min(...limits)
+  const fits = (count: number): boolean => 3 * Math.max(50, Math.floor(count / 10)) + 4 * count <= limit - FD_RESERVE
+  if (fits(requested)) return { count: requested }
+  let count = requested
+  while (count > 0 && !fits(count)) count--
+  const note =
+    `--idle ${requested} needs ${3 * Math.max(50, Math.floor(requested / 10)) + 4 * requested} connections open at once, over the open-file limit ` +
+    `(this process ${own ?? '?'}, the server ${server ?? '?'}; raise \`ulimit -n\` to measure more): measured with ${count} per kind`
+  return { count, note }
 }
 
 /** Heap per connection: unsubscribed, subscribed to one shared topic, each to a topic of its own. */
 async function idleRun(running: Running): Promise<IdleResult> {
+  const { count, note } = idleCount(options.idle, running.pid)
+  if (count < 50) throw new Error(note ?? 'too few file descriptors for the idle phase')
+  if (note !== undefined) log(`  idle: ${note}`)
   const control = new Control()
   await control.open(running.port)
   const heap = async (): Promise<number> => (JSON.parse(await control.ask('memory')) as { heapUsed: number }).heapUsed
-  const count = options.idle
   const opened: Socket[] = []
   const noData = (): ((chunk: Buffer) => void) => () => undefined
   // Warm-up: the first connections of each kind compile code and grow tables (the topic index,
@@ -379,12 +425,13 @@ async function idleRun(running: Running): Promise<IdleResult> {
   const afterPlainAgain = await heap()
   opened.push(...(await openMany(running.port, '/idle-own', count, noData)))
   const afterOwn = await heap()
-  for (const socket of opened) socket.destroy()
-  control.socket.destroy()
+  await closeAll([...opened, control.socket])
   return {
     unsubscribed: (afterPlain - base + (afterPlainAgain - afterShared)) / 2 / count,
     sharedTopic: (afterShared - afterPlain) / count,
     ownTopic: (afterOwn - afterPlainAgain) / count,
+    count,
+    note,
   }
 }
 
@@ -442,13 +489,19 @@ async function main(): Promise<void> {
       }
     }
   }
-  let idle: IdleResult | undefined
+  let idle: IdleResult | string | undefined
   if (options.idle > 0 && servers.some((server) => server.id === 'gatewire')) {
-    const running = await start(SERVERS[0])
+    // A failure here (e.g. out of descriptors) is reported with the throughput figures, not lost.
     try {
-      idle = await idleRun(running)
-    } finally {
-      await running.stop()
+      const running = await start(SERVERS[0])
+      try {
+        idle = await idleRun(running)
+      } finally {
+        await running.stop()
+      }
+    } catch (error) {
+      idle = (error as Error).message
+      log(`  idle: failed: ${idle}`)
     }
   }
   const markdown = report(servers, results, failures, idle, startedAt)
@@ -474,7 +527,7 @@ function report(
   servers: FanoutServer[],
   results: Map<string, FanoutResult[]>,
   failures: Map<string, string>,
-  idle: IdleResult | undefined,
+  idle: IdleResult | string | undefined,
   startedAt: Date,
 ): string {
   const perCpu = (id: string, config: Config): number => {
@@ -523,23 +576,56 @@ function report(
     }
   }
   lines.push('', '† generator at ≥ 90% of its core: the figure may be the generator’s limit rather than the server’s.', '')
-  lines.push('## Targets (issue 17)', '', '| target | measured | met |', '|---|---|---|')
+  // Neither process near a full core: the loop waits on its round trip (ask → publish →
+  // deliver), so the wall rate says little; work per delivery (per server CPU-second) still compares.
+  const bound = CONFIGS.filter((config) =>
+    servers.some((server) => (results.get(`${server.id}/${config.key}`) ?? []).some((run) => run.serverCpu / run.wall < 0.9 && run.generatorCpu / run.wall < 0.9)),
+  )
+  if (bound.length > 0) {
+    lines.push(
+      `Round-trip bound: in ${bound.map((c) => c.key).join(', ')} some runs had both the server and the generator below 90% of their cores, ` +
+        'so those runs waited on the round trip between a request for more and its deliveries (a window of 32 is half a window, 16 ' +
+        'publishes, per request), not on either CPU. Deliveries per server CPU-second still compare what each server spends per delivery; ' +
+        'the wall rate does not measure capacity there.',
+      '',
+    )
+  }
+  lines.push(
+    '## Targets (issue 17)',
+    '',
+    'Medians, then each repetition’s ratio (repetition i of gatewire against repetition i of the other server, started one after the other).',
+    '',
+    '| target | median | per repetition | met |',
+    '|---|---|---|---|',
+  )
+  const perRep = (config: Config, other: string, scale: number, digits: number): string => {
+    const mine = results.get(`gatewire/${config.key}`) ?? []
+    const theirs = results.get(`${other}/${config.key}`) ?? []
+    const ratios = mine.slice(0, theirs.length).map((run, i) => run.deliveries / run.serverCpu / (theirs[i].deliveries / theirs[i].serverCpu))
+    return ratios.length === 0 ? 'n/a' : ratios.map((ratio) => `${ratio.toFixed(digits)}×${ratio >= scale ? '' : ' ✗'}`).join(' / ')
+  }
   for (const config of CONFIGS) {
     const gatewire = perCpu('gatewire', config)
     const uws = perCpu('uws', config)
     const ws = perCpu('ws', config)
     const verdict = (ok: boolean, a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) ? (ok ? 'yes' : 'no') : 'n/a')
-    lines.push(`| gatewire ≥ uWS publish (${config.key}) | ${(gatewire / uws).toFixed(2)}× | ${verdict(gatewire >= uws, gatewire, uws)} |`)
-    lines.push(`| gatewire ≥ 20× ws (${config.key}) | ${(gatewire / ws).toFixed(1)}× | ${verdict(gatewire >= 20 * ws, gatewire, ws)} |`)
+    lines.push(`| gatewire ≥ uWS publish (${config.key}) | ${(gatewire / uws).toFixed(2)}× | ${perRep(config, 'uws', 1, 2)} | ${verdict(gatewire >= uws, gatewire, uws)} |`)
+    lines.push(`| gatewire ≥ 20× ws (${config.key}) | ${(gatewire / ws).toFixed(1)}× | ${perRep(config, 'ws', 20, 1)} | ${verdict(gatewire >= 20 * ws, gatewire, ws)} |`)
+    if (results.has(`gatewire-baseline/${config.key}`)) {
+      const baselineFigure = perCpu('gatewire-baseline', config)
+      lines.push(`| gatewire ÷ baseline build, informational (${config.key}) | ${(gatewire / baselineFigure).toFixed(2)}× | ${perRep(config, 'gatewire-baseline', 1, 2)} | — |`)
+    }
   }
-  if (idle !== undefined) {
+  if (typeof idle === 'string') {
+    lines.push(`| subscribed idle connection ≤ 0.3 KiB above unsubscribed (one shared topic) | not measured: ${idle.replace(/\|/g, '/')} | — | n/a |`)
+  } else if (idle !== undefined) {
     const extra = idle.sharedTopic - idle.unsubscribed
     const extraOwn = idle.ownTopic - idle.unsubscribed
     lines.push(
-      `| subscribed idle connection ≤ 0.3 KiB above unsubscribed (one shared topic) | ${(extra / 1024).toFixed(3)} KiB | ${extra <= 0.3 * 1024 ? 'yes' : 'no'} |`,
-      `| the same, each connection in a topic of its own (informational) | ${(extraOwn / 1024).toFixed(3)} KiB | — |`,
+      `| subscribed idle connection ≤ 0.3 KiB above unsubscribed (one shared topic) | ${(extra / 1024).toFixed(3)} KiB | — | ${extra <= 0.3 * 1024 ? 'yes' : 'no'} |`,
+      `| the same, each connection in a topic of its own (informational) | ${(extraOwn / 1024).toFixed(3)} KiB | — | — |`,
       '',
-      `Idle memory: JS heap after a full GC per connection, ${options.idle} connections of each kind, opened one kind after the other ` +
+      `Idle memory: JS heap after a full GC per connection, ${idle.count} connections of each kind${idle.note === undefined ? '' : ` (${idle.note})`}, opened one kind after the other ` +
         `on one gatewire server (unsubscribed, subscribed, unsubscribed again, own topics; the unsubscribed figure is the mean of its two batches): unsubscribed ${(idle.unsubscribed / 1024).toFixed(2)} KiB, subscribed to one shared topic ` +
         `${(idle.sharedTopic / 1024).toFixed(2)} KiB, each subscribed to a topic of its own ${(idle.ownTopic / 1024).toFixed(2)} KiB. ` +
         'Native socket memory is the same for all three and not included.',

@@ -4,6 +4,9 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib'
+import { callgrindControl, waitListening } from './lib/callgrind'
+import { chatMessages } from './lib/chat-corpus'
 import { freePort } from './lib/free-port'
 import { OP_BINARY, OP_TEXT, WsMessageCounter, maskedFrame, wsHandshake } from './lib/wire'
 
@@ -29,6 +32,12 @@ const { values } = parseArgs({
     window: { type: 'string', default: '2' },
     base: { type: 'string', default: '300' },
     count: { type: 'string', default: '300' },
+    /**
+     * permessage-deflate: the server runs with --deflate, the client offers no context takeover
+     * and sends chat JSON compressed (level 1, as the server compresses): a text echo is relayed
+     * as the received compressed bytes, a binary echo is deflated anew.
+     */
+    deflate: { type: 'boolean', default: false },
     /** Keep the callgrind dump of the measured echoes here (for callgrind_annotate). */
     keep: { type: 'string' },
     // Internal: run as the client of one measurement.
@@ -46,10 +55,17 @@ async function client(port: number, count: number): Promise<void> {
   const socket = connect({ host: '127.0.0.1', port })
   await new Promise<void>((r, reject) => socket.once('connect', r).once('error', reject))
   socket.setNoDelay(true)
-  const rest = await wsHandshake(socket, '127.0.0.1', port, '/', 120_000)
+  const offer = values.deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n' : ''
+  const rest = await wsHandshake(socket, '127.0.0.1', port, '/', 120_000, offer)
   const opcode = kind === 'text' ? OP_TEXT : OP_BINARY
-  const frame = maskedFrame(opcode, Buffer.alloc(size, 'a'))
-  const counter = new WsMessageCounter({ expectOpcode: opcode, expectLength: size })
+  let payload = Buffer.alloc(size, 'a')
+  if (values.deflate) {
+    // RFC 7692 §7.2.1: sync-flushed, the 0x00 0x00 0xff 0xff tail removed.
+    const out = deflateRawSync(Buffer.from(chatMessages(Math.ceil(size / 100) + 1).join('\n')).subarray(0, size), { level: 1, memLevel: 8, finishFlush: zlibConstants.Z_SYNC_FLUSH })
+    payload = out.subarray(0, out.length - 4)
+  }
+  const frame = maskedFrame(opcode, payload, values.deflate ? 0x40 : 0)
+  const counter = new WsMessageCounter({ expectOpcode: opcode, expectLength: payload.length })
   let sent = 0
   let echoed = 0
   await new Promise<void>((done, reject) => {
@@ -75,27 +91,10 @@ async function client(port: number, count: number): Promise<void> {
   socket.destroy()
 }
 
-async function waitListening(port: number, alive: () => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 1200; attempt++) {
-    if (!alive()) throw new Error('the server exited before listening')
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect({ host: '127.0.0.1', port })
-      s.once('connect', () => (s.destroy(), r(true)))
-      s.once('error', () => r(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`not listening on ${port} after 120 s`)
-}
-
-function callgrindControl(flag: string, pid: number): void {
-  const run = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8', timeout: 120_000 })
-  if (run.status !== 0) throw new Error(`callgrind_control ${flag} failed: ${run.stderr ?? ''}${run.stdout ?? ''}`)
-}
-
 function runClient(port: number, count: number): void {
-  const run = spawnSync(process.execPath, [__filename, '--client', String(port), '--size', String(size), '--kind', kind, '--window', String(window), '--count', String(count)], {
+  const args = [__filename, '--client', String(port), '--size', String(size), '--kind', kind, '--window', String(window), '--count', String(count)]
+  if (values.deflate) args.push('--deflate')
+  const run = spawnSync(process.execPath, args, {
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: 600_000,
   })
@@ -109,7 +108,7 @@ function runClient(port: number, count: number): void {
 async function measure(base: number, count: number, dir: string): Promise<number> {
   const port = await freePort()
   const out = join(dir, 'callgrind.out')
-  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all-non-file', process.execPath, values.server, '--port', String(port)], {
+  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all-non-file', process.execPath, values.server, '--port', String(port), ...(values.deflate ? ['--deflate'] : [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -144,7 +143,7 @@ async function main(): Promise<void> {
   try {
     const total = await measure(base, count, dir)
     process.stdout.write(
-      `${relative(process.cwd(), values.server)}: ${size} B ${kind}, window ${window}: ` +
+      `${relative(process.cwd(), values.server)}: ${size} B ${kind}${values.deflate ? ' (permessage-deflate)' : ''}, window ${window}: ` +
         `${Math.round(total / count)} instructions per echoed message (${total} over ${count}, after ${base} to warm up)\n`,
     )
   } finally {

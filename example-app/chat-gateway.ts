@@ -21,8 +21,10 @@ const delivery = (room: string, protocol: string | undefined): string => `${prot
 /**
  * The chat: one room per path, two protocol versions side by side.
  *
- * - `chat.v2` (preferred): JSON events validated by DTOs; a file is a `file` event announcing
- *   name, type and size, followed by one binary message with its bytes, relayed the same way.
+ * - `chat.v2` (preferred): JSON events validated by DTOs. A client shares a file with a `file`
+ *   event announcing name, type and size, followed by one binary message with its bytes; the
+ *   room receives it as one binary message that carries both (`fileFrame`), since two messages
+ *   published by two instances at once could interleave between the announcements and the bytes.
  * - `chat.v1` (legacy): plain text lines; connecting joins the room.
  *
  * Everything goes through framework rooms, so with a shared broker (`REDIS_URL`) several
@@ -88,7 +90,7 @@ export class ChatGateway {
     }
     const { room, nick } = member
     const shared = { id: this.rooms.nextId(), room, nick, name: file.name, type: file.type, size: file.size, at: Date.now() }
-    this.toRoom(room, { event: 'file', data: shared }, { bytes })
+    this.toRoom(room, { event: 'file', data: shared }, { frame: fileFrame(shared, bytes) })
   }
 
   @OnConnect({ protocol: V1 })
@@ -172,15 +174,14 @@ export class ChatGateway {
   }
 
   /**
-   * Sends an event to the members of `room` on every instance: as JSON to chat.v2, as a text
-   * line to chat.v1. `bytes` follow the event as a binary message, for chat.v2 only.
+   * Sends an event to the members of `room` on every instance: as JSON to chat.v2 (or, when
+   * given, the binary `frame` that carries it), as a text line to chat.v1.
    */
-  private toRoom(room: string, event: ServerEvent, options: { except?: MemberConnection; bytes?: Buffer } = {}): void {
-    const { except, bytes } = options
+  private toRoom(room: string, event: ServerEvent, options: { except?: MemberConnection; frame?: Buffer } = {}): void {
+    const { except, frame } = options
     const v2 = this.delivery(room, 'chat.v2')
-    v2.sendEvent(event.event, event.data, { except })
-    // Published right after its announcement, so each chat.v2 member gets the two in a row.
-    if (bytes !== undefined) v2.send(bytes, { except })
+    if (frame !== undefined) v2.send(frame, { except })
+    else v2.sendEvent(event.event, event.data, { except })
     const line = legacyLine(event)
     if (line !== undefined) this.delivery(room, V1).send(line, { except })
   }
@@ -189,6 +190,20 @@ export class ChatGateway {
   private announceRooms(directory: readonly DirectoryMember[]): void {
     this.connections.room(ROOM_LISTS).sendEvent('rooms', this.rooms.list(directory))
   }
+}
+
+/**
+ * A shared file as chat.v2 members receive it, one binary message: a 4-byte big-endian length,
+ * that many bytes of the `file` event's data as UTF-8 JSON, then the file's bytes. One publish,
+ * so every member gets the description and the bytes together whichever instance sent them.
+ */
+export function fileFrame(file: object, bytes: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(file))
+  const frame = Buffer.allocUnsafe(4 + json.length + bytes.length)
+  frame.writeUInt32BE(json.length, 0)
+  json.copy(frame, 4)
+  bytes.copy(frame, 4 + json.length)
+  return frame
 }
 
 /** The connection's member data, once it has joined its room. */

@@ -131,3 +131,14 @@ export const MALLOC_ENV: Readonly<Record<string, string>> = {
     .filter((t) => t !== undefined && t !== '')
     .join(':'),
 }
+
+/** The soft limit on open files of a process (`Max open files` in /proc/<pid>/limits); undefined when unreadable or unlimited. */
+export function openFileLimit(pid: number | 'self' = 'self'): number | undefined {
+  try {
+    const limits = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    const match = /^Max open files\s+(\d+)/m.exec(limits)
+    return match === null ? undefined : Number(match[1])
+  } catch {
+    return undefined
+  }
+}

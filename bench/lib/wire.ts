@@ -16,7 +16,7 @@ export const OP_PONG = 0xa
  * Performs the client opening handshake on a connected socket. Resolves with the bytes that
  * followed the 101 response (frames the server may already have sent).
  */
-export function wsHandshake(socket: Socket, host: string, port: number, path: string, timeoutMs: number): Promise<Buffer> {
+export function wsHandshake(socket: Socket, host: string, port: number, path: string, timeoutMs: number, extraHeaders = ''): Promise<Buffer> {
   const key = randomBytes(16).toString('base64')
   const expectedAccept = createHash('sha1').update(key + GUID).digest('base64')
   return new Promise<Buffer>((resolve, reject) => {
@@ -69,6 +69,7 @@ export function wsHandshake(socket: Socket, host: string, port: number, path: st
         'Connection: Upgrade\r\n' +
         `Sec-WebSocket-Key: ${key}\r\n` +
         'Sec-WebSocket-Version: 13\r\n' +
+        extraHeaders +
         '\r\n',
     )
   })
@@ -93,11 +94,11 @@ export function xorMask(data: Buffer, key: Buffer): void {
 }
 
 /** One masked client frame (FIN set) with a fresh random masking key. */
-export function maskedFrame(opcode: number, payload: Buffer): Buffer {
+export function maskedFrame(opcode: number, payload: Buffer, rsv = 0): Buffer {
   const length = payload.length
   const extended = length < 126 ? 0 : length <= 0xffff ? 2 : 8
   const frame = Buffer.allocUnsafe(2 + extended + 4 + length)
-  frame[0] = 0x80 | opcode
+  frame[0] = 0x80 | rsv | opcode
   if (extended === 0) {
     frame[1] = 0x80 | length
   } else if (extended === 2) {

@@ -1,6 +1,7 @@
 // The chat page: plain browser JavaScript, no build step. It speaks chat.v2 to
-// /chat/<room>?nick=<name>: JSON events {"event", "data"} plus one binary message per shared
-// file, announced by the `file` event just before it.
+// /chat/<room>?nick=<name>: JSON events {"event", "data"}. To share a file it sends a `file`
+// event and then the bytes as one binary message; a file shared in the room arrives as one
+// binary message with its description in front (see onFile).
 
 const PROTOCOL = 'chat.v2'
 /** Images the page shows inline; anything else (SVG included) is offered as a download. */
@@ -53,8 +54,6 @@ const state = {
   nick: '',
   joined: false,
   limits: null,
-  /** `file` announcements whose bytes are the next binary messages, in order. */
-  pendingFiles: [],
   /** nick → timer that forgets they were typing. */
   typers: new Map(),
   typingSentAt: 0,
@@ -87,7 +86,9 @@ function connect(room, nick) {
   if (nick !== '') url.searchParams.set('nick', nick)
 
   const ws = new WebSocket(url, [PROTOCOL])
-  ws.binaryType = 'blob'
+  // Files arrive as one binary message with their description in front (onFile): read at once,
+  // so a file keeps its place in the transcript among the text events around it.
+  ws.binaryType = 'arraybuffer'
   state.ws = ws
   let opened = false
 
@@ -104,7 +105,7 @@ function connect(room, nick) {
   ws.addEventListener('message', (message) => {
     if (state.ws !== ws) return
     if (typeof message.data === 'string') onEvent(JSON.parse(message.data))
-    else onFileBytes(message.data)
+    else onFile(message.data)
   })
 
   ws.addEventListener('close', (close) => {
@@ -190,9 +191,6 @@ function onEvent({ event, data }) {
       if (data.typing) startTyping(data.nick)
       else stopTyping(data.nick)
       break
-    case 'file':
-      state.pendingFiles.push(data)
-      break
     case 'rooms':
       renderRooms(data)
       break
@@ -206,12 +204,16 @@ function onEvent({ event, data }) {
   }
 }
 
-function onFileBytes(blob) {
-  const file = state.pendingFiles.shift()
-  if (file === undefined) return
+/**
+ * A shared file: one binary message with a 4-byte big-endian length, that many bytes of JSON
+ * describing the file (name, type, size, who shared it), then the file's bytes.
+ */
+function onFile(buffer) {
+  const length = new DataView(buffer, 0, 4).getUint32(0)
+  const file = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)))
   stopTyping(file.nick)
   if (file.nick === state.nick) hideError()
-  addFile(file, blob)
+  addFile(file, new Uint8Array(buffer, 4 + length))
 }
 
 // ---- rendering ----
@@ -272,7 +274,6 @@ function showOffline(text, canRejoin) {
 /** What stops with the room's connection, whichever view follows. */
 function stopRoom() {
   state.joined = false
-  state.pendingFiles = []
   for (const timer of state.typers.values()) clearTimeout(timer)
   state.typers.clear()
   renderTyping()

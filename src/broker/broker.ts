@@ -97,9 +97,15 @@ export type BrokerState = 'idle' | 'connecting' | 'ready' | 'reconnecting' | 'cl
  */
 export interface BrokerMessage {
   readonly topic: string
-  /** Binary (true) or text (false: `payload` is UTF-8, already validated by the broker). */
+  /** Binary (true) or text (false: `payload` must be valid UTF-8). */
   readonly binary: boolean
   readonly payload: Buffer
+  /**
+   * True when the broker has itself checked that a text payload is valid UTF-8 (it read it from
+   * outside the process, as the Redis broker does); otherwise the server checks it once per
+   * message before any subscriber gets it, and drops it with an 'error' when it is not.
+   */
+  readonly utf8Checked?: boolean
   /** The publishing instance's id. */
   readonly origin: string
   /** The publisher's sequence number for this topic (1, 2, 3 ...): order and gap detection. */

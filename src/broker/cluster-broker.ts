@@ -31,31 +31,62 @@ const PRESENCE_TIMEOUT_MS = 5000
  * presence the moment the primary sees the exit). Started by runCluster() in the primary.
  */
 export class ClusterHub {
+  /** The workers whose broker is started (said hello and not bye), by worker. */
   private readonly workers = new Map<Worker, HubWorker>()
   private readonly topics = new Map<string, Set<HubWorker>>()
   private readonly presenceByTopic = new Map<string, Map<string, PresenceMember>>()
-  private readonly onFork = (worker: Worker): void => this.add(worker)
+  /** This hub's listeners on each worker it watches, removed again by close(). */
+  private readonly listening = new Map<Worker, { message: (message: unknown) => void; exit: () => void }>()
+  private readonly onFork = (worker: Worker): void => this.watch(worker)
+  private closed = false
 
   constructor() {
     if (!cluster.isPrimary) throw new Error('ClusterHub runs in the cluster primary')
-    for (const worker of Object.values(cluster.workers ?? {})) if (worker !== undefined) this.add(worker)
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker !== undefined) this.watch(worker)
     cluster.on('fork', this.onFork)
   }
 
-  /** Stops routing (the workers' brokers then carry nothing). */
+  /** Stops routing (the workers' brokers then carry nothing) and stops listening to the workers. */
   close(): void {
+    this.closed = true
     cluster.off('fork', this.onFork)
     for (const entry of [...this.workers.values()]) this.remove(entry)
+    for (const [worker, listeners] of this.listening) {
+      worker.off('message', listeners.message)
+      worker.off('exit', listeners.exit)
+    }
+    this.listening.clear()
   }
 
-  private add(worker: Worker): void {
-    if (this.workers.has(worker)) return
-    const entry: HubWorker = { worker, instance: `worker-${worker.id}`, topics: new Set(), members: new Map(), sequences: new Map(), pending: 0 }
-    this.workers.set(worker, entry)
-    worker.on('message', (message: unknown) => {
-      if (isGatewire(message)) this.receive(entry, message as WorkerMessage)
-    })
-    worker.once('exit', () => this.remove(entry))
+  /**
+   * Listens to a worker for the whole of its life. Its broker joins the routing with 'hello' and
+   * leaves it with 'bye' or the worker's exit; a worker may stop its app and start a new one (a
+   * new broker, a new hello) and is routed again.
+   */
+  private watch(worker: Worker): void {
+    if (this.closed || this.listening.has(worker)) return
+    const listeners = {
+      message: (message: unknown): void => {
+        if (isGatewire(message)) this.receive(worker, message as WorkerMessage)
+      },
+      exit: (): void => {
+        this.listening.delete(worker)
+        const entry = this.workers.get(worker)
+        if (entry !== undefined) this.remove(entry)
+      },
+    }
+    this.listening.set(worker, listeners)
+    worker.on('message', listeners.message)
+    worker.once('exit', listeners.exit)
+  }
+
+  private entryOf(worker: Worker, instance?: string): HubWorker {
+    let entry = this.workers.get(worker)
+    if (entry === undefined) {
+      entry = { worker, instance: instance ?? `worker-${worker.id}`, topics: new Set(), members: new Map(), sequences: new Map(), pending: 0 }
+      this.workers.set(worker, entry)
+    }
+    return entry
   }
 
   private remove(entry: HubWorker): void {
@@ -67,11 +98,19 @@ export class ClusterHub {
     for (const [topic, members] of entry.members) for (const member of members) this.leave(entry, topic, member)
   }
 
-  private receive(entry: HubWorker, message: WorkerMessage): void {
+  private receive(worker: Worker, message: WorkerMessage): void {
+    if (message.gatewire === 'hello') {
+      // A new broker in this worker: whatever the previous one left (it may have exited its app
+      // without a bye) goes first, so nothing of it is routed or shown in presence any more.
+      const previous = this.workers.get(worker)
+      if (previous !== undefined) this.remove(previous)
+      this.entryOf(worker, message.instance)
+      return
+    }
+    // A broker that said bye (or never hello) routes nothing until its next hello.
+    const entry = this.workers.get(worker)
+    if (entry === undefined) return
     switch (message.gatewire) {
-      case 'hello':
-        entry.instance = message.instance
-        return
       case 'subscribe':
         for (const topic of message.topics) {
           entry.topics.add(topic)

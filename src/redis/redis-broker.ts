@@ -550,6 +550,7 @@ export class RedisBroker implements Broker {
         origin: envelope.origin,
         sequence: envelope.sequence,
         position: envelope.position,
+        utf8Checked: !envelope.binary,
       })
     } catch (error) {
       this.logger.error?.('gatewire/redis: the broker sink threw on a message', error)

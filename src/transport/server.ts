@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { CloseCode } from '../protocol/constants'
 import { buildAcceptResponse, negotiateProtocol, validateUpgradeRequest } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
-import { acceptCompression } from './compression'
+import { acceptCompression, shareOffer } from './compression'
 import type { Broker, BrokerState, Presence } from '../broker/broker'
 import { InProcessBroker } from '../broker/in-process-broker'
 import { Connection } from './connection'
@@ -498,6 +498,7 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
     } catch (error) {
       return this.refuseUpgrade(socket, error) // a hook's invalid compression options
     }
+    if (compression !== undefined) shareOffer(request.headers)
     const headers = compression === undefined ? this.extraHeaders : { ...this.extraHeaders, 'Sec-WebSocket-Extensions': compression.header }
     socket.write(buildAcceptResponse(key, protocol, headers))
     if (this.metrics !== null) this.metrics.countHandshake(101)

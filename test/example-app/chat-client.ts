@@ -26,3 +26,23 @@ export async function joinAs(t: TestApp, nick: string, room = 'lobby', history?:
   client.sendEvent('join', history === undefined ? {} : { history })
   return { client, joined: await nextEvent(client, 'joined') }
 }
+
+/**
+ * Reads a shared file as chat.v2 members receive it (docs/example-app.md, "Files"): a 4-byte
+ * big-endian length, that many bytes of the description as JSON, then the file's bytes.
+ */
+export function readFileFrame<T = any>(frame: Buffer): { file: T; bytes: Buffer } {
+  if (frame.length < 4) throw new Error(`a file frame of ${frame.length} bytes has no length`)
+  const length = frame.readUInt32BE(0)
+  if (4 + length > frame.length) throw new Error(`a file frame of ${frame.length} bytes announces ${length} bytes of description`)
+  return { file: JSON.parse(frame.subarray(4, 4 + length).toString('utf8')) as T, bytes: frame.subarray(4 + length) }
+}
+
+/** Reads messages until a binary one arrives (events on the way are skipped) and reads it as a shared file. */
+export async function nextFile<T = any>(client: TestClient, timeout = 2000): Promise<{ file: T; bytes: Buffer }> {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const message = await client.nextMessage(Math.max(1, deadline - Date.now()))
+    if (typeof message !== 'string') return readFileFrame<T>(message)
+  }
+}

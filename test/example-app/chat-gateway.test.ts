@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { AppModule, appOptions } from '../../example-app/app-module'
 import { ChatLimits } from '../../example-app/chat-config'
 import { createTestApp, type TestApp } from '../../src/testing'
-import { joinAs, nextEvent } from './chat-client'
+import { joinAs, nextEvent, nextFile } from './chat-client'
 
 describe('example-app ChatGateway (chat.v2)', () => {
   let t: TestApp
@@ -145,17 +145,18 @@ describe('example-app ChatGateway (chat.v2)', () => {
     })
   })
 
-  describe('file sharing (a file event, then the bytes as one binary message)', () => {
-    it('relays the announcement and the bytes to the room, adjacent', async () => {
+  describe('file sharing (a file event, then the bytes; the room gets both as one binary message)', () => {
+    it('relays the file to the room, sender included, as one binary message: its description, then the bytes', async () => {
       const { client: ada } = await joinAs(t, 'ada')
       const { client: grace } = await joinAs(t, 'grace')
       const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])
       ada.sendEvent('file', { name: 'dot.png', type: 'image/png', size: bytes.length })
       ada.send(bytes)
       for (const client of [grace, ada]) {
-        const file = await nextEvent(client, 'file')
-        expect(file.data).to.include({ room: 'lobby', nick: 'ada', name: 'dot.png', type: 'image/png', size: bytes.length })
-        expect(await client.nextBinary()).to.deep.equal(bytes)
+        const frame = await nextFile(client)
+        expect(frame.file).to.include({ room: 'lobby', nick: 'ada', name: 'dot.png', type: 'image/png', size: bytes.length })
+        expect(frame.file.id, 'the file has an id').to.be.a('number')
+        expect(frame.bytes).to.deep.equal(bytes)
       }
     })
 

@@ -4,6 +4,7 @@ import { request } from 'node:http'
 import { startExampleApp, type ExampleApp } from '../../example-app/start-example-app'
 import { freePort, requireRedisServer, RedisServer } from '../helpers/redis-server'
 import { MainProcess } from './main-process'
+import { readFileFrame } from './chat-client'
 import { WsClient } from './ws-client'
 
 interface Event<T = any> {
@@ -30,6 +31,17 @@ async function nextLine(client: WsClient, timeout = 5000): Promise<string> {
   })
   if (typeof message !== 'string') throw new Error(`expected a text line, got ${message.length} bytes of binary`)
   return message
+}
+
+/** Reads until a binary message arrives (text events on the way are skipped), bounded by `timeout`. */
+async function nextBinary(client: WsClient, timeout = 5000): Promise<Buffer> {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const message = await client.next(Math.max(1, deadline - Date.now())).catch(() => {
+      throw new Error(`no binary message within ${timeout} ms`)
+    })
+    if (typeof message !== 'string') return message
+  }
 }
 
 function getJson(url: string): Promise<unknown> {
@@ -177,19 +189,41 @@ describe('example-app on two instances sharing one Redis (REDIS_URL)', function 
     expect(heard).to.include('message').and.not.include('typing')
   })
 
-  it('shares a file with the other instance: the announcement, then the bytes intact', async () => {
+  it('shares a file with the other instance as one binary message: the description, then the bytes intact', async () => {
     const { client: ada } = await v2(a, 'ada')
     const { client: grace } = await v2(b, 'grace')
     const { client: old } = await v1(b, 'old')
     const bytes = randomBytes(256 * 1024)
     ada.ws.send(JSON.stringify({ event: 'file', data: { name: 'noise.bin', type: 'application/octet-stream', size: bytes.length } }))
     ada.ws.send(bytes)
-    const file = await nextEvent(grace, 'file')
-    expect(file.data).to.include({ room: 'lobby', nick: 'ada', name: 'noise.bin', size: bytes.length })
-    const received = await grace.next(5000)
-    expect(Buffer.isBuffer(received), 'the bytes follow the announcement as one binary message').to.equal(true)
-    expect((received as Buffer).equals(bytes), 'the bytes arrive unchanged').to.equal(true)
+    const received = await nextBinary(grace)
+    const frame = readFileFrame(received)
+    expect(frame.file).to.include({ room: 'lobby', nick: 'ada', name: 'noise.bin', size: bytes.length })
+    expect(frame.bytes.equals(bytes), 'the bytes arrive unchanged').to.equal(true)
     expect(await nextLine(old)).to.equal('* ada shared noise.bin (256.0 KiB, for chat.v2 clients)')
+  })
+
+  it('keeps each file whole when members of both instances share files at the same moment', async () => {
+    const { client: ada } = await v2(a, 'ada')
+    const { client: grace } = await v2(b, 'grace')
+    const { client: watcher } = await v2(b, 'watcher')
+    const files = new Map<string, Buffer>()
+    for (let i = 0; i < 10; i++) {
+      for (const [client, who] of [[ada, 'ada'], [grace, 'grace']] as const) {
+        const name = `${who}-${i}.bin`
+        const bytes = randomBytes(1024 + i)
+        files.set(name, bytes)
+        client.ws.send(JSON.stringify({ event: 'file', data: { name, type: 'application/octet-stream', size: bytes.length } }))
+        client.ws.send(bytes)
+      }
+    }
+    const seen: string[] = []
+    while (seen.length < files.size) {
+      const { file, bytes } = readFileFrame<{ name: string }>(await nextBinary(watcher))
+      expect(bytes.equals(files.get(file.name)!), `${file.name} arrives with its own bytes`).to.equal(true)
+      seen.push(file.name)
+    }
+    expect(seen.filter((name) => name.startsWith('ada-')), "ada's files in her order").to.deep.equal([...files.keys()].filter((name) => name.startsWith('ada-')))
   })
 
   it('tells the other instance who left, and counts them out everywhere', async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import { CloseCode, Opcode } from '../../src/protocol/constants'
 import { encodeFrame, encodeFrameHeader } from '../../src/protocol/frame-builder'
 import { FrameParser, type FrameHandler, type FrameParserOptions } from '../../src/protocol/frame-parser'
+import { countJoins } from '../helpers/count-joins'
 import {
   CLIENT,
   SERVER,
@@ -18,22 +19,6 @@ import {
 
 // The masking key of RFC 6455 §5.7's masked example.
 const KEY = hex('37 fa 21 3d')
-
-/** How many times `run` makes Buffer.concat join buffers. */
-function countJoins(run: () => void): number {
-  const concat = Buffer.concat
-  let joins = 0
-  Buffer.concat = (...args: Parameters<typeof concat>) => {
-    joins++
-    return concat(...args)
-  }
-  try {
-    run()
-  } finally {
-    Buffer.concat = concat
-  }
-  return joins
-}
 
 const text = (value: string): FrameEvent => ({ type: 'text', text: value })
 const binary = (data: Buffer): FrameEvent => ({ type: 'binary', data })
@@ -810,6 +795,125 @@ describe('FrameParser', () => {
     })
   })
 
+  describe('a one-frame text that spans socket reads', () => {
+    // Texts of a few KiB, so that pieces reach the 4 KiB pieces path and the 8 KiB native ASCII check.
+    const ascii = 'the quick brown fox jumps over the lazy dog. '.repeat(230) // 10,350 bytes
+
+    /** Parses `payload` as one text frame cut at `cuts` (offsets in the frame); each chunk is its own buffer. */
+    function parseCut(payload: Buffer, cuts: number[], options: FrameParserOptions = SERVER): { events: FrameEvent[]; pieceTexts: number } {
+      const frame = options.expectMasked ? masked(Opcode.Text, payload) : unmasked(Opcode.Text, payload)
+      const { parser, recorder } = createParser(options)
+      let at = 0
+      for (const cut of [...cuts, frame.length]) {
+        parser.push(Buffer.from(frame.subarray(at, cut)))
+        at = cut
+      }
+      return { events: recorder.events, pieceTexts: recorder.pieceTexts }
+    }
+
+    for (const [side, options, header] of [['server', SERVER, 8], ['client', CLIENT, 4]] as const) {
+      it(`delivers an ASCII text cut at every point as the same string, as pieces when the first is 4 KiB or more (${side})`, () => {
+        const payload = Buffer.from(ascii)
+        let asPieces = 0
+        for (let cut = 1; cut < header + payload.length; cut++) {
+          const { events, pieceTexts } = parseCut(payload, [cut], options)
+          expectSameEvents(events, [text(ascii)], `cut at ${cut}`)
+          // The unmasked client side checks a first piece for ASCII natively only from 8 KiB.
+          const first = cut - header
+          const expected = first >= (options.expectMasked ? 4096 : 8192) ? 1 : 0
+          expect(pieceTexts, `cut at ${cut}`).to.equal(expected)
+          asPieces += pieceTexts
+        }
+        expect(asPieces).to.be.greaterThan(1000)
+      })
+    }
+
+    it('leaves the pieces of a text unchanged while it parses the frames after it (they may be sent back as they are)', () => {
+      const held: { text: string; pieces: readonly Buffer[] }[] = []
+      const parser = new FrameParser({ ...noopHandler(), onTextPieces: (value, pieces) => held.push({ text: value, pieces }) }, SERVER)
+      const stream = Buffer.concat([masked(Opcode.Text, ascii), masked(Opcode.Binary, bytes(9000)), masked(Opcode.Text, ascii.toUpperCase())])
+      for (let at = 0; at < stream.length; at += 6000) parser.push(Buffer.from(stream.subarray(at, at + 6000)))
+      expect(held.map((h) => h.text)).to.deep.equal([ascii, ascii.toUpperCase()])
+      expect(held.map((h) => Buffer.concat(h.pieces).toString('latin1'))).to.deep.equal([ascii, ascii.toUpperCase()])
+      expect(held[0].pieces.length).to.be.greaterThan(1)
+    })
+
+    it('joins a text read in pieces under 4 KiB instead of keeping a string per piece', () => {
+      const payload = Buffer.from(ascii)
+      const cuts: number[] = []
+      for (let at = 1000; at < payload.length; at += 1000) cuts.push(at)
+      const { events, pieceTexts } = parseCut(payload, cuts)
+      expectSameEvents(events, [text(ascii)])
+      expect(pieceTexts).to.equal(0)
+    })
+
+    it('switches to joining when a small piece comes after a pieces start, with the same string', () => {
+      const payload = Buffer.from(ascii)
+      const { events, pieceTexts } = parseCut(payload, [5000, 5100, 5200])
+      expectSameEvents(events, [text(ascii)])
+      expect(pieceTexts).to.equal(0)
+    })
+
+    // Multi-byte characters after 9,000 ASCII bytes (the native ASCII check's range), cut at
+    // every point around them: each character is split across reads at each of its bytes.
+    const multi = 'é€😀\u{10ffff}'
+    const vectors: Record<string, string> = {
+      '2-, 3- and 4-byte characters after ASCII': 'a'.repeat(9000) + multi + 'b'.repeat(9000),
+      'a byte-order mark first (kept)': '\ufeff' + 'c'.repeat(9000) + multi,
+      'multi-byte characters throughout': ('ünïcødé ✓ 𝄞 ' + 'd'.repeat(40)).repeat(300),
+    }
+    for (const [name, value] of Object.entries(vectors)) {
+      for (const [side, options, header] of [['server', SERVER, 10], ['client', CLIENT, 4]] as const) {
+        it(`decodes ${name} cut at every point near them (${side})`, () => {
+          const payload = Buffer.from(value)
+          const at = payload.indexOf(Buffer.from(multi))
+          const around = at === -1 ? [0, 20] : [at - 2, at + Buffer.byteLength(multi) + 2]
+          for (let cut = header + around[0]; cut < header + around[1]; cut++) {
+            for (const cuts of [[cut], [header + 4500, Math.max(cut, header + 4501)]]) {
+              expectSameEvents(parseCut(payload, cuts, options).events, [text(value)], `cuts at ${cuts.join(', ')}`)
+            }
+          }
+          expect(parseCut(payload, [header + 100, header + 9000], options).events).to.deep.equal([text(value)])
+        })
+      }
+    }
+
+    // The bytes, and which of them makes the sequence invalid (ED is a valid lead; A0 after it is not).
+    const bad: Record<string, [string, number]> = {
+      'byte FF': ['ff', 0],
+      'a lone continuation byte 80': ['80', 0],
+      'a UTF-16 surrogate (ED A0 80)': ['ed a0 80', 1],
+      'an overlong NUL (C0 80)': ['c0 80', 0],
+      'U+110000 (F4 90 80 80)': ['f4 90 80 80', 1],
+    }
+    for (const [name, [bytesHex, decisive]] of Object.entries(bad)) {
+      it(`closes with 1007 on ${name} at every position of a text read in three pieces, in the read that brings it`, () => {
+        const invalid = hex(bytesHex)
+        const size = 9 * 1024
+        const header = 8
+        const cuts = [header + 3000, header + 7500]
+        for (let position = 0; position + invalid.length <= size; position++) {
+          const payload = Buffer.alloc(size, 0x61)
+          invalid.copy(payload, position)
+          const frame = masked(Opcode.Text, payload)
+          const { parser, recorder } = createParser(SERVER)
+          const decidedAt = header + position + decisive
+          let at = 0
+          for (const cut of [...cuts, frame.length]) {
+            parser.push(Buffer.from(frame.subarray(at, cut)))
+            if (cut <= decidedAt) expect(recorder.events, `position ${position}: nothing before the read with the bad byte`).to.deep.equal([])
+            else {
+              expectOneError(recorder.events, CloseCode.InvalidPayload)
+              break
+            }
+            at = cut
+          }
+          expect(recorder.pieceTexts, `position ${position}`).to.equal(0)
+        }
+      })
+    }
+  })
+
   describe('close frames', () => {
     const validCodes = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]
     for (const code of validCodes) {
@@ -895,6 +999,7 @@ describe('FrameParser', () => {
 function noopHandler(): FrameHandler {
   return {
     onText: () => {},
+    onTextPieces: () => {},
     onBinary: () => {},
     onBinaryStart: () => {},
     onBinaryChunk: () => {},

@@ -17,6 +17,8 @@ export type FrameEvent =
 /** A FrameHandler that records every callback in order. */
 export class FrameRecorder implements FrameHandler {
   readonly events: FrameEvent[] = []
+  /** How many texts came as onTextPieces. */
+  pieceTexts = 0
 
   onText(text: string, source: Buffer, start: number, end: number): void {
     // The parser's promise: source[start, end) holds the message's UTF-8 bytes.
@@ -24,6 +26,15 @@ export class FrameRecorder implements FrameHandler {
     if (bytes !== Buffer.from(text).toString('hex')) {
       throw new Error(`onText source bytes ${bytes} do not encode ${JSON.stringify(text)}`)
     }
+    this.events.push({ type: 'text', text })
+  }
+  onTextPieces(text: string, pieces: readonly Buffer[], length: number): void {
+    // The same promise for a text delivered as pieces: their bytes, in order, encode it.
+    const joined = Buffer.concat(pieces)
+    if (joined.length !== length || joined.toString('hex') !== Buffer.from(text).toString('hex')) {
+      throw new Error(`onTextPieces pieces (${joined.length} of ${length} bytes) do not encode the text`)
+    }
+    this.pieceTexts++
     this.events.push({ type: 'text', text })
   }
   onBinary(data: Buffer): void {

@@ -301,14 +301,29 @@ describe('permessage-deflate over real sockets', () => {
   })
 
   it('holds no zlib object on an idle connection without context takeover, even after traffic', async () => {
-    const { client, server } = await pair({ compression: true }, { compression: true })
+    const { client, server } = await pair({ compression: true, binaryMode: 'buffer' }, { compression: true, binaryMode: 'buffer' })
     echo(server)
     client.sendText('y'.repeat(10_000))
     await next(client, 'text')
+    // A streamed message borrows a pooled compressor (and the peer a pooled decompressor, across reads): given back at its end.
+    const stream = client.beginBinary()
+    stream.end(Buffer.alloc(200_000, 'z'))
+    await next(client, 'binary')
     for (const connection of [client, server]) {
       const state = connection.compression as unknown as Record<string, unknown>
-      expect([state.deflater, state.inflater, state.streamDeflater]).to.deep.equal([null, null, null])
+      expect(state.zlib, `${connection === client ? 'client' : 'server'} holds no zlib objects`).to.equal(null)
     }
+  })
+
+  it('shares one immutable agreement state between connections that agreed the same', async () => {
+    const listening = await listen({ compression: true })
+    const clients = await Promise.all([open(listening.url, { compression: true }), open(listening.url, { compression: true })])
+    const servers = [await listening.nextConnection(), await listening.nextConnection()]
+    const setting = (connection: Connection): unknown => (connection.compression as unknown as Record<string, unknown>).setting
+    expect(setting(servers[0])).to.equal(setting(servers[1]))
+    expect(setting(clients[0])).to.equal(setting(clients[1]))
+    expect(Object.isFrozen(setting(servers[0]))).to.equal(true)
+    expect(Object.keys(servers[0].compression!).sort(), 'two references per connection').to.deep.equal(['setting', 'zlib'])
   })
 
   it('refuses invalid compression options at once', async () => {

@@ -231,6 +231,32 @@ describe('transport/connection', () => {
       expect(got[4]).to.equal('x'.repeat(70_000))
     })
 
+    it('echoes large texts that span socket reads (ASCII, multi-byte) back to a ws client intact and in order', async () => {
+      const listening = await listen()
+      const client = new WebSocket(listening.url)
+      track(() => client.terminate())
+      const [conn] = await Promise.all([listening.nextConnection(), next(client, 'open')])
+      conn.on('text', (text: string) => conn.sendText(text))
+      const texts = [
+        'ascii only, 300 KiB worth. '.repeat(11_378),
+        'ünïcødé ✓ 𝄞 \ufeff'.repeat(10_000),
+        'x'.repeat(70_000),
+        'y'.repeat(1024 * 1024 + 10), // over the pieces limit: gathered in place
+      ]
+      const echoed: string[] = []
+      const all = new Promise<void>((resolve) =>
+        client.on('message', (data: Buffer, isBinary: boolean) => {
+          expect(isBinary).to.equal(false)
+          echoed.push(data.toString())
+          if (echoed.length === texts.length) resolve()
+        }),
+      )
+      for (const text of texts) client.send(text)
+      await deadline(all, 10_000, 'every echo')
+      expect(echoed.length).to.equal(texts.length)
+      echoed.forEach((text, i) => expect(text === texts[i], `echo ${i} (${texts[i].length} characters)`).to.equal(true))
+    })
+
     it('reassembles a fragmented text message with a character split across fragments and a ping between', async () => {
       const { peer, conn } = await rawPair()
       const text = next<[string]>(conn, 'text')

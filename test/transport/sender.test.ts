@@ -2,8 +2,9 @@ import { expect } from 'chai'
 import { Socket as NetSocket, type Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { MaskKeyPool } from '../../src/protocol'
-import { rememberText, Sender, sharedFrameBuffer } from '../../src/transport/sender'
+import { rememberText, rememberTextPieces, Sender, sharedFrameBuffer } from '../../src/transport/sender'
 import { listen, RawPeer, releaseAll, wireFrame } from '../helpers/transport-harness'
+import { countJoins } from '../helpers/count-joins'
 
 /** Records what the Sender hands to its socket: one entry per socket-level write batch. */
 class FakeSocket {
@@ -390,6 +391,53 @@ describe('transport/sender', () => {
     expect(source.toString()).to.equal(received)
   })
 
+  it('queues a text just received in pieces as those very pieces, never joined or encoded', async () => {
+    const socket = new FakeSocket()
+    const written = socket.originals
+    const sender = new Sender(socket as unknown as Socket, null)
+    const pieces = [Buffer.from('a'.repeat(30_000)), Buffer.from('b'.repeat(30_000)), Buffer.from('c'.repeat(6_000))]
+    const received = pieces.map((piece) => piece.toString('latin1')).join('')
+    rememberTextPieces(received, pieces, 66_000)
+    const joins = countJoins(() => expect(countEncodes(() => sender.text(received, true))).to.equal(0))
+    await tick()
+    expect(joins).to.equal(0)
+    for (const piece of pieces) expect(written.includes(piece), 'each piece is written as it is').to.equal(true)
+    expect(frames(Buffer.concat(socket.batches.flat()))[0].payload.toString()).to.equal(received)
+  })
+
+  for (const [name, size] of [['a small text', 3000], ['a large text (client)', 66_000]] as const) {
+    it(`frames ${name} just received in pieces from a joined copy when it must copy or mask, leaving the pieces as they were`, async () => {
+      const client = size > 4096
+      const socket = new FakeSocket()
+      const sender = new Sender(socket as unknown as Socket, client ? new MaskKeyPool() : null)
+      const pieces = [Buffer.from('x'.repeat(size - 100)), Buffer.from('y'.repeat(100))]
+      const received = 'x'.repeat(size - 100) + 'y'.repeat(100)
+      rememberTextPieces(received, pieces, size)
+      sender.text(received, true)
+      await tick()
+      const [frame] = frames(Buffer.concat(socket.batches.flat()))
+      expect(frame.masked).to.equal(client)
+      expect(frame.payload.toString()).to.equal(received)
+      expect(Buffer.concat(pieces).toString()).to.equal(received)
+    })
+  }
+
+  it('encodes a text again once another text was remembered after its pieces', async () => {
+    const socket = new FakeSocket()
+    const sender = new Sender(socket as unknown as Socket, null)
+    const pieces = [Buffer.from('p'.repeat(5000)), Buffer.from('q'.repeat(5000))]
+    const received = 'p'.repeat(5000) + 'q'.repeat(5000)
+    rememberTextPieces(received, pieces, 10_000)
+    const later = 'later'
+    rememberText(later, Buffer.from(later), 0, later.length)
+    const written = socket.originals
+    sender.text(received, true)
+    sender.text(later, true)
+    await tick()
+    expect(written.some((b) => pieces.some((piece) => piece === b)), 'no piece is written').to.equal(false)
+    expect(frames(Buffer.concat(socket.batches.flat())).map((f) => f.payload.toString())).to.deep.equal([received, later])
+  })
+
   it('encodes a text over the 1 MiB remembering limit again', async () => {
     const socket = new FakeSocket()
     const written = socket.originals
@@ -443,6 +491,7 @@ describe('transport/sender', () => {
 })
 
 /** How many times `run` makes Node encode a string into a Buffer (Buffer#utf8Write calls). */
+
 function countEncodes(run: () => void): number {
   const proto = Buffer.prototype as unknown as { utf8Write: (...args: unknown[]) => number }
   const original = proto.utf8Write

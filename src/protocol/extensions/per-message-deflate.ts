@@ -4,6 +4,7 @@ import { ProtocolError } from '../protocol-error'
 import type { ResolvedCompressionOptions } from './compression-options'
 import type { DeflateParams } from './negotiate-deflate'
 import { OutputLimitError, RawZlib } from './raw-zlib'
+import * as zlib from 'node:zlib'
 
 /** RFC 7692 §7.2.1: the end of a sync flush, removed from each message sent and put back on receipt. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff])
@@ -48,53 +49,126 @@ export function rememberInflatedText(text: string, source: Buffer): void {
 const zlibBits = (bits: number): number => (bits < 9 ? 9 : bits)
 
 /**
+ * What every connection with the same agreement, options and role shares: immutable, so an idle
+ * connection's own state is two references (see PerMessageDeflate).
+ */
+class DeflateSetting {
+  /** Our compressor resets after each message. */
+  readonly ownNoContextTakeover: boolean
+  readonly peerNoContextTakeover: boolean
+  /** The agreed window of our compressor (8–15, as negotiated) and zlib's for it (9–15). */
+  readonly ownMaxWindowBits: number
+  readonly ownWindowBits: number
+  /** zlib's window for our decompressor (9–15). */
+  readonly peerWindowBits: number
+  readonly peerMaxWindowBits: number
+  /** Compressors with the same key make the same output (see deflateKey). */
+  readonly key: string
+
+  constructor(
+    readonly params: DeflateParams,
+    readonly options: ResolvedCompressionOptions,
+    readonly role: 'server' | 'client',
+    readonly header: string,
+  ) {
+    const server = role === 'server'
+    this.ownNoContextTakeover = server ? params.serverNoContextTakeover : params.clientNoContextTakeover
+    this.peerNoContextTakeover = server ? params.clientNoContextTakeover : params.serverNoContextTakeover
+    this.ownMaxWindowBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits
+    this.peerMaxWindowBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits
+    this.ownWindowBits = zlibBits(this.ownMaxWindowBits)
+    this.peerWindowBits = zlibBits(this.peerMaxWindowBits)
+    this.key = internKey(`${this.ownWindowBits}/${options.level}/${options.memLevel}`)
+    Object.freeze(this)
+  }
+}
+
+/** Settings per options object, by role, params and header: bounded, since headers come from peers. */
+const settings = new WeakMap<ResolvedCompressionOptions, Map<string, DeflateSetting>>()
+const SETTINGS_PER_OPTIONS = 256
+
+function settingFor(params: DeflateParams, options: ResolvedCompressionOptions, role: 'server' | 'client', header: string): DeflateSetting {
+  let byKey = settings.get(options)
+  if (byKey === undefined) settings.set(options, (byKey = new Map()))
+  const key = `${role}|${+params.serverNoContextTakeover}${+params.clientNoContextTakeover}|${params.serverMaxWindowBits}|${params.clientMaxWindowBits}|${header}`
+  let found = byKey.get(key)
+  if (found === undefined) {
+    found = new DeflateSetting(params, options, role, header)
+    if (byKey.size < SETTINGS_PER_OPTIONS) byKey.set(key, found)
+  }
+  return found
+}
+
+/** The zlib objects one connection holds, created the first time it needs one of its own. */
+class ConnectionZlib {
+  /** Ours (the sending side): compressor and its context; the peer's: our decompressor. */
+  deflater: RawZlib | null = null
+  inflater: RawZlib | null = null
+  /** The compressor of a message being streamed out with compressFragment(). */
+  streamDeflater: RawZlib | null = null
+  /** A compressAsync() on the own compressor is running; release() waits for it. */
+  busy = false
+  released = false
+}
+
+/**
  * One connection's permessage-deflate state (RFC 7692 §6, §7.2): compresses messages it sends,
  * inflates those it receives (as the frame parser's MessageInflater).
  *
- * zlib objects are created on first use. Without context takeover they are shared by the
- * process, or, while a message is in flight across reads (or streamed out), borrowed from a
- * small pool and given back at its end, so an idle connection holds none. With context takeover
- * the connection keeps its own (that is what takeover means) until it closes.
+ * What was agreed is shared by every connection that agreed the same (DeflateSetting), and zlib
+ * objects are created on first use. Without context takeover they are shared by the process,
+ * or, while a message is in flight across reads (or streamed out), borrowed from a small pool and
+ * given back at its end, so an idle connection holds none (its ConnectionZlib is dropped then
+ * too). With context takeover the connection keeps its own (that is what takeover means) until
+ * it closes.
  */
 export class PerMessageDeflate implements MessageInflater {
-  /** Ours (the sending side): compressor and its context; the peer's: our decompressor. */
-  private deflater: RawZlib | null = null
-  private inflater: RawZlib | null = null
-  /** The compressor of a message being streamed out with compressFragment(). */
-  private streamDeflater: RawZlib | null = null
-  private key: string | null = null
+  private readonly setting: DeflateSetting
+  private zlib: ConnectionZlib | null = null
 
   constructor(
     /** What was agreed. */
-    readonly params: DeflateParams,
-    readonly options: ResolvedCompressionOptions,
-    private readonly role: 'server' | 'client',
+    params: DeflateParams,
+    options: ResolvedCompressionOptions,
+    role: 'server' | 'client',
     /** The agreed Sec-WebSocket-Extensions value (as a browser's `WebSocket.extensions` shows it). */
-    readonly header: string,
-  ) {}
+    header: string,
+  ) {
+    this.setting = settingFor(params, options, role, header)
+  }
+
+  /** What was agreed. */
+  get params(): DeflateParams {
+    return this.setting.params
+  }
+
+  get options(): ResolvedCompressionOptions {
+    return this.setting.options
+  }
+
+  /** The agreed Sec-WebSocket-Extensions value (as a browser's `WebSocket.extensions` shows it). */
+  get header(): string {
+    return this.setting.header
+  }
 
   /** Smallest payload worth compressing. */
   get threshold(): number {
-    return this.options.threshold
+    return this.setting.options.threshold
+  }
+
+  /** Smallest payload compressed off the main thread (compressAsync). */
+  get asyncThreshold(): number {
+    return this.setting.options.asyncThreshold
   }
 
   /** True when our compressor resets after each message (what a compress-once broadcast needs). */
   get ownNoContextTakeover(): boolean {
-    return this.role === 'server' ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover
-  }
-
-  private get ownWindowBits(): number {
-    return zlibBits(this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits)
-  }
-
-  private get peerNoContextTakeover(): boolean {
-    return this.role === 'server' ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover
+    return this.setting.ownNoContextTakeover
   }
 
   /** A key for compressors with the same output: messages compressed by one may be sent on the other. */
   get deflateKey(): string {
-    // Read per subscriber of every publish: built once (and shared by equal settings).
-    return (this.key ??= internKey(`${this.ownWindowBits}/${this.options.level}/${this.options.memLevel}`))
+    return this.setting.key
   }
 
   /**
@@ -102,10 +176,11 @@ export class PerMessageDeflate implements MessageInflater {
    * 0x00 0x00 0xff 0xff removed).
    */
   compress(data: Buffer): Buffer {
-    if (!this.ownNoContextTakeover) {
-      return stripTail((this.deflater ??= this.newDeflater()).process(data, 0, data.length))
+    if (!this.setting.ownNoContextTakeover) {
+      const own = (this.zlib ??= new ConnectionZlib())
+      return stripTail((own.deflater ??= this.newDeflater()).process(data, 0, data.length))
     }
-    const key = this.deflateKey
+    const key = this.setting.key
     let shared = sharedDeflaters.get(key)
     if (shared === undefined) sharedDeflaters.set(key, (shared = this.newDeflater()))
     try {
@@ -116,6 +191,32 @@ export class PerMessageDeflate implements MessageInflater {
   }
 
   /**
+   * Compresses a whole message on libuv's thread pool and calls back with the payload of its
+   * frame (as compress() returns it). Without context takeover a one-shot zlib stream does it,
+   * so jobs of many connections run side by side; with it, the connection's own compressor, and
+   * the caller must run one job at a time and no other compression of this connection until
+   * it calls back (its context is then that of every message before, in order).
+   */
+  compressAsync(data: Buffer, callback: (error: Error | null, payload: Buffer) => void): void {
+    const setting = this.setting
+    if (setting.ownNoContextTakeover) {
+      const { level, memLevel } = setting.options
+      zlib.deflateRaw(data, { windowBits: setting.ownWindowBits, level, memLevel, finishFlush: zlib.constants.Z_SYNC_FLUSH }, (error, out) =>
+        callback(error, error === null ? stripTail(out) : out),
+      )
+      return
+    }
+    const own = (this.zlib ??= new ConnectionZlib())
+    const deflater = (own.deflater ??= this.newDeflater())
+    own.busy = true
+    deflater.processAsync(data, (error, out) => {
+      own.busy = false
+      if (own.released) this.release()
+      callback(error, error === null ? stripTail(out) : out)
+    })
+  }
+
+  /**
    * A text message's compressed payload: the received compressed bytes when relaying the text
    * inflated last (compressedCopy), the payload compressed last when the same text goes out
    * again with the same setting, else compressed now.
@@ -123,8 +224,8 @@ export class PerMessageDeflate implements MessageInflater {
   compressText(text: string): Buffer {
     const copy = this.compressedCopy(text)
     if (copy !== null) return copy
-    if (!this.ownNoContextTakeover || text.length > LAST_TEXT_LIMIT) return this.compress(Buffer.from(text, 'utf8'))
-    const key = this.deflateKey
+    if (!this.setting.ownNoContextTakeover || text.length > LAST_TEXT_LIMIT) return this.compress(Buffer.from(text, 'utf8'))
+    const key = this.setting.key
     if (text === lastText && key === lastKey) return lastPayload!
     const payload = this.compress(Buffer.from(text, 'utf8'))
     lastText = text
@@ -139,9 +240,8 @@ export class PerMessageDeflate implements MessageInflater {
    * is within the one agreed for us (RFC 7692 §7.1.2). Null otherwise.
    */
   compressedCopy(text: string): Buffer | null {
-    if (text !== recentText || !this.ownNoContextTakeover) return null
-    const ownBits = this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits
-    return recentWindowBits <= ownBits ? recentPayload : null
+    if (text !== recentText || !this.setting.ownNoContextTakeover) return null
+    return recentWindowBits <= this.setting.ownMaxWindowBits ? recentPayload : null
   }
 
   /**
@@ -149,9 +249,10 @@ export class PerMessageDeflate implements MessageInflater {
    * its frame) to the last (`fin`). Other messages must not be compressed until it ends.
    */
   compressFragment(data: Buffer, fin: boolean): Buffer {
+    const own = (this.zlib ??= new ConnectionZlib())
     let deflater: RawZlib
-    if (!this.ownNoContextTakeover) deflater = this.deflater ??= this.newDeflater()
-    else deflater = this.streamDeflater ??= idleDeflaters.get(this.deflateKey)?.pop() ?? this.newDeflater()
+    if (!this.setting.ownNoContextTakeover) deflater = own.deflater ??= this.newDeflater()
+    else deflater = own.streamDeflater ??= idleDeflaters.get(this.setting.key)?.pop() ?? this.newDeflater()
     const out = deflater.process(data, 0, data.length)
     if (!fin) return out
     this.endStream()
@@ -160,18 +261,28 @@ export class PerMessageDeflate implements MessageInflater {
 
   /** Ends a streamed message early (aborted, or the connection closed). */
   endStream(): void {
-    const deflater = this.streamDeflater
-    if (deflater === null) return
-    this.streamDeflater = null
-    giveBack(deflater, idleDeflaters.get(this.deflateKey) ?? setList(idleDeflaters, this.deflateKey))
+    const own = this.zlib
+    if (own === null || own.streamDeflater === null) return
+    const deflater = own.streamDeflater
+    own.streamDeflater = null
+    giveBack(deflater, idleDeflaters.get(this.setting.key) ?? setList(idleDeflaters, this.setting.key))
+    this.dropIdle()
   }
 
   inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number): Buffer | ProtocolError {
-    const takeover = !this.peerNoContextTakeover
+    const setting = this.setting
+    const takeover = !setting.peerNoContextTakeover
     let z: RawZlib
-    if (takeover) z = this.inflater ??= new RawZlib('inflate', { windowBits: zlibBits(this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits) })
-    else if (first && last) z = sharedInflater ??= new RawZlib('inflate', { windowBits: 15 })
-    else z = this.inflater ??= idleInflaters.pop() ?? new RawZlib('inflate', { windowBits: 15 })
+    let own: ConnectionZlib | null = null
+    if (takeover) {
+      own = this.zlib ??= new ConnectionZlib()
+      z = own.inflater ??= new RawZlib('inflate', { windowBits: setting.peerWindowBits })
+    } else if (first && last) {
+      z = sharedInflater ??= new RawZlib('inflate', { windowBits: 15 })
+    } else {
+      own = this.zlib ??= new ConnectionZlib()
+      z = own.inflater ??= idleInflaters.pop() ?? new RawZlib('inflate', { windowBits: 15 })
+    }
     let out: Buffer
     try {
       out = z.process(data, start, end, limit)
@@ -190,14 +301,15 @@ export class PerMessageDeflate implements MessageInflater {
       if (first && !takeover && !z.ended) {
         recentOutput = out
         recentPayload = data.subarray(start, end)
-        recentWindowBits = this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits
+        recentWindowBits = setting.peerMaxWindowBits
         recentText = null
       }
       if (!takeover) {
         z.reset()
         if (z !== sharedInflater) {
-          this.inflater = null
+          own!.inflater = null
           giveBack(z, idleInflaters)
+          this.dropIdle()
         }
       } else if (z.ended) {
         // A block with BFINAL set ended the DEFLATE stream (§7.2.3.4): start a new one.
@@ -209,22 +321,35 @@ export class PerMessageDeflate implements MessageInflater {
 
   /** The message being inflated will not be completed (the parser stopped). */
   abort(): void {
-    if (this.inflater !== null && !this.peerNoContextTakeover) return
-    const z = this.inflater
-    if (z === null) return
-    this.inflater = null
+    const own = this.zlib
+    if (own === null || own.inflater === null || !this.setting.peerNoContextTakeover) return
+    const z = own.inflater
+    own.inflater = null
     z.reset()
     giveBack(z, idleInflaters)
+    this.dropIdle()
   }
 
   /** Frees what the connection holds (it closed). */
   release(): void {
     this.abort()
     this.endStream()
-    this.deflater?.close()
-    this.deflater = null
-    this.inflater?.close()
-    this.inflater = null
+    const own = this.zlib
+    if (own === null) return
+    own.released = true
+    // Its handle is working on the thread pool: closed when that job calls back.
+    if (own.busy) return
+    own.deflater?.close()
+    own.deflater = null
+    own.inflater?.close()
+    own.inflater = null
+    this.zlib = null
+  }
+
+  /** Without context takeover, a connection holding no borrowed zlib object keeps no ConnectionZlib either. */
+  private dropIdle(): void {
+    const own = this.zlib
+    if (own !== null && own.deflater === null && own.inflater === null && own.streamDeflater === null && !own.busy) this.zlib = null
   }
 
   private dropInflater(z: RawZlib, takeover: boolean): void {
@@ -234,12 +359,14 @@ export class PerMessageDeflate implements MessageInflater {
     }
     // A failed stream is not worth reusing.
     z.close()
-    if (z === this.inflater) this.inflater = null
-    if (takeover) this.inflater = null
+    const own = this.zlib
+    if (own !== null && (z === own.inflater || takeover)) own.inflater = null
+    this.dropIdle()
   }
 
   private newDeflater(): RawZlib {
-    return new RawZlib('deflate', { windowBits: this.ownWindowBits, level: this.options.level, memLevel: this.options.memLevel })
+    const { level, memLevel } = this.setting.options
+    return new RawZlib('deflate', { windowBits: this.setting.ownWindowBits, level, memLevel })
   }
 }
 

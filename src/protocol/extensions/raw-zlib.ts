@@ -90,6 +90,36 @@ export class RawZlib {
     return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, produced)
   }
 
+  /**
+   * Runs input through zlib with Z_SYNC_FLUSH on libuv's thread pool (the stream's own
+   * asynchronous path, on the same native handle, so the compression context is the one
+   * process() keeps) and calls back with all the output. The caller runs one call at a time
+   * and no process() meanwhile. For compression only: the output is not limited.
+   */
+  processAsync(input: Buffer, callback: (error: Error | null, output: Buffer) => void): void {
+    if (this.closed) {
+      callback(new Error('zlib handle used after close'), EMPTY)
+      return
+    }
+    const stream = this.stream
+    const pieces: Buffer[] = []
+    let produced = 0
+    // Node pushes the output before it calls the flush back (ws's compressor relies on the same order).
+    const onData = (chunk: Buffer): void => {
+      pieces.push(chunk)
+      produced += chunk.length
+    }
+    stream.on('data', onData)
+    stream.write(input)
+    stream.flush(Z_SYNC_FLUSH, () => {
+      stream.off('data', onData)
+      const message = this.error
+      this.error = null
+      if (message !== null) callback(new Error(message), EMPTY)
+      else callback(null, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, produced))
+    })
+  }
+
   /** Forgets the compression context (deflateReset / inflateReset): the next input starts afresh. */
   reset(): void {
     this.error = null

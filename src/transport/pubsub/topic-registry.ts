@@ -191,8 +191,9 @@ export class TopicRegistry implements BrokerSink {
   message(message: BrokerMessage): void {
     // Interest may have ended while the message was on its way.
     if (!this.subscribers.has(message.topic) && !this.groups.has(message.topic)) return
-    // The broker promises valid UTF-8; checked once per message, never per subscriber.
-    if (!message.binary && !isValidUtf8(message.payload)) {
+    // Text reaches subscribers only as valid UTF-8: checked once per message (never per
+    // subscriber), unless the broker has checked it already.
+    if (!message.binary && message.utf8Checked !== true && !isValidUtf8(message.payload)) {
       this.onError(new Error(`broker delivered invalid UTF-8 text on topic ${JSON.stringify(message.topic)}; dropped`), false)
       return
     }

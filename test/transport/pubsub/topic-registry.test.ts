@@ -245,13 +245,16 @@ describe('transport/pubsub: topics', () => {
       const written: unknown[][] = subscribers.map(() => [])
       const restore: Array<() => void> = []
       subscribers.forEach(({ conn }, i) => {
-        const socket = conn.socket as Socket & { write: (...args: unknown[]) => boolean }
-        const write = socket.write
-        socket.write = function (this: Socket, ...args: unknown[]) {
-          written[i].push(args[0])
-          return write.apply(this, args as Parameters<Socket['write']>)
+        // The socket's native handle: what both socket.write and the direct path (Sender, see
+        // direct-write.ts) hand their bytes to.
+        type Handle = { writeBuffer: (request: unknown, data: unknown) => number }
+        const handle = (conn.socket as Socket & { _handle: Handle })._handle
+        const writeBuffer = handle.writeBuffer
+        handle.writeBuffer = function (this: Handle, request: unknown, data: unknown) {
+          written[i].push(data)
+          return writeBuffer.call(this, request, data)
         }
-        restore.push(() => (socket.write = write))
+        restore.push(() => (handle.writeBuffer = writeBuffer))
       })
       const builder = frameBuilder as { writeFrameHeader: typeof frameBuilder.writeFrameHeader }
       const writeFrameHeader = builder.writeFrameHeader
