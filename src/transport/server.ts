@@ -216,8 +216,7 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
       this.handshakeTimeout,
     )
     server.on('error', this.onHttpError)
-    // WebSocket upgrades answered before Node's HTTP parser sees them (see UpgradeFront): off
-    // until its per-message cost is explained.
+    // WebSocket upgrades answered before Node's HTTP parser sees them (see UpgradeFront).
     if (UpgradeFront.enabled) UpgradeFront.install(server, this, this.handshakeTimeout, this.maxHeaderSize)
     this.attach(server)
     this.ownsHttpServer = true

@@ -27,11 +27,12 @@ type ConnectionListener = (this: http.Server, socket: Socket) => void
  */
 export class UpgradeFront {
   /**
-   * @internal Off by default. Measured under callgrind (main thread only, 16 B text echo), a
-   * connection taken this way costs about 8% more instructions per message than one that went
-   * through http.Server, for a reason not found yet; tests turn it on.
+   * @internal On by default; false keeps listen() on Node's parser (for A/B measurements). A
+   * socket taken here used to cost ~8% more instructions per message (callgrind, main thread,
+   * 16 B text): Readable's per-read maybeReadMore tick, which http.Server's sockets happened to
+   * skip; Connection now skips it for every socket (skipReadMoreTicks), and both read the same.
    */
-  static enabled = false
+  static enabled = true
 
   /** Installs the front on `server` (not listening yet); false when its 'connection' listener is not Node's own. */
   static install(server: http.Server, claimant: FrontClaimant, handshakeTimeout: number, maxHeaderSize: number): boolean {

@@ -13,13 +13,10 @@ function throughNodeHttp(socket: object): boolean {
 }
 
 describe('transport/upgrade-front', () => {
-  // Off by default (see UpgradeFront.enabled): these tests run the servers they create with it.
-  before(() => {
-    UpgradeFront.enabled = true
+  it('is on by default for servers that listen on their own', () => {
+    expect(UpgradeFront.enabled).to.equal(true)
   })
-  after(() => {
-    UpgradeFront.enabled = false
-  })
+
   afterEach(releaseAll)
 
   it('answers a whole upgrade head itself: nothing of http.Server stays on the socket', async () => {
