@@ -141,7 +141,9 @@ server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   process.send?.({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 })
 })
 
-httpServer = (server as unknown as { httpServer: http.Server }).httpServer
+// The server's own HTTP server (a private field: the soak counts TCP connections it accepted).
+httpServer = (server as unknown as { httpServers: http.Server[] }).httpServers[0]
+if (httpServer === undefined) throw new Error('soak server: the core Server keeps its HTTP server elsewhere now; update bench/soak/server.ts')
 httpServer.on('connection', () => accepted++)
 
 function shutdown(): void {
