@@ -226,17 +226,23 @@ describe('clusterBroker across node:cluster workers', function () {
   })
 
   describe('ClusterHub', () => {
-    it('stops listening to the workers when closed, so a new hub routes each message once', async () => {
-      hub!.close()
-      hub = new ClusterHub()
-      const [a, b] = pool.map((worker) => new WorkerBroker(worker, `rehub-${++created}`))
+    /** Two started brokers in the first two workers; the second subscribed to 't' (synced), recording into `received`. */
+    async function publisherAndSubscriber(label: string, received: string[]): Promise<[WorkerBroker, WorkerBroker]> {
+      const [a, b] = pool.slice(0, 2).map((worker) => new WorkerBroker(worker, `${label}-${++created}`))
       attached.push(a, b)
-      const received: string[] = []
       await Promise.all([a.create(), b.create()])
       await a.start({ message() {} })
       await b.start({ message: (message) => received.push(message.payload.toString()) })
       b.subscribe('t')
       await b.synced()
+      return [a, b]
+    }
+
+    it('stops listening to the workers when closed, so a new hub routes each message once', async () => {
+      hub!.close()
+      hub = new ClusterHub()
+      const received: string[] = []
+      const [a, b] = await publisherAndSubscriber('rehub', received)
       a.publish('t', Buffer.from('once'), false)
       a.publish('t', Buffer.from('fence'), false)
       const deadline = Date.now() + CALL_DEADLINE_MS
@@ -246,14 +252,8 @@ describe('clusterBroker across node:cluster workers', function () {
     })
 
     it('routes a worker again after its broker closed and a new one started there', async () => {
-      const [a, b] = pool.map((worker) => new WorkerBroker(worker, `restart-${++created}`))
-      attached.push(a, b)
       const received: string[] = []
-      await Promise.all([a.create(), b.create()])
-      await a.start({ message() {} })
-      await b.start({ message: (message) => received.push(message.payload.toString()) })
-      b.subscribe('t')
-      await b.synced()
+      const [a, b] = await publisherAndSubscriber('restart', received)
       a.publish('t', Buffer.from('first'), false)
       await b.close()
       const again = new WorkerBroker(pool[1], `restart-${++created}`)
