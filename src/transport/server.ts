@@ -120,8 +120,9 @@ export class Server extends EventEmitter implements UpgradeClaimant, FrontClaima
     this.extraHeaders = options.extraHeaders ?? {}
     this.compression = options.compression
     resolveCompressionOptions(this.compression) // throws on invalid options now, not at the first handshake
-    this.claimsPath = options.shouldHandle === undefined ? pathClaim(options.path) : undefined
-    this.shouldHandle = pathFilter(options)
+    const claims = pathClaim(options.path)
+    this.claimsPath = options.shouldHandle === undefined ? claims : undefined
+    this.shouldHandle = pathFilter(options, claims)
     this.metrics = options.metrics === false ? null : new ServerMetrics()
     if (!(this.handshakeTimeout > 0)) throw new RangeError('handshakeTimeout must be positive')
     if (!(this.heartbeatInterval >= 0)) throw new RangeError('heartbeatInterval must be ≥ 0')
@@ -574,10 +575,9 @@ export function closeWithServer(httpServer: HttpServer, closing: () => void): vo
 }
 
 /** The `path` / `shouldHandle` options as one predicate (every WebSocket upgrade when neither is set). */
-function pathFilter(options: ServerOptions): (req: http.IncomingMessage) => boolean {
+function pathFilter(options: ServerOptions, claims: (pathname: string) => boolean): (req: http.IncomingMessage) => boolean {
   const { path, shouldHandle } = options
   if (path === undefined) return shouldHandle ?? (() => true)
-  const claims = pathClaim(path)
   return shouldHandle === undefined ? (req) => claims(pathOf(req)) : (req) => claims(pathOf(req)) && shouldHandle(req)
 }
 
