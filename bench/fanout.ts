@@ -602,15 +602,18 @@ function report(
     const mine = results.get(`gatewire/${config.key}`) ?? []
     const theirs = results.get(`${other}/${config.key}`) ?? []
     const ratios = mine.slice(0, theirs.length).map((run, i) => run.deliveries / run.serverCpu / (theirs[i].deliveries / theirs[i].serverCpu))
-    return ratios.length === 0 ? 'n/a' : ratios.map((ratio) => `${ratio.toFixed(digits)}×${ratio >= scale ? '' : ' ✗'}`).join(' / ')
+    return ratios.length === 0 ? 'n/a' : ratios.map((ratio) => `${ratioText(ratio, scale, digits)}×${ratio >= scale ? '' : ' ✗'}`).join(' / ')
   }
+  // A ratio just under its target printed with one more digit, so that 0.996 reads 0.996 ✗, not 1.00 ✗.
+  const ratioText = (ratio: number, scale: number, digits: number): string =>
+    ratio < scale && Number(ratio.toFixed(digits)) >= scale ? ratio.toFixed(digits + 1) : ratio.toFixed(digits)
   for (const config of CONFIGS) {
     const gatewire = perCpu('gatewire', config)
     const uws = perCpu('uws', config)
     const ws = perCpu('ws', config)
     const verdict = (ok: boolean, a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) ? (ok ? 'yes' : 'no') : 'n/a')
-    lines.push(`| gatewire ≥ uWS publish (${config.key}) | ${(gatewire / uws).toFixed(2)}× | ${perRep(config, 'uws', 1, 2)} | ${verdict(gatewire >= uws, gatewire, uws)} |`)
-    lines.push(`| gatewire ≥ 20× ws (${config.key}) | ${(gatewire / ws).toFixed(1)}× | ${perRep(config, 'ws', 20, 1)} | ${verdict(gatewire >= 20 * ws, gatewire, ws)} |`)
+    lines.push(`| gatewire ≥ uWS publish (${config.key}) | ${ratioText(gatewire / uws, 1, 2)}× | ${perRep(config, 'uws', 1, 2)} | ${verdict(gatewire >= uws, gatewire, uws)} |`)
+    lines.push(`| gatewire ≥ 20× ws (${config.key}) | ${ratioText(gatewire / ws, 20, 1)}× | ${perRep(config, 'ws', 20, 1)} | ${verdict(gatewire >= 20 * ws, gatewire, ws)} |`)
     if (results.has(`gatewire-baseline/${config.key}`)) {
       const baselineFigure = perCpu('gatewire-baseline', config)
       lines.push(`| gatewire ÷ baseline build, informational (${config.key}) | ${(gatewire / baselineFigure).toFixed(2)}× | ${perRep(config, 'gatewire-baseline', 1, 2)} | — |`)
