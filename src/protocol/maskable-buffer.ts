@@ -90,15 +90,16 @@ export function maskSimdActive(): boolean {
 }
 
 function publish(): void {
-  const simd = started ?? null
-  maskSimd.memory = enabled && simd !== null ? simd.memory : null
-  maskSimd.mask = simd !== null ? simd.mask : unavailable
-  maskSimd.maskAscii = simd !== null ? simd.maskAscii : unavailable
+  maskSimd.memory = enabled && started != null ? started.memory : null
 }
 
 function start(): Started | null {
   if (started !== undefined) return started
   started = instantiate()
+  if (started !== null) {
+    maskSimd.mask = started.mask
+    maskSimd.maskAscii = started.maskAscii
+  }
   publish()
   return started
 }
