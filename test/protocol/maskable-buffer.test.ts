@@ -169,8 +169,8 @@ describe('masking inside maskableBuffer memory, both paths on the same vectors',
           }
         }),
       )
-      // Ranges from 32 bytes go to the SIMD function (when it is on), shorter ones to the byte loop.
-      expect(calls).to.equal(path.simd ? vectors.filter((v) => v.length >= 32).length : 0)
+      // Ranges from 16 bytes go to the SIMD function (when it is on), shorter ones to the byte loop.
+      expect(calls).to.equal(path.simd ? vectors.filter((v) => v.length >= 16).length : 0)
     })
 
     it(`unmaskAscii reports ASCII and unmasks (${path.name}), every length 0–300, alignment 0–15, phase 0–3`, () => {
