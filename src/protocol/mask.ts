@@ -1,5 +1,4 @@
 import { randomFillSync } from 'node:crypto'
-import { maskSimd } from './maskable-buffer'
 
 // Below this many bytes the byte loop beats setting up a word view.
 const WORD_THRESHOLD = 32
@@ -22,6 +21,30 @@ let wordView: BigInt64Array<ArrayBufferLike> = new BigInt64Array(0)
 let lastData: Uint8Array | null = null
 let lastByteOffset = 0
 let lastBuffer: ArrayBufferLike | null = null
+/** Whether lastData is in the WebAssembly memory of the SIMD functions (see useSimdMask). */
+let lastInSimd = false
+// The SIMD functions and their memory, as maskable-buffer.ts started them (module variables:
+// one load on the hot path, where a property of another module's object costs map checks).
+let simdMemory: ArrayBufferLike | null = null
+let simdMask: SimdMask = () => undefined
+let simdMaskAscii: SimdMaskAscii = () => 0
+
+/** WebAssembly SIMD masking of memory[p, p + n) with the rotated key word in memory (little-endian) order. */
+export type SimdMask = (p: number, n: number, key: number) => void
+/** SimdMask that returns non-zero when a resulting byte is not ASCII. */
+export type SimdMaskAscii = (p: number, n: number, key: number) => number
+
+/**
+ * Internal (maskable-buffer.ts): arrays whose `buffer` is `memory` are masked by these functions
+ * from SIMD_THRESHOLD bytes; null memory switches that off.
+ */
+export function useSimdMask(memory: ArrayBufferLike | null, mask: SimdMask, maskAscii: SimdMaskAscii): void {
+  simdMemory = memory
+  simdMask = mask
+  simdMaskAscii = maskAscii
+  // Forget the last array: whether it is in that memory is decided again.
+  lastData = null
+}
 /** Views of larger buffers are not kept: they would keep a big message alive after it is sent. */
 const MAX_CACHED_WORDS = (1024 * 1024) >>> 3
 const NO_VIEW = new BigInt64Array(0)
@@ -82,13 +105,14 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
       lastData = data
       lastByteOffset = data.byteOffset
       lastBuffer = data.buffer
+      lastInSimd = lastBuffer === simdMemory
     }
-    if (lastBuffer === maskSimd.memory) {
+    if (lastInSimd) {
       // In WebAssembly memory (maskableBuffer): 16 bytes per SIMD instruction, in place. The
       // key goes in memory order, which WebAssembly defines as little-endian.
       const simdKey = byteSwap(rotated)
-      if (collect) return maskSimd.maskAscii(lastByteOffset + start, end - start, simdKey) === 0 ? 0 : 0x80
-      maskSimd.mask(lastByteOffset + start, end - start, simdKey)
+      if (collect) return simdMaskAscii(lastByteOffset + start, end - start, simdKey) === 0 ? 0 : 0x80
+      simdMask(lastByteOffset + start, end - start, simdKey)
       return 0
     }
     if (end - start >= WORD_THRESHOLD) {

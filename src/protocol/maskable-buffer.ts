@@ -1,4 +1,5 @@
 import { maskSimdBinary } from './mask-simd-binary'
+import { useSimdMask, type SimdMask, type SimdMaskAscii } from './mask'
 
 // The little of the WebAssembly JS API used here (the project's lib is ES2022, without DOM).
 declare const WebAssembly:
@@ -20,28 +21,13 @@ export const MASKABLE_MEMORY_SIZE = 16 * 64 * 1024
 /** Buffers start at multiples of this, so that SIMD loads of a buffer's words never split a line. */
 const ALIGNMENT = 64
 
-/**
- * The SIMD masking functions and the memory they work in, once maskableBuffer() has started
- * them; mask.ts dispatches to them for arrays whose `buffer` is `memory` (a property read of an
- * object of fixed shape on each call that masks enough bytes to pay).
- */
-export const maskSimd: {
-  /** The memory's ArrayBuffer (null: not started, unavailable, or switched off). */
-  memory: ArrayBuffer | null
-  /** data[p, p + n) ^= key, where key is the rotated key word in memory (little-endian) order. */
-  mask: (p: number, n: number, key: number) => void
-  /** mask(), returning non-zero when a resulting byte is not ASCII. */
-  maskAscii: (p: number, n: number, key: number) => number
-} = { memory: null, mask: unavailable, maskAscii: unavailable }
-
-function unavailable(): number {
-  throw new Error('WebAssembly SIMD masking is not started')
-}
-
+/** The started module: its memory and its two exports (see mask-simd.wat). */
 interface Started {
-  memory: ArrayBuffer
-  mask: typeof maskSimd.mask
-  maskAscii: typeof maskSimd.maskAscii
+  readonly memory: ArrayBuffer
+  /** data[p, p + n) ^= key, where key is the rotated key word in memory (little-endian) order. */
+  readonly mask: SimdMask
+  /** mask(), returning non-zero when a resulting byte is not ASCII. */
+  readonly maskAscii: SimdMaskAscii
 }
 
 /** The started module: undefined before the first maskableBuffer(), null where it cannot run. */
@@ -86,20 +72,21 @@ export function setMaskSimdEnabled(on: boolean): void {
 
 /** Whether masking of maskableBuffer() views runs the SIMD code (started and switched on). */
 export function maskSimdActive(): boolean {
-  return maskSimd.memory !== null
+  return enabled && started != null
+}
+
+/** The started SIMD functions (for tests and benchmarks that call or count them), or null. */
+export function maskSimdFunctions(): Started | null {
+  return started ?? null
 }
 
 function publish(): void {
-  maskSimd.memory = enabled && started != null ? started.memory : null
+  if (started != null) useSimdMask(enabled ? started.memory : null, started.mask, started.maskAscii)
 }
 
 function start(): Started | null {
   if (started !== undefined) return started
   started = instantiate()
-  if (started !== null) {
-    maskSimd.mask = started.mask
-    maskSimd.maskAscii = started.maskAscii
-  }
   publish()
   return started
 }
@@ -124,7 +111,7 @@ function instantiate(): Started | null {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
   return {
     memory: memory.buffer,
-    mask: instance.exports.mask as typeof maskSimd.mask,
-    maskAscii: instance.exports.maskAscii as typeof maskSimd.maskAscii,
+    mask: instance.exports.mask as SimdMask,
+    maskAscii: instance.exports.maskAscii as SimdMaskAscii,
   }
 }

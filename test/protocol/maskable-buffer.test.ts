@@ -2,8 +2,8 @@ import { expect } from 'chai'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { applyMask, applyMaskWord, keyWord, unmaskAscii } from '../../src/protocol/mask'
-import { MASKABLE_MEMORY_SIZE, maskableBuffer, maskSimd, maskSimdActive, setMaskSimdEnabled } from '../../src/protocol/maskable-buffer'
+import { applyMask, applyMaskWord, keyWord, unmaskAscii, useSimdMask } from '../../src/protocol/mask'
+import { MASKABLE_MEMORY_SIZE, maskableBuffer, maskSimdActive, maskSimdFunctions, setMaskSimdEnabled } from '../../src/protocol/maskable-buffer'
 import { FrameParser } from '../../src/protocol/frame-parser'
 import { CloseCode } from '../../src/protocol/constants'
 import { FrameRecorder } from './frame-recorder'
@@ -38,17 +38,21 @@ function withSimd<T>(on: boolean, body: () => T): T {
   }
 }
 
-/** Counts the calls into the SIMD functions while `body` runs (the functions still run). */
+/** Counts the calls into the SIMD functions while `body` runs (the functions still do the work). */
 function simdCalls(body: () => void): number {
-  const { mask, maskAscii } = maskSimd
+  const simd = maskSimdFunctions()
+  if (simd === null) throw new Error('the SIMD module is not started')
+  const active = maskSimdActive()
   let calls = 0
-  maskSimd.mask = (p, n, key) => (calls++, mask(p, n, key))
-  maskSimd.maskAscii = (p, n, key) => (calls++, maskAscii(p, n, key))
+  useSimdMask(
+    active ? simd.memory : null,
+    (p, n, key) => (calls++, simd.mask(p, n, key)),
+    (p, n, key) => (calls++, simd.maskAscii(p, n, key)),
+  )
   try {
     body()
   } finally {
-    maskSimd.mask = mask
-    maskSimd.maskAscii = maskAscii
+    setMaskSimdEnabled(active) // the real functions again
   }
   return calls
 }
@@ -79,7 +83,7 @@ describe('maskableBuffer', () => {
   it('hands out Buffers inside the WebAssembly memory that the SIMD masking works in', () => {
     expect(maskSimdActive()).to.equal(true)
     expect(scratch.length).to.equal(SCRATCH)
-    expect(scratch.buffer).to.equal(maskSimd.memory)
+    expect(scratch.buffer).to.equal(maskSimdFunctions()?.memory)
     expect(scratch.buffer.byteLength).to.equal(MASKABLE_MEMORY_SIZE)
   })
 
@@ -154,8 +158,8 @@ describe('masking inside maskableBuffer memory, both paths on the same vectors',
 
   for (const path of PATHS) {
     it(`applyMaskWord matches the RFC 6455 reference (${path.name}), every length 0–300, alignment 0–15, phase 0–3`, () => {
-      const calls = simdCalls(() =>
-        withSimd(path.simd, () => {
+      const calls = withSimd(path.simd, () =>
+        simdCalls(() => {
           for (const { offset, length, phase, key, plain } of vectors) {
             // Guard bytes around the range: nothing outside [start, end) may change.
             const view = scratch.subarray(offset, offset + length + 32)
