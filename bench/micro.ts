@@ -42,6 +42,7 @@ interface GwFrameParser {
 }
 type GwFrameParserClass = new (handler: GwFrameHandler, options: { expectMasked: boolean; maxMessageSize: number }) => GwFrameParser
 type GwApplyMask = (data: Uint8Array, key: Uint8Array, phase?: number, start?: number, end?: number) => void
+type GwMaskWord = (data: Uint8Array, key: number, phase: number, start: number, end: number) => unknown
 type GwWriteFrameHeader = (target: Uint8Array, offset: number, opcode: number, fin: boolean, payloadLength: number, maskKey: Uint8Array | null) => number
 interface GwUtf8Validator {
   push(data: Uint8Array, start?: number, end?: number): boolean
@@ -53,6 +54,10 @@ type GwUtf8ValidatorClass = new () => GwUtf8Validator
 interface Gatewire {
   FrameParser?: GwFrameParserClass
   applyMask?: GwApplyMask
+  applyMaskWord?: GwMaskWord
+  unmaskAscii?: GwMaskWord
+  keyWord?: (key: Uint8Array) => number
+  maskableBuffer?: (size: number) => Buffer | null
   writeFrameHeader?: GwWriteFrameHeader
   Utf8Validator?: GwUtf8ValidatorClass
   problems: string[]
@@ -82,11 +87,16 @@ function loadGatewire(): Gatewire {
   }
   const parser = loadModule('frame-parser', problems)
   const mask = loadModule('mask', problems)
+  const maskable = loadModule('maskable-buffer', problems)
   const builder = loadModule('frame-builder', problems)
   const utf8 = loadModule('utf8-validator', problems)
   return {
     FrameParser: pick<GwFrameParserClass>(parser, 'FrameParser', 'frame-parser'),
     applyMask: pick<GwApplyMask>(mask, 'applyMask', 'mask'),
+    applyMaskWord: pick<GwMaskWord>(mask, 'applyMaskWord', 'mask'),
+    unmaskAscii: pick<GwMaskWord>(mask, 'unmaskAscii', 'mask'),
+    keyWord: pick<(key: Uint8Array) => number>(mask, 'keyWord', 'mask'),
+    maskableBuffer: pick<(size: number) => Buffer | null>(maskable, 'maskableBuffer', 'maskable-buffer'),
     writeFrameHeader: pick<GwWriteFrameHeader>(builder, 'writeFrameHeader', 'frame-builder'),
     Utf8Validator: pick<GwUtf8ValidatorClass>(utf8, 'Utf8Validator', 'utf8-validator'),
     problems,
@@ -203,6 +213,34 @@ function masking(gw: Gatewire, bufferutil: BufferUtil | undefined, wsJs: BufferU
       measure(() => (bufferutil.unmask(data, key), data[0]), size))
     add('mask', input, 'ws unmask with bufferutil', 'GB/s', () => measure(() => (wsNative.unmask(data, key), data[0]), size))
     add('mask', input, 'ws unmask, JS byte loop', 'GB/s', () => measure(() => (wsJs.unmask(data, key), data[0]), size))
+  }
+  maskingInPlace(gw, key)
+}
+
+/**
+ * gatewire's two unmasking paths on the same sizes, as the parser calls them (a key word, a
+ * range): the JavaScript word loop on an ordinary Buffer, and the WebAssembly SIMD function on
+ * a view of maskableBuffer() memory. The sizes around 32 B show where the call starts to pay.
+ */
+function maskingInPlace(gw: Gatewire, key: Buffer): void {
+  const { applyMaskWord, unmaskAscii, keyWord, maskableBuffer } = gw
+  if (applyMaskWord === undefined || unmaskAscii === undefined || keyWord === undefined) return
+  const word = keyWord(key)
+  const sizes = [16, 32, 64, 125, 1024, 16 * 1024, 64 * 1024]
+  const maskable = maskableBuffer?.(64 * 1024 + 8) ?? null
+  for (const size of sizes) {
+    const ordinary = randomBytes(size + 8).subarray(6, 6 + size)
+    const inMemory = maskable === null ? null : maskable.subarray(6, 6 + size)
+    if (inMemory !== null) randomBytes(size).copy(inMemory)
+    const input = `${fmtSize(size)} (unaligned)`
+    for (const [name, op] of [
+      ['applyMaskWord', applyMaskWord],
+      ['unmaskAscii', unmaskAscii],
+    ] as const) {
+      add('mask', input, `gatewire ${name}, JS loop`, 'GB/s', () => measure(() => (op(ordinary, word, 0, 0, size), ordinary[0]), size))
+      add('mask', input, `gatewire ${name}, SIMD in place`, 'GB/s', inMemory === null ? 'not available (no WebAssembly SIMD, or not built)' : () =>
+        measure(() => (op(inMemory, word, 0, 0, size), inMemory[0]), size))
+    }
   }
 }
 

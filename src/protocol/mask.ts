@@ -3,6 +3,11 @@ import { randomFillSync } from 'node:crypto'
 // Below this many bytes the byte loop beats setting up a word view.
 const WORD_THRESHOLD = 32
 
+// From this many bytes, a range inside maskableBuffer() memory is masked by the WebAssembly SIMD
+// function instead of the byte or word loop: the call costs about 13 ns, as much as the byte
+// loop spends on 8-12 bytes (bench/micro.ts --only=mask, bench/mask-instructions.ts).
+const SIMD_THRESHOLD = 16
+
 // A typed array reads words in the platform's byte order; the key word must match it.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
@@ -15,6 +20,31 @@ let wordView: BigInt64Array<ArrayBufferLike> = new BigInt64Array(0)
 // the same chunk, and reading `.buffer` and `.byteOffset` costs more than a small frame's words.
 let lastData: Uint8Array | null = null
 let lastByteOffset = 0
+let lastBuffer: ArrayBufferLike | null = null
+/** Whether lastData is in the WebAssembly memory of the SIMD functions (see useSimdMask). */
+let lastInSimd = false
+// The SIMD functions and their memory, as maskable-buffer.ts started them (module variables:
+// one load on the hot path, where a property of another module's object costs map checks).
+let simdMemory: ArrayBufferLike | null = null
+let simdMask: SimdMask = () => undefined
+let simdMaskAscii: SimdMaskAscii = () => 0
+
+/** WebAssembly SIMD masking of memory[p, p + n) with the rotated key word in memory (little-endian) order. */
+export type SimdMask = (p: number, n: number, key: number) => void
+/** SimdMask that returns non-zero when a resulting byte is not ASCII. */
+export type SimdMaskAscii = (p: number, n: number, key: number) => number
+
+/**
+ * Internal (maskable-buffer.ts): arrays whose `buffer` is `memory` are masked by these functions
+ * from SIMD_THRESHOLD bytes; null memory switches that off.
+ */
+export function useSimdMask(memory: ArrayBufferLike | null, mask: SimdMask, maskAscii: SimdMaskAscii): void {
+  simdMemory = memory
+  simdMask = mask
+  simdMaskAscii = maskAscii
+  // Forget the last array: whether it is in that memory is decided again.
+  lastData = null
+}
 /** Views of larger buffers are not kept: they would keep a big message alive after it is sent. */
 const MAX_CACHED_WORDS = (1024 * 1024) >>> 3
 const NO_VIEW = new BigInt64Array(0)
@@ -70,76 +100,89 @@ function maskRange(data: Uint8Array, key: number, phase: number, start: number, 
   // Key rotated so that its top byte is the one for data[i].
   let rotated = rotate(key, phase & 3)
   let seen = 0
-  if (end - start >= WORD_THRESHOLD) {
+  if (end - start >= SIMD_THRESHOLD) {
     if (data !== lastData) {
-      // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
-      // creating a typed array per frame costs more than masking a small payload.
-      const buffer = data.buffer
-      if (buffer !== viewBuffer) {
+      lastData = data
+      lastByteOffset = data.byteOffset
+      lastBuffer = data.buffer
+      lastInSimd = lastBuffer === simdMemory
+    }
+    if (lastInSimd) {
+      // In WebAssembly memory (maskableBuffer): 16 bytes per SIMD instruction, in place. The
+      // key goes in memory order, which WebAssembly defines as little-endian.
+      const simdKey = byteSwap(rotated)
+      if (collect) return simdMaskAscii(lastByteOffset + start, end - start, simdKey) === 0 ? 0 : 0x80
+      simdMask(lastByteOffset + start, end - start, simdKey)
+      return 0
+    }
+    if (end - start >= WORD_THRESHOLD) {
+      const byteOffset = lastByteOffset
+      if (lastBuffer !== viewBuffer) {
+        // One word view per ArrayBuffer, reused while the parser walks the frames of a chunk:
+        // creating a typed array per frame costs more than masking a small payload.
+        const buffer = lastBuffer as ArrayBufferLike
         viewBuffer = buffer
         wordView = new BigInt64Array(buffer, 0, buffer.byteLength >>> 3)
       }
-      lastData = data
-      lastByteOffset = data.byteOffset
-    }
-    const byteOffset = lastByteOffset
-    // Bytes until the address is 8-aligned, so a BigInt64Array can view the middle.
-    const misalign = (byteOffset + i) & 7
-    if (misalign !== 0) {
-      for (let n = 8 - misalign; n > 0; n--) {
-        seen |= data[i] ^= rotated >>> 24
-        i++
-        rotated = (rotated << 8) | (rotated >>> 24)
+      // Bytes until the address is 8-aligned, so a BigInt64Array can view the middle.
+      const misalign = (byteOffset + i) & 7
+      if (misalign !== 0) {
+        for (let n = 8 - misalign; n > 0; n--) {
+          seen |= data[i] ^= rotated >>> 24
+          i++
+          rotated = (rotated << 8) | (rotated >>> 24)
+        }
       }
-    }
-    const words = (end - i) >>> 3
-    // The rotated key in the byte order the view reads, twice: 8 bytes are two key periods.
-    const half = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
-    keyHalves[0] = half
-    keyHalves[1] = half
-    const word = keyWord64[0]
-    const view = wordView
-    let w = (byteOffset + i) >>> 3
-    const last = w + words
-    // Unrolled by 4 (32 bytes per iteration).
-    const unrolledEnd = last - 3
-    if (collect) {
-      // No BigInt carried from one iteration to the next: TurboFan would box it (a heap
-      // BigInt per iteration). Each group of four is tested on its own instead.
-      let high = false
-      const highBits = WORD_CONSTANTS[0]
-      const zero = WORD_CONSTANTS[1]
-      for (; w < unrolledEnd; w += 4) {
-        const a = view[w] ^ word
-        const b = view[w + 1] ^ word
-        const c = view[w + 2] ^ word
-        const d = view[w + 3] ^ word
-        view[w] = a
-        view[w + 1] = b
-        view[w + 2] = c
-        view[w + 3] = d
-        if (((a | b | c | d) & highBits) !== zero) high = true
+      const words = (end - i) >>> 3
+      // The rotated key in the byte order the view reads, twice: 8 bytes are two key periods.
+      const half = LITTLE_ENDIAN ? byteSwap(rotated) : rotated
+      keyHalves[0] = half
+      keyHalves[1] = half
+      const word = keyWord64[0]
+      const view = wordView
+      let w = (byteOffset + i) >>> 3
+      const last = w + words
+      // Unrolled by 4 (32 bytes per iteration).
+      const unrolledEnd = last - 3
+      if (collect) {
+        // No BigInt carried from one iteration to the next: TurboFan would box it (a heap
+        // BigInt per iteration). Each group of four is tested on its own instead.
+        let high = false
+        const highBits = WORD_CONSTANTS[0]
+        const zero = WORD_CONSTANTS[1]
+        for (; w < unrolledEnd; w += 4) {
+          const a = view[w] ^ word
+          const b = view[w + 1] ^ word
+          const c = view[w + 2] ^ word
+          const d = view[w + 3] ^ word
+          view[w] = a
+          view[w + 1] = b
+          view[w + 2] = c
+          view[w + 3] = d
+          if (((a | b | c | d) & highBits) !== zero) high = true
+        }
+        for (; w < last; w++) {
+          const a = view[w] ^ word
+          view[w] = a
+          if ((a & highBits) !== zero) high = true
+        }
+        if (high) seen |= 0x80
+      } else {
+        for (; w < unrolledEnd; w += 4) {
+          view[w] ^= word
+          view[w + 1] ^= word
+          view[w + 2] ^= word
+          view[w + 3] ^= word
+        }
+        for (; w < last; w++) view[w] ^= word
       }
-      for (; w < last; w++) {
-        const a = view[w] ^ word
-        view[w] = a
-        if ((a & highBits) !== zero) high = true
+      i += words << 3
+      if (view.length > MAX_CACHED_WORDS) {
+        viewBuffer = null
+        wordView = NO_VIEW
+        lastData = null
+        lastBuffer = null
       }
-      if (high) seen |= 0x80
-    } else {
-      for (; w < unrolledEnd; w += 4) {
-        view[w] ^= word
-        view[w + 1] ^= word
-        view[w + 2] ^= word
-        view[w + 3] ^= word
-      }
-      for (; w < last; w++) view[w] ^= word
-    }
-    i += words << 3
-    if (view.length > MAX_CACHED_WORDS) {
-      viewBuffer = null
-      wordView = NO_VIEW
-      lastData = null
     }
   }
   for (; i < end; i++) {

@@ -21,7 +21,7 @@ const NPM_QUIET = ['--prefer-offline', '--no-audit', '--no-fund']
 const TS7_VERSION = '7.0.2'
 const TS7_CACHE = join(tmpdir(), 'gatewire-test-cache', `typescript-${TS7_VERSION}`)
 /** What a fresh clone has not: never copied into the checkout that is packed. */
-const NOT_IN_A_CLONE = new Set(['node_modules', 'dist', '.git', 'test-artifacts', join('bench', 'node_modules')])
+const NOT_IN_A_CLONE = new Set(['node_modules', 'dist', '.git', 'test-artifacts', join('bench', 'node_modules'), join('src', 'protocol', 'mask-simd-binary.ts')])
 
 interface PackageManifest {
   name: string
