@@ -34,6 +34,7 @@ const { values } = parseArgs({
     base: { type: 'string', default: '300' },
     count: { type: 'string', default: '200' },
     keep: { type: 'string' },
+    'main-thread': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -56,7 +57,10 @@ async function open(port: number, path: string, onData: (chunk: Buffer) => void)
 async function measure(dir: string): Promise<{ total: number; deliveries: number }> {
   const port = await freePort()
   const out = join(dir, 'callgrind.out')
-  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all-non-file', process.execPath, script, '--port', String(port)], {
+  // --main-thread: the main thread's count alone (V8's compiler and GC helper threads left out,
+  // whose work inside the measured rounds varies from run to run).
+  const threads = values['main-thread'] ? ['--separate-threads=yes'] : []
+  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...threads, '--smc-check=all-non-file', process.execPath, script, '--port', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -101,7 +105,9 @@ async function measure(dir: string): Promise<{ total: number; deliveries: number
     callgrindControl('--dump', server.pid)
     const deliveries = delivered - before
     for (const socket of sockets) socket.destroy()
-    const dump = readdirSync(dir).find((f) => f.startsWith('callgrind.out.') && f !== 'callgrind.out')
+    const dumps = readdirSync(dir).filter((f) => f.startsWith('callgrind.out.') && f !== 'callgrind.out')
+    // With --separate-threads each thread has its own dump; the main thread's ends in -01.
+    const dump = values['main-thread'] ? dumps.find((f) => f.endsWith('-01')) : dumps[0]
     if (dump === undefined) throw new Error(`callgrind wrote no dump: ${stderr.slice(-500)}`)
     const totals = /^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'))
     if (totals === null) throw new Error(`no totals in ${dump}`)
