@@ -35,6 +35,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '200' },
     keep: { type: 'string' },
     'main-thread': { type: 'boolean', default: false },
+    publishers: { type: 'string', default: '1' },
   },
   strict: true,
 })
@@ -43,6 +44,8 @@ const script = ['gatewire', 'uws', 'ws'].includes(values.server) ? join(ROOT, 'd
 const subscribers = Number(values.subscribers)
 const size = Number(values.size)
 const batch = Number(values.batch)
+const publishers = Number(values.publishers)
+if (!Number.isInteger(publishers) || publishers < 1 || batch % publishers !== 0) throw new Error('--publishers must divide --batch')
 
 async function open(port: number, path: string, onData: (chunk: Buffer) => void): Promise<Socket> {
   const socket = connect({ host: HOST, port })
@@ -83,13 +86,15 @@ async function measure(dir: string): Promise<{ total: number; deliveries: number
         }),
       )
     }
-    const control = await open(port, '/control', () => undefined)
-    sockets.push(control)
-    const command = maskedFrame(OP_TEXT, Buffer.from(`publish ${batch} ${size}`))
+    // --publishers K: the batch is asked for by K control connections at once (K reads per round, as in bench:fanout's -p8).
+    const controls: Socket[] = []
+    for (let i = 0; i < publishers; i++) controls.push(await open(port, '/control', () => undefined))
+    sockets.push(...controls)
+    const command = maskedFrame(OP_TEXT, Buffer.from(`publish ${batch / publishers} ${size}`))
     const rounds = async (n: number): Promise<void> => {
       for (let round = 0; round < n; round++) {
         const target = delivered + batch * subscribers
-        control.write(command)
+        for (const control of controls) control.write(command)
         while (delivered < target) {
           if (server.exitCode !== null) throw new Error('the server exited')
           await new Promise<void>((r) => (wake = r))
