@@ -59,6 +59,19 @@ let lastRunArena: Buffer = arena
 let lastRunStart = 0
 let lastRunEnd = 0
 
+/**
+ * The arena `frame` sits in when it is the frame sharedFrameBuffer handed out last (it starts at
+ * lastFrameOffset()), else null: a publish finds its frame's place without the Buffer's
+ * `buffer` and `byteOffset` accessors.
+ */
+export function lastFrameArenaOf(frame: Buffer): Buffer | null {
+  return frame === lastFrame ? lastFrameArena : null
+}
+
+export function lastFrameOffset(): number {
+  return lastFrameStart
+}
+
 /** Room for one published frame of `size` bytes, never to be written again once built. */
 export function sharedFrameBuffer(size: number): Buffer {
   if (size > ARENA_FRAME_MAX) {

@@ -1,6 +1,6 @@
 import type { Connection } from '../connection'
 import type { ConnectionMetrics } from '../connection-metrics'
-import type { Sender } from '../sender'
+import { lastFrameArenaOf, lastFrameOffset, type Sender } from '../sender'
 import { CompressedPublish } from './compressed-publish'
 import { publishedPayloadLength } from './published-frame'
 
@@ -51,9 +51,9 @@ export class PublishedRun {
   bytes = 0
   /** Pieces of the run before the open one. */
   private pieces: Buffer[] | null = null
-  /** The open piece: consecutive frames of one arena (or one frame), from `openFrame` on. */
+  /** The open piece: consecutive frames of the shared-frame arena `openArena` (or one frame, arena null), from `openFrame` on. */
   private openFrame: Buffer | null = null
-  private openBuffer: ArrayBufferLike | null = null
+  private openArena: Buffer | null = null
   private openStart = 0
   private openEnd = 0
 
@@ -190,17 +190,17 @@ export class PublishedRun {
   }
 
   private append(frame: Buffer): void {
-    const buffer = frame.buffer
-    const start = frame.byteOffset
+    const arena = lastFrameArenaOf(frame)
+    const start = arena === null ? 0 : lastFrameOffset()
     this.bytes += frame.length
-    if (buffer === this.openBuffer && start === this.openEnd) {
+    if (arena !== null && arena === this.openArena && start === this.openEnd) {
       // Published right after the previous frame in the shared-frame arena: the piece grows.
       this.openEnd += frame.length
       return
     }
     if (this.openFrame !== null) (this.pieces ??= []).push(this.openPiece())
     this.openFrame = frame
-    this.openBuffer = buffer
+    this.openArena = arena
     this.openStart = start
     this.openEnd = start + frame.length
   }
@@ -209,7 +209,7 @@ export class PublishedRun {
   private openPiece(): Buffer {
     const frame = this.openFrame!
     const length = this.openEnd - this.openStart
-    return length === frame.length ? frame : Buffer.from(this.openBuffer!, this.openStart, length)
+    return length === frame.length ? frame : this.openArena!.subarray(this.openStart, this.openEnd)
   }
 
   private piecesSoFar(): Buffer[] {
