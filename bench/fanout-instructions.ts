@@ -34,6 +34,8 @@ const { values } = parseArgs({
     base: { type: 'string', default: '300' },
     count: { type: 'string', default: '200' },
     keep: { type: 'string' },
+    'main-thread': { type: 'boolean', default: false },
+    publishers: { type: 'string', default: '1' },
   },
   strict: true,
 })
@@ -42,6 +44,8 @@ const script = ['gatewire', 'uws', 'ws'].includes(values.server) ? join(ROOT, 'd
 const subscribers = Number(values.subscribers)
 const size = Number(values.size)
 const batch = Number(values.batch)
+const publishers = Number(values.publishers)
+if (!Number.isInteger(publishers) || publishers < 1 || batch % publishers !== 0) throw new Error('--publishers must divide --batch')
 
 async function open(port: number, path: string, onData: (chunk: Buffer) => void): Promise<Socket> {
   const socket = connect({ host: HOST, port })
@@ -56,7 +60,10 @@ async function open(port: number, path: string, onData: (chunk: Buffer) => void)
 async function measure(dir: string): Promise<{ total: number; deliveries: number }> {
   const port = await freePort()
   const out = join(dir, 'callgrind.out')
-  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, '--smc-check=all-non-file', process.execPath, script, '--port', String(port)], {
+  // --main-thread: the main thread's count alone (V8's compiler and GC helper threads left out,
+  // whose work inside the measured rounds varies from run to run).
+  const threads = values['main-thread'] ? ['--separate-threads=yes'] : []
+  const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...threads, '--smc-check=all-non-file', process.execPath, script, '--port', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -79,13 +86,15 @@ async function measure(dir: string): Promise<{ total: number; deliveries: number
         }),
       )
     }
-    const control = await open(port, '/control', () => undefined)
-    sockets.push(control)
-    const command = maskedFrame(OP_TEXT, Buffer.from(`publish ${batch} ${size}`))
+    // --publishers K: the batch is asked for by K control connections at once (K reads per round, as in bench:fanout's -p8).
+    const controls: Socket[] = []
+    for (let i = 0; i < publishers; i++) controls.push(await open(port, '/control', () => undefined))
+    sockets.push(...controls)
+    const command = maskedFrame(OP_TEXT, Buffer.from(`publish ${batch / publishers} ${size}`))
     const rounds = async (n: number): Promise<void> => {
       for (let round = 0; round < n; round++) {
         const target = delivered + batch * subscribers
-        control.write(command)
+        for (const control of controls) control.write(command)
         while (delivered < target) {
           if (server.exitCode !== null) throw new Error('the server exited')
           await new Promise<void>((r) => (wake = r))
@@ -101,7 +110,9 @@ async function measure(dir: string): Promise<{ total: number; deliveries: number
     callgrindControl('--dump', server.pid)
     const deliveries = delivered - before
     for (const socket of sockets) socket.destroy()
-    const dump = readdirSync(dir).find((f) => f.startsWith('callgrind.out.') && f !== 'callgrind.out')
+    const dumps = readdirSync(dir).filter((f) => f.startsWith('callgrind.out.') && f !== 'callgrind.out')
+    // With --separate-threads each thread has its own dump; the main thread's ends in -01.
+    const dump = values['main-thread'] ? dumps.find((f) => f.endsWith('-01')) : dumps[0]
     if (dump === undefined) throw new Error(`callgrind wrote no dump: ${stderr.slice(-500)}`)
     const totals = /^(?:summary|totals):\s*(\d+)/m.exec(readFileSync(join(dir, dump), 'utf8'))
     if (totals === null) throw new Error(`no totals in ${dump}`)

@@ -19,6 +19,7 @@ import { DirectReader, type DirectReadTarget } from './direct-reader'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
 import { publishedPayloadLength } from './pubsub/published-frame'
+import type { PublishedRun } from './pubsub/published-run'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
 import { rememberText, rememberTextPieces, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, requestUrl, type UpgradeRequest } from './upgrade-request'
@@ -802,6 +803,25 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
       }
     }
     return true
+  }
+
+  /**
+   * A published run starts with this connection among its subscribers (PublishedRun.add): joins
+   * it as a lazy subscriber at `index` and returns its headroom (bytes it may queue before
+   * maxBufferedAmount), or -1 when its frames must take the per-publish path (publishFrame):
+   * not open, compression negotiated (frames per subscriber), output waiting behind a stream or
+   * a compressing message, already lazy in another topic's run (publish order across topics),
+   * or more than half of maxBufferedAmount unsent (a run would soon pass it anyway).
+   */
+  private joinRun(run: PublishedRun, index: number): number {
+    if (this.readyState !== Connection.OPEN || this.compression !== null || this.outbound !== null || this.waiting !== null) return -1
+    const sender = this.output()
+    if (sender.run !== null) return -1
+    const headroom = this.options.maxBufferedAmount - sender.bufferedAmount
+    if (headroom < this.options.maxBufferedAmount / 2) return -1
+    sender.run = run
+    sender.runIndex = index
+    return headroom
   }
 
   private topicRegistry(): TopicRegistry {

@@ -4,6 +4,7 @@ import { Socket } from 'node:net'
 import { MAX_HEADER_SIZE, writeFrameHeader } from '../protocol/frame-builder'
 import { applyMask, MaskKeyPool } from '../protocol/mask'
 import { directWrite, directWriteAvailable, type DirectWriter } from './direct-write'
+import type { PublishedRun } from './pubsub/published-run'
 
 export type WriteCallback = (error?: Error) => void
 
@@ -57,6 +58,19 @@ let lastRunView: Buffer = arena.subarray(0, 0)
 let lastRunArena: Buffer = arena
 let lastRunStart = 0
 let lastRunEnd = 0
+
+/**
+ * The arena `frame` sits in when it is the frame sharedFrameBuffer handed out last (it starts at
+ * lastFrameOffset()), else null: a publish finds its frame's place without the Buffer's
+ * `buffer` and `byteOffset` accessors.
+ */
+export function lastFrameArenaOf(frame: Buffer): Buffer | null {
+  return frame === lastFrame ? lastFrameArena : null
+}
+
+export function lastFrameOffset(): number {
+  return lastFrameStart
+}
 
 /** Room for one published frame of `size` bytes, never to be written again once built. */
 export function sharedFrameBuffer(size: number): Buffer {
@@ -149,6 +163,13 @@ export class Sender implements DirectWriter {
    * instructions per delivery.
    */
   private readonly writableState: { length: number } | null
+  /**
+   * The published run this sender's connection is a lazy subscriber of (see PublishedRun): its
+   * frames are not queued here but written at the run's flush; any other output queues them
+   * first (leaveRun). `runIndex` is where the run keeps the connection.
+   */
+  run: PublishedRun | null = null
+  runIndex = 0
 
   constructor(
     private readonly socket: Socket,
@@ -164,7 +185,8 @@ export class Sender implements DirectWriter {
   /** Bytes accepted but not yet written to the kernel. */
   get bufferedAmount(): number {
     const state = this.writableState
-    return this.queuedBytes + (state !== null ? state.length : this.socket.writableLength) + this.directQueued
+    const run = this.run
+    return this.queuedBytes + (state !== null ? state.length : this.socket.writableLength) + this.directQueued + (run !== null ? run.bytes : 0)
   }
 
   /** Holds writes until `uncork()`; used around the processing of one socket read. */
@@ -178,6 +200,7 @@ export class Sender implements DirectWriter {
 
   /** Queues a frame with a binary payload. The payload is not modified. */
   frame(opcode: number, payload: Uint8Array, fin: boolean, callback?: WriteCallback, rsv = 0): void {
+    if (this.run !== null) this.run.leave(this)
     const length = payload.length
     if (length <= COPY_THRESHOLD) {
       this.copyFrame(opcode, payload, 0, length, fin, rsv)
@@ -204,6 +227,7 @@ export class Sender implements DirectWriter {
    * frames can be shared.
    */
   shared(frame: Buffer): void {
+    if (this.run !== null) this.run.leave(this)
     const length = frame.length
     if (frame === lastFrame) {
       if (this.segmentSlab === lastFrameArena && this.segmentEnd === lastFrameStart) {
@@ -220,6 +244,42 @@ export class Sender implements DirectWriter {
       ;(this.segments ??= []).push(frame)
     }
     this.queuedBytes += length
+    this.flushAtEndOfIteration()
+  }
+
+  /**
+   * A lazy subscriber's share of a published run, queued (PublishedRun.leave): in place, before
+   * whatever output made it leave.
+   */
+  queueRun(pieces: readonly Buffer[], bytes: number): void {
+    this.closeSegment()
+    const segments = (this.segments ??= [])
+    for (let i = 0; i < pieces.length; i++) segments.push(pieces[i])
+    this.queuedBytes += bytes
+    this.flushAtEndOfIteration()
+  }
+
+  /**
+   * The end of a published run (PublishedRun.flush): `view` is the whole run in one Buffer
+   * (shared by every subscriber) or null, `pieces` its pieces (null when `view` is the one piece).
+   * With nothing else queued, as in a fan-out, the view goes straight to the socket.
+   */
+  writeRun(view: Buffer | null, pieces: Buffer[] | null, bytes: number): void {
+    if (view !== null && this.queuedBytes === 0 && this.callbacks === null && this.corked === 0) {
+      const socket = this.socket
+      if (socket.destroyed) return
+      if (!this.direct || !directWrite(socket, view, this)) socket.write(view)
+      return
+    }
+    this.closeSegment()
+    const segments = (this.segments ??= [])
+    if (pieces === null) segments.push(view!)
+    else for (let i = 0; i < pieces.length; i++) segments.push(pieces[i])
+    this.queuedBytes += bytes
+    if (this.corked === 0) this.flush()
+  }
+
+  private flushAtEndOfIteration(): void {
     if (this.corked === 0 && this.flushScheduled === NONE) {
       // Published frames wait for the end of this event-loop iteration rather than this tick:
       // what every publisher publishes while the loop handles one batch of socket reads (a room
@@ -238,6 +298,7 @@ export class Sender implements DirectWriter {
    * the payload's length in bytes (for the metrics: it is known here at no cost).
    */
   text(text: string, fin: boolean, callback?: WriteCallback): number {
+    if (this.run !== null) this.run.leave(this)
     if (text === recentText) {
       const length = recentEnd - recentStart
       if (recentPieces !== null) {
@@ -331,6 +392,8 @@ export class Sender implements DirectWriter {
 
   /** Writes everything queued to the socket in one write (or one writev). */
   flush(): void {
+    // Everything sent so far, published runs included (flush() promises, the close).
+    if (this.run !== null) this.run.leave(this)
     if (this.segments === null && this.callbacks === null && this.segmentSlab !== null && this.segmentSlab !== slab && this.direct) {
       // Only a run of published frames (one region of the shared-frame arena, nothing else
       // queued, no callback): the fan-out case, once per subscriber per batch. Written without
@@ -435,6 +498,7 @@ export class Sender implements DirectWriter {
 
   /** Drops what is queued (the socket is gone); callbacks receive `error`. */
   discard(error: Error): void {
+    if (this.run !== null) this.run.forget(this)
     this.segments = null
     this.segmentSlab = null
     this.queuedBytes = 0

@@ -6,6 +6,7 @@ import type { Connection } from '../connection'
 import { CompressedPublish } from './compressed-publish'
 import { connectionId } from './connection-id'
 import { publishedFrame, publishedPayload } from './published-frame'
+import { PublishedRun } from './published-run'
 
 /** Longest topic name, in UTF-16 units: topics often come from clients (a room in the URL). */
 export const MAX_TOPIC_LENGTH = 1024
@@ -45,6 +46,9 @@ export class TopicRegistry implements BrokerSink {
   private readonly present = new Map<string, Set<AnyConnection>>()
   /** topic → live collections whose every connection is a subscriber (see subscribeAll). */
   private readonly groups = new Map<string, Set<Iterable<AnyConnection>>>()
+  /** topic → what it publishes in this event-loop iteration (see PublishedRun), written at its end. */
+  private readonly runs = new Map<string, PublishedRun>()
+  private runsScheduled = false
   private starting: Promise<void> | null = null
 
   constructor(
@@ -86,6 +90,8 @@ export class TopicRegistry implements BrokerSink {
       this.interested(topic)
     }
     set.add(connection)
+    const run = this.runs.get(topic)
+    if (run !== undefined) run.subscribed(connection)
     if (joining) {
       let members = this.present.get(topic)
       if (members === undefined) this.present.set(topic, (members = new Set()))
@@ -214,14 +220,24 @@ export class TopicRegistry implements BrokerSink {
     const set = this.subscribers.get(topic)
     const groups = this.groups.get(topic)
     let delivered = 0
-    // permessage-deflate: compressed once per compressor setting, not once per subscriber.
-    const frames = new CompressedPublish(frame)
     if (set !== undefined) {
-      for (const connection of set) {
-        if (connection !== except && connection['publishFrame'](frames.frameFor(connection.compression))) delivered++
+      let run = this.runs.get(topic)
+      if (run === undefined) {
+        // The topic's first publish in this iteration: its subscribers are walked here, once,
+        // and again at the end of the iteration, whatever the number of publishes between.
+        run = new PublishedRun(topic)
+        this.runs.set(topic, run)
+        for (const connection of set) run.add(connection)
+        if (!this.runsScheduled) {
+          this.runsScheduled = true
+          setImmediate(flushRuns, this)
+        }
       }
+      delivered = run.publish(frame, except)
     }
     if (groups !== undefined) {
+      // permessage-deflate: compressed once per compressor setting, not once per subscriber.
+      const frames = new CompressedPublish(frame)
       for (const group of groups) {
         for (const connection of group) {
           // A connection both in a group and subscribed gets the message once.
@@ -238,9 +254,21 @@ export class TopicRegistry implements BrokerSink {
     this.broker.subscribe(topic)
   }
 
+  /** The end of the iteration: every topic's run is written. */
+  private flushRuns(): void {
+    this.runsScheduled = false
+    for (const [topic, run] of this.runs) {
+      // Deleted first: a publish that a write leads to (an 'error' listener) starts a new run.
+      this.runs.delete(topic)
+      run.flush()
+    }
+  }
+
   private leave(connection: AnyConnection, topic: string): void {
     const set = this.subscribers.get(topic)
     if (set === undefined || !set.delete(connection)) return
+    const run = this.runs.get(topic)
+    if (run !== undefined) run.unsubscribed(connection)
     const members = this.present.get(topic)
     if (members !== undefined && members.delete(connection)) {
       if (members.size === 0) this.present.delete(topic)
@@ -251,6 +279,10 @@ export class TopicRegistry implements BrokerSink {
       if (!this.groups.has(topic)) this.broker.unsubscribe(topic)
     }
   }
+}
+
+function flushRuns(registry: TopicRegistry): void {
+  registry['flushRuns']()
 }
 
 function checkTopic(topic: unknown): asserts topic is string {
