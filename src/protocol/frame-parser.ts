@@ -137,6 +137,8 @@ export class FrameParser {
    */
   private pieceTarget: Buffer | null = null
   private pieceTargetFilled = 0
+  /** What payloadTarget() returned last (see isPayloadTarget). */
+  private offered: Buffer | null = null
   /** Inflates compressed messages, when permessage-deflate was negotiated. */
   private readonly inflater: MessageInflater | null
   /** The current message is compressed (RSV1 on its first frame). */
@@ -226,6 +228,24 @@ export class FrameParser {
    * land in it.
    */
   payloadTarget(): Buffer | null {
+    return (this.offered = this.findPayloadTarget())
+  }
+
+  /** Whether `buffer` is what payloadTarget() returned last (so a read into it is reported with pushTarget()). */
+  isPayloadTarget(buffer: Buffer): boolean {
+    return buffer === this.offered
+  }
+
+  /**
+   * Payload bytes of the current data message, or of the last one once it is complete (its
+   * frames' announced lengths): a transport may read differently for a peer that sends large
+   * messages.
+   */
+  get messageBytes(): number {
+    return this.messageSize
+  }
+
+  private findPayloadTarget(): Buffer | null {
     if (this.payloadLength < MIN_PAYLOAD_TARGET || this.state !== State.Payload || this.opcode !== Opcode.Binary || !this.fin) return null
     const assembly = this.assembly
     if (assembly !== null) return assembly.subarray(this.assemblyLength, this.assemblyLength + this.remaining)
@@ -275,6 +295,7 @@ export class FrameParser {
     }
     this.pieces = null
     this.pieceTarget = null
+    this.offered = null
     this.asciiText = null
     this.assembly = null
     this.control = null
