@@ -9,9 +9,11 @@ import { Utf8Validator } from './utf8-validator'
 export interface FrameHandler {
   /**
    * A whole, UTF-8-validated text message. `source[start, end)` holds its UTF-8 bytes; they
-   * stay unchanged (the parser never writes to them again), so they may be kept and reused.
+   * stay unchanged (the parser never writes to them again), so they may be kept and reused —
+   * unless `transient`: then `source` is a chunk given to pushTransient(), whose bytes are only
+   * valid until that call returns.
    */
-  onText(text: string, source: Buffer, start: number, end: number): void
+  onText(text: string, source: Buffer, start: number, end: number, transient: boolean): void
   /**
    * A whole ASCII text message that arrived in pieces (a one-frame message spanning socket
    * reads): `pieces` are its bytes in order, `length` bytes in all, unchanged from now on like
@@ -42,9 +44,10 @@ export interface MessageInflater {
    * Inflates data[start, end), the next payload bytes of a compressed message: `first` marks
    * its first bytes, `last` its final ones (the inflater completes the message, §7.2.2).
    * Returns the output, never more than `limit` bytes: past that, or on corrupt data, a
-   * ProtocolError (1009, 1007) and nothing more is inflated.
+   * ProtocolError (1009, 1007) and nothing more is inflated. `transient`: `data` is reused once
+   * this returns (FrameParser.pushTransient), so nothing kept past the call may view it.
    */
-  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number): Buffer | ProtocolError
+  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number, transient?: boolean): Buffer | ProtocolError
   /** The message being inflated will not be completed. */
   abort(): void
 }
@@ -86,7 +89,9 @@ const enum State {
  * and copied at most once, when a message made of several pieces is completed. All checks that
  * can be made on a header are made before its payload is buffered.
  *
- * The chunks pushed are modified (unmasked in place) and views of them are handed out.
+ * The chunks pushed are modified (unmasked in place) and views of them are handed out, unless
+ * they are pushed with pushTransient(): then nothing the parser keeps or hands out views them
+ * (but onText's source, flagged), so the caller may reuse the chunk as soon as the call returns.
  */
 export class FrameParser {
   streamBinary: boolean
@@ -98,6 +103,8 @@ export class FrameParser {
   private readonly fragmentBudget: number
 
   private state = State.Header
+  /** The chunk being parsed is transient (pushTransient): copy whatever outlives the call. */
+  private transient = false
   /** Allocated the first time a header arrives split across chunks. */
   private scratch: Buffer | null = null
   private scratchLength = 0
@@ -130,6 +137,8 @@ export class FrameParser {
    */
   private pieceTarget: Buffer | null = null
   private pieceTargetFilled = 0
+  /** What payloadTarget() returned last (see isPayloadTarget). */
+  private offered: Buffer | null = null
   /** Inflates compressed messages, when permessage-deflate was negotiated. */
   private readonly inflater: MessageInflater | null
   /** The current message is compressed (RSV1 on its first frame). */
@@ -178,13 +187,31 @@ export class FrameParser {
 
   /** Feeds the next chunk of bytes from the peer. */
   push(chunk: Buffer): void {
-    const length = chunk.length
+    this.transient = false
+    this.parse(chunk, chunk.length)
+  }
+
+  /**
+   * Feeds `chunk[0, length)`, which the caller reuses once this returns (a read buffer shared by
+   * many sockets): it is still unmasked in place and text is decoded from it, but every byte
+   * kept past this call is copied first — a binary message or a streamed piece handed out, a
+   * control frame's payload, pieces of a message that spans chunks (a partial header is always
+   * copied) — and onText says its source is transient. Compressed input is inflated during the
+   * call (the inflater is told the input is transient too).
+   */
+  pushTransient(chunk: Buffer, length: number): void {
+    this.transient = true
+    this.parse(chunk, length)
+    this.transient = false
+  }
+
+  private parse(chunk: Buffer, length: number): void {
     let pos = 0
     while (pos < length) {
       if (this.state === State.Payload) {
-        pos = this.readPayload(chunk, pos)
+        pos = this.readPayload(chunk, pos, length)
       } else if (this.state === State.Header) {
-        pos = this.readHeader(chunk, pos)
+        pos = this.readHeader(chunk, pos, length)
       } else {
         return
       }
@@ -201,6 +228,24 @@ export class FrameParser {
    * land in it.
    */
   payloadTarget(): Buffer | null {
+    return (this.offered = this.findPayloadTarget())
+  }
+
+  /** Whether `buffer` is what payloadTarget() returned last (so a read into it is reported with pushTarget()). */
+  isPayloadTarget(buffer: Buffer): boolean {
+    return buffer === this.offered
+  }
+
+  /**
+   * Payload bytes of the current data message, or of the last one once it is complete (its
+   * frames' announced lengths): a transport may read differently for a peer that sends large
+   * messages.
+   */
+  get messageBytes(): number {
+    return this.messageSize
+  }
+
+  private findPayloadTarget(): Buffer | null {
     if (this.payloadLength < MIN_PAYLOAD_TARGET || this.state !== State.Payload || this.opcode !== Opcode.Binary || !this.fin) return null
     const assembly = this.assembly
     if (assembly !== null) return assembly.subarray(this.assemblyLength, this.assemblyLength + this.remaining)
@@ -250,13 +295,14 @@ export class FrameParser {
     }
     this.pieces = null
     this.pieceTarget = null
+    this.offered = null
     this.asciiText = null
     this.assembly = null
     this.control = null
   }
 
-  private readHeader(chunk: Buffer, pos: number): number {
-    const available = chunk.length - pos
+  private readHeader(chunk: Buffer, pos: number, limit: number): number {
+    const available = limit - pos
     let source: Buffer
     let at: number
     if (this.scratchLength === 0 && available >= 2) {
@@ -266,15 +312,15 @@ export class FrameParser {
         at = pos
         pos += size
       } else {
-        chunk.copy((this.scratch ??= Buffer.allocUnsafe(14)), 0, pos, chunk.length)
+        chunk.copy((this.scratch ??= Buffer.allocUnsafe(14)), 0, pos, limit)
         this.scratchLength = available
-        return chunk.length
+        return limit
       }
     } else {
       // Assemble the header in the scratch buffer, byte count known once the second byte is in.
       const scratch = (this.scratch ??= Buffer.allocUnsafe(14))
       let need = this.scratchLength < 2 ? 2 : headerSize(scratch[1])
-      while (pos < chunk.length && this.scratchLength < need) {
+      while (pos < limit && this.scratchLength < need) {
         scratch[this.scratchLength++] = chunk[pos++]
         if (this.scratchLength === 2) need = headerSize(scratch[1])
       }
@@ -388,8 +434,8 @@ export class FrameParser {
     }
   }
 
-  private readPayload(chunk: Buffer, pos: number): number {
-    const take = Math.min(this.remaining, chunk.length - pos)
+  private readPayload(chunk: Buffer, pos: number, limit: number): number {
+    const take = Math.min(this.remaining, limit - pos)
     const end = pos + take
     const isText = this.messageOpcode === Opcode.Text && this.opcode < 0x8
     // Text bytes as they arrive (not compressed ones): ASCII is valid UTF-8 and decodes as Latin-1.
@@ -414,7 +460,8 @@ export class FrameParser {
     }
     if (opcode >= 0x8) {
       if (this.remaining === 0 && this.control === null) {
-        this.endFrame(chunk.subarray(pos, end))
+        // A transient chunk's bytes are copied: the payload goes to listeners (and to a pong that may wait).
+        this.endFrame(this.transient ? copyOf(chunk, pos, end) : chunk.subarray(pos, end))
       } else {
         if (this.control === null) {
           this.control = Buffer.allocUnsafe(this.payloadLength)
@@ -441,7 +488,7 @@ export class FrameParser {
     }
     if (ascii) this.asciiBytes += take
     if (this.messageStreamed) {
-      this.handler.onBinaryChunk(chunk.subarray(pos, end))
+      this.handler.onBinaryChunk(this.transient ? copyOf(chunk, pos, end) : chunk.subarray(pos, end))
       if (this.state === State.Done) return end
     } else if (this.remaining === 0 && this.fin && this.pieces === null && this.assembly === null) {
       // Fast path: a whole message in one piece is delivered as a view, never copied.
@@ -457,13 +504,14 @@ export class FrameParser {
         // Decode straight from the chunk: no view object for the common small text message.
         // The chunk range goes along, so an echo or a broadcast of this string can copy its
         // bytes instead of encoding it again.
-        this.handler.onText(ascii ? chunk.latin1Slice(pos, end) : chunk.utf8Slice(pos, end), chunk, pos, end)
+        this.handler.onText(ascii ? chunk.latin1Slice(pos, end) : chunk.utf8Slice(pos, end), chunk, pos, end, this.transient)
       } else {
-        this.handler.onBinary(chunk.subarray(pos, end))
+        // A transient chunk's bytes are copied: the receiver may keep the Buffer.
+        this.handler.onBinary(this.transient ? copyOf(chunk, pos, end) : chunk.subarray(pos, end))
       }
       return end
     } else if (this.asciiText !== null ? this.continuesAsciiText(ascii, take) : ascii && this.fin && this.startsAsciiText(take)) {
-      ;(this.pieces ??= []).push(chunk.subarray(pos, end))
+      ;(this.pieces ??= []).push(this.transient ? copyOf(chunk, pos, end) : chunk.subarray(pos, end))
       this.piecesLength += take
       this.asciiText += chunk.latin1Slice(pos, end)
     } else if (this.assembly !== null) {
@@ -546,7 +594,7 @@ export class FrameParser {
   private inflatePiece(chunk: Buffer, pos: number, end: number): void {
     const last = this.fin && this.remaining === 0
     const first = !this.inflating
-    const out = this.inflater!.inflate(chunk, pos, end, first, last, this.maxMessageSize - this.inflated)
+    const out = this.inflater!.inflate(chunk, pos, end, first, last, this.maxMessageSize - this.inflated, this.transient)
     // The inflater has released the message when it ended or failed.
     if (out instanceof ProtocolError) {
       this.inflating = false
@@ -575,7 +623,7 @@ export class FrameParser {
    * the chunk it views is copied, so tiny fragments cannot pin large socket buffers.
    */
   private addPiece(piece: Buffer): void {
-    if (piece.length * 2 < piece.buffer.byteLength) {
+    if (this.transient || piece.length * 2 < piece.buffer.byteLength) {
       piece = Buffer.from(piece)
     }
     ;(this.pieces ??= []).push(piece)
@@ -632,7 +680,7 @@ export class FrameParser {
         this.utf8.reset()
         return this.fail(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 character')
       }
-      this.handler.onText(this.asciiBytes === data.length ? data.latin1Slice(0, data.length) : data.utf8Slice(0, data.length), data, 0, data.length)
+      this.handler.onText(this.asciiBytes === data.length ? data.latin1Slice(0, data.length) : data.utf8Slice(0, data.length), data, 0, data.length, false)
     } else {
       this.handler.onBinary(data)
     }
@@ -690,6 +738,13 @@ const NATIVE_ASCII_MIN = 8 * 1024
  * may still arrive in 1024 fragments (at the default overhead) before it fails.
  */
 const MIN_FRAGMENT_BUDGET = 64 * 1024
+
+/** A copy of chunk[start, end), for what must outlive a transient chunk. */
+function copyOf(chunk: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafe(end - start)
+  chunk.copy(copy, 0, start, end)
+  return copy
+}
 
 function isWholeUtf8(bytes: Buffer): boolean {
   const validator = new Utf8Validator()

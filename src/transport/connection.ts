@@ -15,13 +15,13 @@ import { countIn, type ConnectionMetrics } from './connection-metrics'
 import { DeflateJob } from './deflate-job'
 import { OutputQueue } from './output-queue'
 import { ConnectionStateError } from './connection-state-error'
-import { DirectReader, type DirectReadTarget } from './direct-reader'
+import { DirectReader, type DirectReadHooks } from './direct-reader'
 import type { ResolvedConnectionOptions } from './options'
 import { connectionId } from './pubsub/connection-id'
 import { publishedPayloadLength } from './pubsub/published-frame'
 import type { PublishedRun } from './pubsub/published-run'
 import type { SubscribeOptions, TopicRegistry } from './pubsub/topic-registry'
-import { rememberText, rememberTextPieces, Sender, type WriteCallback } from './sender'
+import { forgetTransientText, rememberText, rememberTextPieces, Sender, type WriteCallback } from './sender'
 import { releaseRequestMessage, requestUrl, type UpgradeRequest } from './upgrade-request'
 
 export type ReadyState = 0 | 1 | 2 | 3
@@ -34,6 +34,14 @@ const RSV1 = 0x40
 const NO_TOPICS: readonly string[] = Object.freeze([])
 /** Reading from the peer pauses while this much of our output is unsent (or maxBufferedAmount / 2). */
 const READ_PAUSE_BYTES = 1024 * 1024
+/**
+ * A peer whose last message had this many payload bytes or more reads into buffers of its own
+ * (see nextReadBuffer): parsing large messages in the shared buffer would copy most of each read
+ * out (callgrind, 64 KiB text echo: 336k → ~410k instructions per message).
+ */
+const OWN_READS_FROM = 16 * 1024
+/** The size of those buffers: Node's own read size. */
+const OWN_READ_SIZE = 64 * 1024
 /** Pings in one read, with our output over READ_PAUSE_BYTES, that make a ping flood (1008). */
 const PING_FLOOD_PINGS = 8
 
@@ -236,6 +244,10 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     ;(socket as SocketWithConnection)[kConnection] = this
     socket.on('data', socketOnData)
     skipReadMoreTicks(socket)
+    // A plain TCP socket reads into the shared read buffer from now on, parsed in place (see
+    // DirectReader); the 'data' listener stays for the others (TLS, other Duplexes) and keeps
+    // the stream flowing, which is what reports 'end'.
+    DirectReader.start(socket, directReadHooks, DirectReader.buffer())
     listenForEnd(socket)
     socket.on('close', socketOnClose)
     socket.on('error', socketOnError)
@@ -594,8 +606,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   // Parser callbacks (see FrameEvents below).
 
-  private onTextMessage(text: string, source: Buffer, start: number, end: number): void {
-    rememberText(text, source, start, end)
+  private onTextMessage(text: string, source: Buffer, start: number, end: number, transient: boolean): void {
+    rememberText(text, source, start, end, transient)
     if (this.compression !== null) rememberInflatedText(text, source)
     this.onTextReceived(text, end - start)
   }
@@ -695,32 +707,74 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.emit('pong', payload)
   }
 
+  /** A read through a 'data' event (a socket that does not read directly, or the handshake's head). */
   private onData(chunk: Buffer): void {
-    this.onRead(chunk, 0, false)
+    this.onRead(chunk, chunk.length, false)
+    // A large binary message is under way: let the socket read the rest into its buffer (a
+    // socket that could not switch when it opened; one that reads directly already does).
+    const target = this.parser !== null ? this.parser.payloadTarget() : null
+    if (target !== null) DirectReader.start(this.socket, directReadHooks, target)
   }
 
   /**
-   * One socket read: `chunk`, or (chunk null) `n` bytes read straight into the parser's payload
-   * target. `direct`: the read came through a DirectReader rather than a 'data' event.
+   * A direct read (DirectReader): `n` bytes in the shared read buffer (parsed in place), in the
+   * parser's payload target, or in a read buffer of this connection's own (see nextReadBuffer).
    */
-  private onRead(chunk: Buffer | null, n: number, direct: boolean): void {
+  private onDirectRead(n: number, buffer: Buffer): boolean {
+    const shared = DirectReader.isShared(buffer)
+    const target = !shared && this.parser !== null && this.parser.isPayloadTarget(buffer)
+    if (this.pausedForStream || this.pausedForOutput || this.socket.readableLength !== 0) {
+      // Paused, or reads that came while paused wait in the socket's stream: this one waits
+      // there too, in order, as a paused socket's reads always did, and reading stops once the
+      // stream holds its high-water mark (so a peer's reset is still seen below it).
+      if (!target) return this.socket.push(shared ? Buffer.from(buffer.subarray(0, n)) : ownRead(buffer, n))
+      // A read into a large message's own buffer is parsed (one read, already in its place).
+      this.onRead(null, n, false)
+      return false
+    }
+    if (shared) this.onRead(buffer, n, true)
+    else if (target) this.onRead(null, n, false)
+    // A read of its own that fills less than half its buffer is parsed as a transient one (what
+    // is kept is copied), so that no view pins 64 KiB for a few bytes (Node shrinks its reads' buffers).
+    else if (n * 2 < buffer.length) this.onRead(buffer, n, true)
+    else this.onRead(ownRead(buffer, n), n, false)
+    return true
+  }
+
+  /**
+   * Where the next direct read lands: the rest of a large message; for a peer whose messages are
+   * large, a buffer of the read's own (parsed as Node's reads are: large pieces of messages that
+   * span reads are kept as views, not copied out of the shared buffer); else the shared buffer.
+   */
+  private nextReadBuffer(): Buffer {
+    const parser = this.parser
+    if (parser === null) return DirectReader.buffer()
+    const target = parser.payloadTarget()
+    if (target !== null) return target
+    return parser.messageBytes >= OWN_READS_FROM ? Buffer.allocUnsafe(OWN_READ_SIZE) : DirectReader.buffer()
+  }
+
+  /**
+   * One socket read: chunk[0, n), or (chunk null) `n` bytes read straight into the parser's
+   * payload target. `transient`: chunk is the shared read buffer, the next read's once this
+   * returns (the parser copies what it keeps, and a text remembered for echo is forgotten).
+   */
+  private onRead(chunk: Buffer | null, n: number, transient: boolean): void {
     if (this.idleTimer !== null) this.idleTimer.refresh()
     this.pingsThisRead = 0
     const sender = this.output()
     sender.cork()
     const parser = this.input()
     try {
-      if (chunk !== null) parser.push(chunk)
-      else parser.pushTarget(n)
+      if (chunk === null) parser.pushTarget(n)
+      else if (transient) parser.pushTransient(chunk, n)
+      else parser.push(chunk)
     } catch (error) {
       this.onListenerError(error)
     } finally {
+      // The batch is written (or its bytes copied to the slab) before the read buffer is reused.
       sender.uncork()
-    }
-    if (!direct) {
-      // A large binary message is under way: let the socket read the rest into its buffer.
-      const target = parser.payloadTarget()
-      if (target !== null) DirectReader.start(this.socket, new DirectReadEvents(this), target)
+      if (transient) forgetTransientText()
     }
     if (!this.pausedForOutput && this.unsent(sender) > this.readPauseBytes() && this.readyState === Connection.OPEN) {
       if (this.pingsThisRead >= PING_FLOOD_PINGS) {
@@ -880,7 +934,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private pauseFor(reason: 'stream' | 'output'): void {
     if (reason === 'stream') this.pausedForStream = true
     else this.pausedForOutput = true
-    this.socket.pause()
+    // net.Socket's pause() stops a direct reader's handle at once; the stream's own pause lets
+    // it read on into the stream's buffer up to its high-water mark (see onDirectRead), as a
+    // socket with 'data' events does, so a reset or an end behind the pause is still noticed.
+    if (DirectReader.reads(this.socket)) Readable.prototype.pause.call(this.socket)
+    else this.socket.pause()
   }
 
   private resumeFor(reason: 'stream' | 'output'): void {
@@ -1195,8 +1253,8 @@ STOPPED_PARSER.stop()
  */
 class FrameEvents implements FrameHandler {
   constructor(private readonly connection: Connection<object>) {}
-  onText(text: string, source: Buffer, start: number, end: number): void {
-    this.connection['onTextMessage'](text, source, start, end)
+  onText(text: string, source: Buffer, start: number, end: number, transient: boolean): void {
+    this.connection['onTextMessage'](text, source, start, end, transient)
   }
   onTextPieces(text: string, pieces: readonly Buffer[], length: number): void {
     this.connection['onTextPieces'](text, pieces, length)
@@ -1227,22 +1285,25 @@ class FrameEvents implements FrameHandler {
   }
 }
 
-/** A DirectReader's reads, routed to the connection (created only when a socket switches to direct reads). */
-class DirectReadEvents implements DirectReadTarget {
-  constructor(private readonly connection: Connection<object>) {}
-  onData(chunk: Buffer): void {
-    this.connection['onRead'](chunk, 0, true)
-  }
-  onPayloadRead(n: number): void {
-    this.connection['onRead'](null, n, true)
-  }
-  payloadTarget(): Buffer | null {
-    return this.connection['input']().payloadTarget()
-  }
-}
-
 const kConnection = Symbol('gatewire.connection')
 type SocketWithConnection = Socket & { [kConnection]: Connection<object> }
+
+/** The connection whose socket's onRead hook ran last: Node asks for its next buffer right after, without `this`. */
+let directReadConnection: Connection<object> | null = null
+
+/** A directly reading socket's hooks, shared: they find the connection on the socket. */
+const directReadHooks: DirectReadHooks = {
+  onRead(this: Socket, n: number, buffer: Buffer): boolean {
+    const connection = (this as SocketWithConnection)[kConnection]
+    directReadConnection = connection
+    return connection['onDirectRead'](n, buffer)
+  },
+  next(): Buffer {
+    const connection = directReadConnection
+    directReadConnection = null
+    return connection !== null ? connection['nextReadBuffer']() : DirectReader.buffer()
+  },
+}
 
 function socketOnData(this: Socket, chunk: Buffer): void {
   ;(this as SocketWithConnection)[kConnection]['onData'](chunk)
@@ -1302,6 +1363,11 @@ function probeDrain(connection: Connection<object>): void {
 }
 
 function noop(): void {}
+
+/** buffer[0, n) of a read into a buffer of the connection's own. */
+function ownRead(buffer: Buffer, n: number): Buffer {
+  return n === buffer.length ? buffer : buffer.subarray(0, n)
+}
 
 function truncateReason(reason: string): string {
   if (Buffer.byteLength(reason) <= 123) return reason

@@ -98,20 +98,36 @@ export function sharedFrameBuffer(size: number): Buffer {
  * one socket read or one reassembled message of at most 1 MiB, process-wide.
  */
 let recentText: string | null = null
-let recentSource: Buffer = Buffer.alloc(0)
+const EMPTY = Buffer.alloc(0)
+let recentSource: Buffer = EMPTY
 let recentStart = 0
 let recentEnd = 0
 /** The bytes of recentText when it came in pieces (rememberTextPieces), else null. */
 let recentPieces: readonly Buffer[] | null = null
+/** recentSource is a read buffer that is reused after the read (see forgetTransientText): copy, never queue it. */
+let recentTransient = false
 
-/** Notes a received text message and its bytes, `source[start, end)`, which must not change. */
-export function rememberText(text: string, source: Buffer, start: number, end: number): void {
+/**
+ * Notes a received text message and its bytes, `source[start, end)`, which must not change —
+ * or, `transient`, which stay valid only until the read that brought them has been handled
+ * (the connection then calls forgetTransientText).
+ */
+export function rememberText(text: string, source: Buffer, start: number, end: number, transient = false): void {
   if (end - start > REMEMBER_LIMIT) return
   recentText = text
   recentSource = source
   recentStart = start
   recentEnd = end
   recentPieces = null
+  recentTransient = transient
+}
+
+/** The read that brought a transiently remembered text is over: its bytes are about to be overwritten. */
+export function forgetTransientText(): void {
+  if (!recentTransient) return
+  recentTransient = false
+  recentText = null
+  recentSource = EMPTY
 }
 
 /** rememberText for a text whose bytes are `pieces` (in order, `length` in all), which must not change. */
@@ -121,6 +137,7 @@ export function rememberTextPieces(text: string, pieces: readonly Buffer[], leng
   recentPieces = pieces
   recentStart = 0
   recentEnd = length
+  recentTransient = false
 }
 
 /**
@@ -307,8 +324,10 @@ export class Sender implements DirectWriter {
         return length
       }
       if (length > COPY_THRESHOLD) {
-        // The received bytes never change (FrameHandler.onText), so they go out as they are.
-        this.frame(0x1, recentSource.subarray(recentStart, recentEnd), fin, callback)
+        // The received bytes never change (FrameHandler.onText), so they go out as they are;
+        // a transient read buffer's are copied (it is the next read's), still without encoding.
+        const bytes = recentSource.subarray(recentStart, recentEnd)
+        this.frame(0x1, recentTransient ? Buffer.from(bytes) : bytes, fin, callback)
         return length
       }
       // As many UTF-16 units as UTF-8 bytes means all ASCII: the string's own one-byte

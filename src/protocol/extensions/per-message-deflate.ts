@@ -269,7 +269,7 @@ export class PerMessageDeflate implements MessageInflater {
     this.dropIdle()
   }
 
-  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number): Buffer | ProtocolError {
+  inflate(data: Buffer, start: number, end: number, first: boolean, last: boolean, limit: number, transient = false): Buffer | ProtocolError {
     const setting = this.setting
     const takeover = !setting.peerNoContextTakeover
     let z: RawZlib
@@ -300,7 +300,8 @@ export class PerMessageDeflate implements MessageInflater {
     if (last) {
       if (first && !takeover && !z.ended) {
         recentOutput = out
-        recentPayload = data.subarray(start, end)
+        // Kept to be sent again: a transient read buffer is reused once this returns.
+        recentPayload = transient ? Buffer.from(data.subarray(start, end)) : data.subarray(start, end)
         recentWindowBits = setting.peerMaxWindowBits
         recentText = null
       }
