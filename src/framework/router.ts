@@ -154,4 +154,4 @@ function matchNode<T>(node: Node<T>, segments: string[], i: number, values: stri
 }
 
 /** The params of every exact match: frozen, so one object serves all connections. */
-const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
+export const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
