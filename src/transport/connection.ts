@@ -1268,9 +1268,11 @@ function socketOnDrain(this: Socket): void {
  * idle connection keeps). onEnd ends our side itself.
  */
 function listenForEnd(socket: Socket): void {
-  if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
-    const [own] = socket.listeners('end')
-    if (own.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void)
+  // EventEmitter's slot holds the function itself while it is the only listener: read there,
+  // not through listeners() (an array per handshake).
+  const own = (socket as unknown as { _events?: { end?: unknown } })._events?.end
+  if (socket.allowHalfOpen && typeof own === 'function' && own.name === 'onReadableStreamEnd') {
+    socket.removeListener('end', own as () => void)
   }
   socket.on('end', socketOnEnd)
 }
