@@ -174,7 +174,8 @@ class GatewayRuntime implements SessionGateway {
 /** What the handshake hooks learned about a request, for the 'connection' handler. */
 interface Handshake {
   readonly gateway: GatewayRuntime
-  readonly params: Readonly<Record<string, string>>
+  /** The route's parameters once decoded (for guards); undefined: decoded when a handler first reads them. */
+  params: Readonly<Record<string, string>> | undefined
   protocol: string | undefined
 }
 
@@ -379,7 +380,7 @@ export class Application {
 
   private routesPath(pathname: string): boolean {
     try {
-      return this.router.match(pathname) !== undefined
+      return this.router.find(pathname) !== undefined
     } catch {
       // A parameter segment of one of our routes that does not decode: ours, answered 400.
       return true
@@ -516,19 +517,20 @@ export class Application {
    * status). Synchronous unless a selector or a guard returns a promise.
    */
   private verify(request: UpgradeRequest): void | Promise<void> {
-    let match
+    let route
     try {
-      // request.path is still percent-encoded: the router decodes each segment once.
-      match = this.router.match(request.path)
+      // request.path is still percent-encoded: the router decodes each segment once. The
+      // route only: its parameters are decoded when a guard or handler first reads them.
+      route = this.router.find(request.path)
     } catch {
       throw new HandshakeError(400, 'malformed percent-encoding in the request path')
     }
-    if (match === undefined) throw new HandshakeError(404, `no gateway at ${request.path}`)
-    const gateway = match.value
+    if (route === undefined) throw new HandshakeError(404, `no gateway at ${request.path}`)
+    const gateway = route.value
     if (gateway.originAllowed !== undefined && request.origin !== undefined && !gateway.originAllowed(request.origin)) {
       throw new HandshakeError(403, `origin ${request.origin} is not allowed`)
     }
-    const handshake: Handshake = { gateway, params: match.params, protocol: undefined }
+    const handshake: Handshake = { gateway, params: route.paramNames.length === 0 ? NO_PARAMS : undefined, protocol: undefined }
     const offered = [...request.protocols]
     if (gateway.selector !== undefined) {
       let chosen: string | undefined | Promise<string | undefined>
@@ -574,8 +576,14 @@ export class Application {
     // frame header, before buffering), its slow-consumer policy and the binary mode its handler
     // for this protocol wants.
     useSharedSettings(request, gateway.settings(tableFor(gateway.compiled, chosen).binaryStream))
-    const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
+    if (guards.length === 0) {
+      // No guard: no context, no closure (a handshake's garbage is young-generation memory a burst grows).
+      this.handshakes.set(request, handshake)
+      return
+    }
+    const params = (handshake.params ??= this.routeParams(request.path))
+    const ctx = new GuardContext(request, gateway.definition.type, params, chosen)
     const done = (): void => {
       this.handshakes.set(request, handshake)
     }
@@ -634,9 +642,8 @@ export class Application {
     const gateway = handshake.gateway
     // What the client was told is what counts.
     const protocol = conn.protocol
-    // Params that are not the shared empty object are matched again if a handler asks: most never do.
-    const params = handshake.params === NO_PARAMS ? NO_PARAMS : undefined
-    const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, params)
+    // Params nobody decoded yet (no guard read them) are matched again if a handler asks: most never do.
+    const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params)
     gateway.open.set(conn, session)
     gateway.opened()
     session.start()
