@@ -5,6 +5,7 @@ import { asyncApiDocument, type AsyncApiDocument, type AsyncApiOptions } from '.
 import type { Broker } from '../broker/broker'
 import { HandshakeError } from '../protocol'
 import { closeWithServer, Connection, ConnectionMetrics, Server, type AttachOptions, type ServerOptions, type UpgradeRequest } from '../transport'
+import { useSharedSettings, type ConnectionSettings } from '../transport/upgrade-request'
 import { chooseProtocol } from './choose-protocol'
 import { ConnectionSession, type SessionGateway } from './connection-session'
 import { Container } from './container'
@@ -19,7 +20,7 @@ import { isGuardClass, type GuardFunction, type GuardLike, type GuardResult } fr
 import { compileGateway, type CompiledGateway, type HandlerTable } from './handler-compiler'
 import { resolveLogger, type Logger } from './logger'
 import type { Token } from './provider'
-import { Router } from './router'
+import { NO_PARAMS, Router } from './router'
 import type { Class, MemberKey } from './store'
 
 /** Transport settings the app passes through to its `Server` (see the core API). */
@@ -107,6 +108,7 @@ class GatewayRuntime implements SessionGateway {
   private endGroup: (() => void) | undefined
   /** The open connections as an iterable the server's topics walk. */
   private readonly members: Iterable<Connection> = { [Symbol.iterator]: () => this.open.keys() }
+  private readonly sharedSettings: [Readonly<ConnectionSettings>?, Readonly<ConnectionSettings>?] = []
 
   constructor(
     readonly definition: GatewayDefinition,
@@ -117,6 +119,8 @@ class GatewayRuntime implements SessionGateway {
     /** Its connections' transport counters (null with `metrics: false`). */
     readonly metrics: ConnectionMetrics | null,
     private readonly server: () => Server,
+    /** The app router's params for a path (the route is this gateway's: the handshake matched it). */
+    private readonly routeParams: (path: string) => Readonly<Record<string, string>>,
   ) {
     this.connections = new GatewayConnections(definition.type, this.open, { server, prefix: definition.path })
   }
@@ -128,6 +132,28 @@ class GatewayRuntime implements SessionGateway {
    */
   opened(): void {
     if (this.endGroup === undefined) this.endGroup = this.server().subscribeAll(this.definition.path, this.members)
+  }
+
+  /**
+   * The settings every connection of this gateway gets (limits, slow-consumer policy,
+   * compression, counters) with its handler's binary mode: one frozen object per mode, shared
+   * by the requests (see useSharedSettings).
+   */
+  settings(binaryStream: boolean): Readonly<ConnectionSettings> {
+    const index = binaryStream ? 1 : 0
+    return (this.sharedSettings[index] ??= Object.freeze({
+      maxMessageSize: this.options.maxMessageSize,
+      maxBufferedAmount: this.options.maxBufferedAmount,
+      slowConsumer: this.options.slowConsumer,
+      compression: this.options.compression ?? false,
+      metrics: this.metrics,
+      binaryMode: binaryStream ? 'stream' : 'buffer',
+    }))
+  }
+
+  /** SessionGateway: the decoded path parameters of a connection's path (see ConnectionSession#params). */
+  paramsOf(path: string): Readonly<Record<string, string>> {
+    return this.routeParams(path)
   }
 
   /** SessionGateway: a connection left `open`. */
@@ -148,7 +174,8 @@ class GatewayRuntime implements SessionGateway {
 /** What the handshake hooks learned about a request, for the 'connection' handler. */
 interface Handshake {
   readonly gateway: GatewayRuntime
-  readonly params: Readonly<Record<string, string>>
+  /** The route's parameters once decoded (for guards); undefined: decoded when a handler first reads them. */
+  params: Readonly<Record<string, string>> | undefined
   protocol: string | undefined
 }
 
@@ -164,6 +191,8 @@ export class Application {
   private readonly gateways: GatewayRuntime[] = []
   private readonly byType = new Map<Class, GatewayRuntime>()
   private readonly router = new Router<GatewayRuntime>()
+  /** A connection's params, matched again when its handlers first ask (see ConnectionSession#params). */
+  private readonly routeParams = (path: string): Readonly<Record<string, string>> => this.router.match(path)?.params ?? NO_PARAMS
   private readonly logger: Logger
   private readonly globalGuards: readonly GuardFunction[]
   private readonly handshakes = new WeakMap<UpgradeRequest, Handshake>()
@@ -203,7 +232,7 @@ export class Application {
         const definition = exploreGateway(type, { connectionType: Connection })
         const resolved = { ...GATEWAY_DEFAULTS, ...transportDefaults, ...appDefaults, ...defined(definition.options) }
         const metrics = options.metrics === false ? null : new ConnectionMetrics()
-        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics, () => this.server)
+        const runtime = new GatewayRuntime(definition, module.type, resolved, this.logger, compileOrigins(resolved.origins), metrics, () => this.server, this.routeParams)
         const conflict = this.router.add(definition.path, runtime)
         if (conflict !== undefined) {
           throw new DefinitionError(
@@ -351,7 +380,7 @@ export class Application {
 
   private routesPath(pathname: string): boolean {
     try {
-      return this.router.match(pathname) !== undefined
+      return this.router.find(pathname) !== undefined
     } catch {
       // A parameter segment of one of our routes that does not decode: ours, answered 400.
       return true
@@ -488,19 +517,20 @@ export class Application {
    * status). Synchronous unless a selector or a guard returns a promise.
    */
   private verify(request: UpgradeRequest): void | Promise<void> {
-    let match
+    let route
     try {
-      // request.path is still percent-encoded: the router decodes each segment once.
-      match = this.router.match(request.path)
+      // request.path is still percent-encoded: the router decodes each segment once. The
+      // route only: its parameters are decoded when a guard or handler first reads them.
+      route = this.router.find(request.path)
     } catch {
       throw new HandshakeError(400, 'malformed percent-encoding in the request path')
     }
-    if (match === undefined) throw new HandshakeError(404, `no gateway at ${request.path}`)
-    const gateway = match.value
+    if (route === undefined) throw new HandshakeError(404, `no gateway at ${request.path}`)
+    const gateway = route.value
     if (gateway.originAllowed !== undefined && request.origin !== undefined && !gateway.originAllowed(request.origin)) {
       throw new HandshakeError(403, `origin ${request.origin} is not allowed`)
     }
-    const handshake: Handshake = { gateway, params: match.params, protocol: undefined }
+    const handshake: Handshake = { gateway, params: route.paramNames.length === 0 ? NO_PARAMS : undefined, protocol: undefined }
     const offered = [...request.protocols]
     if (gateway.selector !== undefined) {
       let chosen: string | undefined | Promise<string | undefined>
@@ -545,14 +575,15 @@ export class Application {
     // Per connection: the gateway's limits (the message size is checked by the parser on the
     // frame header, before buffering), its slow-consumer policy and the binary mode its handler
     // for this protocol wants.
-    request.maxMessageSize = gateway.options.maxMessageSize
-    request.maxBufferedAmount = gateway.options.maxBufferedAmount
-    request.slowConsumer = gateway.options.slowConsumer
-    request.compression = gateway.options.compression ?? false
-    request.metrics = gateway.metrics
-    request.binaryMode = tableFor(gateway.compiled, chosen).binaryStream ? 'stream' : 'buffer'
-    const ctx = new GuardContext(request, gateway.definition.type, handshake.params, chosen)
+    useSharedSettings(request, gateway.settings(tableFor(gateway.compiled, chosen).binaryStream))
     const guards = this.globalGuards.length === 0 ? gateway.guards : [...this.globalGuards, ...gateway.guards]
+    if (guards.length === 0) {
+      // No guard: no context, no closure (a handshake's garbage is young-generation memory a burst grows).
+      this.handshakes.set(request, handshake)
+      return
+    }
+    const params = (handshake.params ??= this.routeParams(request.path))
+    const ctx = new GuardContext(request, gateway.definition.type, params, chosen)
     const done = (): void => {
       this.handshakes.set(request, handshake)
     }
@@ -611,6 +642,7 @@ export class Application {
     const gateway = handshake.gateway
     // What the client was told is what counts.
     const protocol = conn.protocol
+    // Params nobody decoded yet (no guard read them) are matched again if a handler asks: most never do.
     const session = new ConnectionSession(conn, tableFor(gateway.compiled, protocol), gateway, handshake.params)
     gateway.open.set(conn, session)
     gateway.opened()

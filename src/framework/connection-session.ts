@@ -17,7 +17,11 @@ export interface SessionGateway {
   readonly counters: GatewayCounters
   /** Called after a session removed its connection from `open`. */
   removed?(): void
+  /** The decoded path parameters of a path routed to this gateway (see ConnectionSession#params). */
+  paramsOf?(path: string): Readonly<Record<string, string>>
 }
+
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
 
 const TEXT = 0
 const BINARY = 1
@@ -55,15 +59,37 @@ export class ConnectionSession implements HandlerContext {
   private drainQueued = false
   /** A dequeued drain waits for `conn.drain()` before `@OnDrain` runs. */
   private drainChecking = false
-  /** Heartbeat bookkeeping: a pong (or any message) since the last ping. */
-  alive = true
 
   constructor(
     readonly conn: Connection,
     private readonly table: HandlerTable,
     private readonly gateway: SessionGateway,
-    readonly params: Readonly<Record<string, string>>,
+    /** The decoded path parameters, or undefined: matched again on first use (see params). */
+    private paramsValue: Readonly<Record<string, string>> | undefined,
   ) {}
+
+  /**
+   * The connection's decoded path parameters. A wildcard or `:param` route's are matched again
+   * from the request path when a handler first asks, rather than kept from the handshake: an
+   * object and its strings (~80 B) that most idle connections would keep unread.
+   */
+  get params(): Readonly<Record<string, string>> {
+    if (this.paramsValue !== undefined) return this.paramsValue
+    const path = this.conn.request?.path
+    return (this.paramsValue = path === undefined || this.gateway.paramsOf === undefined ? NO_PARAMS : this.gateway.paramsOf(path))
+  }
+
+  /**
+   * Heartbeat bookkeeping: a pong since the last ping. The connection's own flag, which it sets
+   * on every pong (the app runs the core server without its heartbeat): no field, and no 'pong'
+   * listener unless the gateway has @OnPong.
+   */
+  get alive(): boolean {
+    return this.conn.alive
+  }
+  set alive(value: boolean) {
+    this.conn.alive = value
+  }
 
   // Read from the connection, not copied: two fields fewer that every idle connection keeps.
   get request(): UpgradeRequest | undefined {
@@ -84,7 +110,7 @@ export class ConnectionSession implements HandlerContext {
     conn.on('binary', listeners.binary)
     conn.on('close', listeners.close)
     conn.on('error', listeners.error)
-    conn.on('pong', listeners.pong)
+    if (this.table.pong !== undefined) conn.on('pong', listeners.pong)
     if (this.table.ping !== undefined) conn.on('ping', listeners.ping)
     if (this.table.drain !== undefined) conn.on('drain', listeners.drain)
     const connect = this.table.connect

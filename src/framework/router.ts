@@ -5,7 +5,8 @@ export interface RouteMatch<T> {
   readonly params: Readonly<Record<string, string>>
 }
 
-interface Route<T> {
+/** A route as added: its value, pattern and the names of its parameters. */
+export interface Route<T> {
   readonly value: T
   readonly pattern: string
   readonly paramNames: readonly string[]
@@ -66,6 +67,8 @@ export class Router<T> {
   private readonly root: Node<T> = newNode()
   /** Paths without parameters, for a single lookup (segments joined by NUL, which no segment holds). */
   private readonly exact = new Map<string, Route<T>>()
+  /** The same routes by their path as sent without percent-encoding or a trailing slash (`/a/b`): found without splitting. */
+  private readonly exactRaw = new Map<string, Route<T>>()
   private readonly routes: Route<T>[] = []
 
   /**
@@ -94,9 +97,35 @@ export class Router<T> {
     const route: Route<T> = { value, pattern, paramNames }
     if (wildcard) node.wildcard = route
     else node.route = route
-    if (paramNames.length === 0) this.exact.set(segments.join('\0'), route)
+    if (paramNames.length === 0) {
+      this.exact.set(segments.join('\0'), route)
+      this.exactRaw.set(segments.map((segment) => `/${segment}`).join(''), route)
+    }
     this.routes.push(route)
     return undefined
+  }
+
+  /**
+   * The route `match` would choose for `path`, without its parameters: what a handshake needs
+   * to pick a gateway (parameters are decoded when first read). No arrays, strings or objects
+   * for a path without percent-encoding that is routed exactly; otherwise the segments only.
+   * Throws `URIError` as `match` does.
+   */
+  find(path: string): Route<T> | undefined {
+    const encoded = path.includes('%')
+    if (!encoded) {
+      const exact = this.exactRaw.get(path.endsWith('/') ? path.slice(0, -1) : path)
+      if (exact !== undefined) return exact
+    }
+    const segments = splitPath(path)
+    if (encoded) {
+      for (let i = 0; i < segments.length; i++) {
+        if (segments[i].includes('%')) segments[i] = decodeURIComponent(segments[i])
+      }
+      const exact = this.exact.get(segments.join('\0'))
+      if (exact !== undefined) return exact
+    }
+    return matchNode(this.root, segments, 0, null)
   }
 
   /** Every route added, in order. */
@@ -119,17 +148,19 @@ export class Router<T> {
     const values: string[] = []
     const route = matchNode(this.root, segments, 0, values)
     if (route === undefined) return undefined
+    if (route.paramNames.length === 0) return { value: route.value, pattern: route.pattern, params: NO_PARAMS }
     const params: Record<string, string> = {}
     for (let i = 0; i < route.paramNames.length; i++) params[route.paramNames[i]] = values[i]
     return { value: route.value, pattern: route.pattern, params: Object.freeze(params) }
   }
 }
 
-function matchNode<T>(node: Node<T>, segments: string[], i: number, values: string[]): Route<T> | undefined {
+/** Walks the tree; `values` (when given) receives each parameter's segment and the wildcard's rest. */
+function matchNode<T>(node: Node<T>, segments: string[], i: number, values: string[] | null): Route<T> | undefined {
   if (i === segments.length) {
     if (node.route !== undefined) return node.route
     if (node.wildcard !== undefined) {
-      values.push('')
+      values?.push('')
       return node.wildcard
     }
     return undefined
@@ -141,17 +172,17 @@ function matchNode<T>(node: Node<T>, segments: string[], i: number, values: stri
     if (found !== undefined) return found
   }
   if (node.param !== undefined && segment !== '') {
-    values.push(segment)
+    values?.push(segment)
     const found = matchNode(node.param, segments, i + 1, values)
     if (found !== undefined) return found
-    values.pop()
+    values?.pop()
   }
   if (node.wildcard !== undefined) {
-    values.push(segments.slice(i).join('/'))
+    values?.push(segments.slice(i).join('/'))
     return node.wildcard
   }
   return undefined
 }
 
 /** The params of every exact match: frozen, so one object serves all connections. */
-const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
+export const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})

@@ -33,19 +33,38 @@ function single(value: HeaderValue): string | undefined {
   return Array.isArray(value) ? value.join(',') : value
 }
 
-/** True when a comma-separated header lists `token` (lower-case letters; compared case-insensitively). */
-function listsToken(value: HeaderValue, token: string): boolean {
-  // The usual header is the token alone ("websocket", "Upgrade"): compared without allocating.
-  if (typeof value === 'string' && value.length === token.length && equalsLowerCase(value, token)) return true
+/**
+ * True when a comma-separated header lists `token` (lower-case letters; compared
+ * case-insensitively, each element without surrounding white space). Scans in place: no
+ * strings or arrays per handshake (what a burst of handshakes allocates is young-generation
+ * memory the process holds a while).
+ */
+export function listsToken(value: HeaderValue, token: string): boolean {
   const text = single(value)
   if (text === undefined) return false
-  return text.split(',').some((part) => part.trim().toLowerCase() === token)
+  let start = 0
+  while (start <= text.length) {
+    let end = text.indexOf(',', start)
+    if (end === -1) end = text.length
+    let from = start
+    let to = end
+    while (from < to && isTrimmed(text.charCodeAt(from))) from++
+    while (to > from && isTrimmed(text.charCodeAt(to - 1))) to--
+    if (to - from === token.length && equalsLowerCase(text, from, token)) return true
+    start = end + 1
+  }
+  return false
 }
 
-/** `value` equals `lower` (lower-case ASCII letters) ignoring the case of ASCII letters. */
-function equalsLowerCase(value: string, lower: string): boolean {
+/** What String#trim removes, as far as a header's printable ASCII goes (plus the rest of Latin-1's white space). */
+function isTrimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000
+}
+
+/** `value` from `at` holds `lower` (lower-case ASCII letters), ignoring the case of ASCII letters. */
+function equalsLowerCase(value: string, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
-    const c = value.charCodeAt(i)
+    const c = value.charCodeAt(at + i)
     if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false
   }
   return true
@@ -147,7 +166,9 @@ const STATUS_TEXT: Record<number, string> = {
 
 function headerLines(headers: Record<string, string>): string {
   let lines = ''
-  for (const name of Object.keys(headers)) {
+  // for-in with an own-key check rather than Object.keys: no array per handshake.
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue
     const value = String(headers[name])
     // Refuse to emit header injection from user-provided values.
     if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new TypeError(`invalid header ${name}`)

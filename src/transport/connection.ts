@@ -114,24 +114,21 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   readonly request: UpgradeRequest | undefined
   private dataValue: TData | undefined
 
-  private readonly role: 'server' | 'client'
   private readonly options: ResolvedConnectionOptions
   /** Created by the first send (see output()): an idle connection holds none. */
   private sender: Sender | null = null
   /** Created by the first bytes from the peer (see input()); STOPPED_PARSER once input is ignored. */
   private parser: FrameParser | null = null
-  private closeReceived: { code: number; reason: string } | null = null
-  private closeTimer: NodeJS.Timeout | null = null
+  /** The closing handshake's state, created when it starts (see ClosingState): an open connection holds none. */
+  private closing: ClosingState | null = null
   private inbound: Readable | null = null
   /** The fragments of a streamed binary message, gathered for 'message' listeners (null when none listen). */
   private gathered: Buffer[] | null = null
-  private outbound: Writable | null = null
+  /** The open beginBinary() message, with the sends deferred behind it (null when none is). */
+  private outbound: OutboundMessage | null = null
   /** Output waiting behind a message still compressing off the main thread (null when none is). */
   private waiting: OutputQueue | null = null
-  /** Sends deferred while a beginBinary() stream is open (null when none is). */
-  private afterOutbound: Array<() => void> | null = null
   private idleTimer: NodeJS.Timeout | null = null
-  private closeSent = false
   private closed = false
   private pausedForStream = false
   private pausedForOutput = false
@@ -164,8 +161,9 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     // dictionary (~200 B); an instance of a class whose prototype has no prototype behaves the
     // same for EventEmitter (own keys, no inherited names) and stays a small fast object.
     ;(this as unknown as { _events: object })._events = new ListenerTable()
-    this.role = init.role
     const request = init.request
+    // The role is the request's presence (a field fewer): the server passes its upgrade request, a client has none.
+    if ((init.role === 'server') !== (request !== undefined)) throw new TypeError('a server connection needs its upgrade request, a client none')
     // Hooks (verifyRequest, the framework's per-gateway options) may override these per connection.
     // A copy only where they differ: the framework sets both on every request, mostly to the
     // server's own values, and a copy per connection is memory an idle connection keeps.
@@ -473,17 +471,16 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
         this.endOutbound()
       },
       destroy: (error, callback) => {
-        if (this.outbound === stream) {
+        if (this.outbound !== null && this.outbound.stream === stream) {
           // The message cannot be completed: the peer would wait for its end forever.
           compression?.endStream()
           this.outbound = null
-          this.afterOutbound = null
           if (this.readyState === Connection.OPEN) this.close(CloseCode.InternalError, 'binary stream aborted')
         }
         callback(error)
       },
     })
-    this.outbound = stream
+    this.outbound = { stream, deferred: null }
     return stream
   }
 
@@ -588,7 +585,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     const timer = setTimeout(() => socket.destroy(), this.options.closeTimeout)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))
-    this.closeReceived = { code: error.closeCode, reason }
+    this.closeState().received = { code: error.closeCode, reason }
     this.finish()
   }
 
@@ -886,7 +883,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
 
   /** The sender, created on first use: most of an idle connection's memory is what it never needed. */
   private output(): Sender {
-    return this.sender ?? (this.sender = new Sender(this.socket, this.role === 'client' ? clientMaskKeys : null))
+    return this.sender ?? (this.sender = new Sender(this.socket, this.request === undefined ? clientMaskKeys : null))
   }
 
   /** The frame parser, created when the peer's first bytes arrive. */
@@ -894,7 +891,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.parser !== null) return this.parser
     const request = this.request
     return (this.parser = new FrameParser(new FrameEvents(this), {
-      expectMasked: this.role === 'server',
+      expectMasked: this.request !== undefined,
       maxMessageSize: request?.maxMessageSize ?? this.options.maxMessageSize,
       streamBinary: (request?.binaryMode ?? this.options.binaryMode) === 'stream',
       inflater: this.compression ?? undefined,
@@ -948,15 +945,16 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private onCloseFrame(code: number, reason: string): void {
-    this.closeReceived = { code, reason }
+    const closing = this.closeState()
+    closing.received = { code, reason }
     if (this.metrics !== null) countIn(this.metrics.closeCodesReceived, code)
-    if (!this.closeSent) {
+    if (!closing.sent) {
       // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
       this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code))
     }
     this.readyState = Connection.CLOSING
     this.endInbound(new ConnectionStateError(Connection.CLOSING, 'the peer closed the connection mid-message'))
-    if (this.role === 'server') {
+    if (this.request !== undefined) {
       // RFC 6455 §7.1.1: the server closes the TCP connection first (after the output queued).
       this.inOrder(() => this.endSocket(), 0, undefined)
     }
@@ -987,13 +985,12 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private sendClose(payload: Buffer): void {
-    this.closeSent = true
+    this.closeState().sent = true
     // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
     if (this.metrics !== null) countIn(this.metrics.closeCodesSent, payload.length >= 2 ? payload.readUInt16BE(0) : CloseCode.NoStatus)
     this.readyState = Connection.CLOSING
     // Pending fragments of a streamed message can no longer be completed.
     this.outbound = null
-    this.afterOutbound = null
     const sender = this.output()
     // RFC 6455 §5.5.1: no data after the close frame, so it follows every message queued before.
     this.inOrder(
@@ -1006,10 +1003,16 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     )
   }
 
+  private closeState(): ClosingState {
+    return (this.closing ??= new ClosingState())
+  }
+
   private armCloseTimer(): void {
-    if (this.closeTimer !== null || this.closed) return
-    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout)
-    this.closeTimer.unref()
+    if (this.closed) return
+    const closing = this.closeState()
+    if (closing.timer !== null) return
+    closing.timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout)
+    closing.timer.unref()
   }
 
   private onEnd(): void {
@@ -1025,8 +1028,8 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     if (this.closed) return
     this.closed = true
     this.readyState = Connection.CLOSED
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer)
-    this.closeTimer = null
+    const closing = this.closing
+    if (closing !== null && closing.timer !== null) clearTimeout(closing.timer)
     if (this.idleTimer !== null) clearTimeout(this.idleTimer)
     this.idleTimer = null
     const error = new ConnectionStateError(Connection.CLOSED, 'the connection is closed')
@@ -1036,8 +1039,7 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.compression?.release()
     this.endInbound(error)
     this.outbound = null
-    this.afterOutbound = null
-    const received = this.closeReceived
+    const received = closing === null ? null : closing.received
     if (this.metrics !== null && this.socket !== undefined) countIn(this.metrics.connectionsOpen, this.protocol ?? '', -1)
     const release = this.options.release
     if (release !== undefined) release(this)
@@ -1137,14 +1139,14 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   }
 
   private endOutbound(): void {
+    const deferred = this.outbound === null ? null : this.outbound.deferred
     this.outbound = null
-    const deferred = this.afterOutbound
-    this.afterOutbound = null
     if (deferred !== null) for (const send of deferred) send()
   }
 
   private defer(send: () => void): boolean {
-    ;(this.afterOutbound ??= []).push(send)
+    // Only called while a beginBinary() message is open.
+    ;(this.outbound!.deferred ??= []).push(send)
     this.wantDrain()
     return false
   }
@@ -1239,6 +1241,25 @@ interface MessageListeners {
   message?: unknown
 }
 
+/** A beginBinary() message being sent, and the sends that wait for its end. */
+interface OutboundMessage {
+  readonly stream: Writable
+  deferred: Array<() => void> | null
+}
+
+/**
+ * What the closing handshake needs (RFC 6455 §7.1.2–§7.1.5), in an object created when it
+ * starts: three fields fewer on every open connection.
+ */
+class ClosingState {
+  /** Our close frame is queued. */
+  sent = false
+  /** The peer's close frame, once it arrived. */
+  received: { code: number; reason: string } | null = null
+  /** Destroys the socket if the closing handshake does not finish in closeTimeout. */
+  timer: NodeJS.Timeout | null = null
+}
+
 /** See the Connection constructor. */
 const ListenerTable = function ListenerTable(): void {} as unknown as new () => object
 ListenerTable.prototype = Object.create(null) as object
@@ -1328,9 +1349,11 @@ function socketOnDrain(this: Socket): void {
  * idle connection keeps). onEnd ends our side itself.
  */
 function listenForEnd(socket: Socket): void {
-  if (socket.allowHalfOpen && socket.listenerCount('end') === 1) {
-    const [own] = socket.listeners('end')
-    if (own.name === 'onReadableStreamEnd') socket.removeListener('end', own as () => void)
+  // EventEmitter's slot holds the function itself while it is the only listener: read there,
+  // not through listeners() (an array per handshake).
+  const own = (socket as unknown as { _events?: { end?: unknown } })._events?.end
+  if (socket.allowHalfOpen && typeof own === 'function' && own.name === 'onReadableStreamEnd') {
+    socket.removeListener('end', own as () => void)
   }
   socket.on('end', socketOnEnd)
 }

@@ -2,6 +2,7 @@ import type * as http from 'node:http'
 import type * as https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { listsToken } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
 import { rejectUpgrade } from './reject-upgrade'
 import type { ServerMetrics } from './server-metrics'
@@ -144,7 +145,7 @@ export function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
 
 /** An `Upgrade` header value that lists "websocket". */
 export function isWebSocketToken(upgrade: string | string[] | undefined): boolean {
-  return typeof upgrade === 'string' && upgrade.split(',').some((token) => token.trim().toLowerCase() === 'websocket')
+  return typeof upgrade === 'string' && listsToken(upgrade, 'websocket')
 }
 
 /** The pathname of a request target, without the query (still percent-encoded). */

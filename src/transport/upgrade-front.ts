@@ -1,5 +1,6 @@
 import type * as http from 'node:http'
 import type { Socket } from 'node:net'
+import { listsToken } from '../protocol/handshake'
 import { HandshakeError } from '../protocol/handshake-error'
 import { parseRequestHead, type RequestHead } from '../protocol/request-head'
 import { rejectUpgrade } from './reject-upgrade'
@@ -125,12 +126,8 @@ function onFirstRead(this: Socket, chunk: Buffer): void {
 /** A WebSocket upgrade, as Node's parser would see it (without Host, Node itself answers 400). */
 function isUpgrade(parsed: RequestHead): boolean {
   const headers = parsed.headers
-  return headers.host !== undefined && isWebSocketToken(headers.upgrade) && listsUpgrade(headers.connection)
-}
-
-/** Connection lists the token "upgrade" (what makes Node's parser treat a request as an upgrade). */
-function listsUpgrade(value: string | undefined): boolean {
-  return value !== undefined && value.split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
+  // Connection lists the token "upgrade": what makes Node's parser treat a request as an upgrade.
+  return headers.host !== undefined && isWebSocketToken(headers.upgrade) && listsToken(headers.connection, 'upgrade')
 }
 
 function noop(): void {}

@@ -89,10 +89,19 @@ describe('ConnectionSession', () => {
     it('registers one set of listener functions shared by every connection, no closures per session', () => {
       const a = open(Echo)
       const b = open(Echo)
-      for (const event of ['text', 'binary', 'close', 'error', 'pong']) {
+      for (const event of ['text', 'binary', 'close', 'error']) {
         expect(a.conn.listeners(event), event).to.have.length(1)
         expect(a.conn.listeners(event)[0], event).to.equal(b.conn.listeners(event)[0])
       }
+    })
+
+    it("adds no 'pong' listener without @OnPong: the heartbeat reads the connection's own alive flag", () => {
+      const { conn, session } = open(Echo)
+      expect(conn.listeners('pong')).to.have.length(0)
+      session.alive = false
+      expect(conn.alive).to.equal(false)
+      conn.alive = true
+      expect(session.alive).to.equal(true)
     })
 
     it('dispatches each connection to its own session through the shared listeners', () => {

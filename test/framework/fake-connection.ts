@@ -15,6 +15,8 @@ export class FakeConnection extends EventEmitter {
   bufferedAmount = 0
   /** The framework's session, as on the transport's Connection. */
   owner: unknown = undefined
+  /** As Connection#alive: false after a heartbeat ping until a pong arrives. */
+  alive = true
 
   constructor(
     readonly request: unknown = undefined,

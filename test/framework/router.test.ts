@@ -17,6 +17,17 @@ describe('Router', () => {
     expect(r.match('/chat/x')).to.equal(undefined)
   })
 
+  it('finds the route match() chooses for every path, without decoding its parameters', () => {
+    const r = router('/chat', '/', '/a//b', '/x/', '/rooms/:room', '/rooms/lobby', '/rooms/:room/files/*', '/caf%C3%A9', '/w/*')
+    const paths = [
+      '/', '', '/chat', '/chat/', '/chat//', '/chatter', '/a//b', '/a//b/', '/x', '/x/', '/x//', '/rooms', '/rooms/lobby', '/rooms/lobby/',
+      '/rooms/ada', '/rooms/%6Cobby', '/rooms/r/files', '/rooms/r/files/a/b', '/caf%C3%A9', '/café', '/w', '/w/a%2Fb/c', '/nothing',
+    ]
+    for (const path of paths) expect(r.find(path)?.value, path).to.equal(r.match(path)?.value)
+    expect(() => r.find('/rooms/%E0%A4%A')).to.throw(URIError)
+    expect(() => r.match('/rooms/%E0%A4%A')).to.throw(URIError)
+  })
+
   it('binds path parameters by name', () => {
     const r = router('/rooms/:room', '/rooms/:room/users/:user')
     expect(r.match('/rooms/lobby')?.params).to.deep.equal({ room: 'lobby' })

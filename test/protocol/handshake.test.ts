@@ -6,6 +6,7 @@ import {
   buildRejectResponse,
   createClientKey,
   isToken,
+  listsToken,
   negotiateProtocol,
   parseProtocolHeader,
   validateServerResponse,
@@ -143,6 +144,28 @@ describe('handshake helpers', () => {
         expect(error.headers).to.deep.equal({ 'Sec-WebSocket-Version': '13' })
       })
     }
+  })
+
+  describe('listsToken', () => {
+    // The split-and-trim reading it replaces, as the reference for every vector.
+    const reference = (value: string, token: string): boolean => value.split(',').some((part) => part.trim().toLowerCase() === token)
+    const vectors = [
+      'websocket', 'WebSocket', 'WEBSOCKET', ' websocket ', '\twebsocket\t', 'h2c, websocket', 'websocket,h2c', 'keep-alive, Upgrade',
+      'websocket2', 'web socket', 'websockets', '', ',', ', ,', 'h2c', 'upgrade,', ',upgrade', ' , Upgrade , ', 'keep-alive,upgrade2',
+      '\u00a0websocket\u00a0', 'webs\u00f6cket',
+    ]
+    for (const value of vectors) {
+      for (const token of ['websocket', 'upgrade']) {
+        it(`answers ${JSON.stringify(value)} for ${token} as split-and-trim does`, () => {
+          expect(listsToken(value, token)).to.equal(reference(value, token))
+        })
+      }
+    }
+
+    it('joins repeated headers and is false for a missing one', () => {
+      expect(listsToken(['h2c', 'websocket'], 'websocket')).to.equal(true)
+      expect(listsToken(undefined, 'websocket')).to.equal(false)
+    })
   })
 
   describe('parseProtocolHeader', () => {
