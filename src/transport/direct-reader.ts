@@ -1,4 +1,5 @@
 import { Socket } from 'node:net'
+import { maskableBuffer } from '../protocol/maskable-buffer'
 
 /** The size of the shared read buffer: Node's own read size (it reads 64 KiB at a time). */
 const READ_BUFFER_SIZE = 64 * 1024
@@ -49,7 +50,8 @@ export class DirectReader {
 
   /** The shared read buffer (allocated on first use, never replaced). */
   static buffer(): Buffer {
-    return (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE))
+    // In the WebAssembly memory where unmasking runs as SIMD code, in place, where there is one.
+    return (readBuffer ??= maskableBuffer(READ_BUFFER_SIZE) ?? Buffer.allocUnsafeSlow(READ_BUFFER_SIZE))
   }
 
   /** Whether `buffer` is the shared read buffer, whose bytes are only valid during the read callback. */

@@ -187,8 +187,15 @@ class ServerUpgradeRequest implements UpgradeRequest {
 }
 
 /**
- * @internal Gives `request` the frozen `settings` (shared by many connections) when no hook has
- * set any yet; otherwise (or for a request the server did not create) sets them one by one.
+ * Gives `request` the per-connection settings in `settings` at once (what a `verify` hook would
+ * otherwise set field by field). A frozen object shared by many connections is kept by reference
+ * while no hook has set a setting of its own on this request, which spares an idle connection
+ * six fields (about 48 B); a later hook that sets one gets a copy. An unfrozen object, or a
+ * request the server did not create, is copied field by field.
+ *
+ * @example
+ * const limits = Object.freeze({ maxMessageSize: 64 * 1024, slowConsumer: 'drop' as const })
+ * const server = createServer({ verifyRequest: (request) => useSharedSettings(request, limits) })
  */
 export function useSharedSettings(request: UpgradeRequest, settings: Readonly<ConnectionSettings>): void {
   if (request instanceof ServerUpgradeRequest && Object.isFrozen(settings) && request.share(settings)) return
