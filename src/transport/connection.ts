@@ -240,12 +240,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     }
     // Shared listeners that find the connection on the socket: no closures per connection.
     ;(socket as SocketWithConnection)[kConnection] = this
+    // The first read switches a plain TCP socket to direct reads (see onData); the listener
+    // stays for the others (TLS, other Duplexes) and keeps the stream flowing, which is what
+    // reports 'end'.
     socket.on('data', socketOnData)
     skipReadMoreTicks(socket)
-    // A plain TCP socket reads into the shared read buffer from now on, parsed in place (see
-    // DirectReader); the 'data' listener stays for the others (TLS, other Duplexes) and keeps
-    // the stream flowing, which is what reports 'end'.
-    DirectReader.start(socket, directReadHooks, DirectReader.buffer())
     listenForEnd(socket)
     socket.on('close', socketOnClose)
     socket.on('error', socketOnError)
@@ -704,13 +703,15 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
     this.emit('pong', payload)
   }
 
-  /** A read through a 'data' event (a socket that does not read directly, or the handshake's head). */
+  /** A read through a 'data' event: the first one, a socket that cannot read directly, or the handshake's head. */
   private onData(chunk: Buffer): void {
     this.onRead(chunk, chunk.length, false)
-    // A large binary message is under way: let the socket read the rest into its buffer (a
-    // socket that could not switch when it opened; one that reads directly already does).
-    const target = this.parser !== null ? this.parser.payloadTarget() : null
-    if (target !== null) DirectReader.start(this.socket, directReadHooks, target)
+    // A plain TCP socket reads directly from now on: in the shared read buffer, parsed in place
+    // (or the rest of a large message straight into its buffer). Not before the first read, so
+    // that an idle connection keeps nothing for it (the handle's listener is ~50 B of native
+    // memory); a socket that cannot switch (TLS, another Duplex, paused) is asked again on its
+    // next read, which costs a few property loads.
+    if (!this.closed) DirectReader.start(this.socket, directReadHooks, this.parser !== null ? this.parser.payloadTarget() : null)
   }
 
   /**

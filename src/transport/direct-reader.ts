@@ -66,13 +66,12 @@ export class DirectReader {
   }
 
   /**
-   * Switches `socket` to direct reads, the next one into `first` (the shared buffer unless a
-   * large message is under way). False, with nothing changed, when this socket or Node does not
-   * allow it, when bytes are already buffered in the socket's stream (they must be parsed first)
+   * Switches `socket` to direct reads, the next one into `first` (null: the shared buffer).
+   * False, with nothing changed, when this socket or Node does not allow it, when bytes are already buffered in the socket's stream (they must be parsed first)
    * or when the socket is paused (its handle may still be reading into the stream's buffer).
    * True, with nothing changed, when it reads directly already.
    */
-  static start(socket: Socket, hooks: DirectReadHooks, first: Buffer): boolean {
+  static start(socket: Socket, hooks: DirectReadHooks, first: Buffer | null): boolean {
     const fields = onreadFields(socket)
     const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buffer: Buffer) => void } })._handle
     if (fields === null || handle == null || typeof handle.useUserBuffer !== 'function') return false
@@ -81,6 +80,7 @@ export class DirectReader {
     if (slots[fields.buffer] != null) return slots[fields.callback] === hooks.onRead
     if ((socket as { encrypted?: boolean }).encrypted === true || socket.readableLength !== 0 || socket.isPaused()) return false
     // net.Socket's own fields: setting them adds nothing to the socket (it has them, null, from birth).
+    first ??= DirectReader.buffer()
     slots[fields.buffer] = first
     slots[fields.callback] = hooks.onRead
     slots[fields.generator] = hooks.next
