@@ -108,7 +108,11 @@ export class Connection<TData extends object = Record<string, unknown>> extends 
   private handshake?: { path: string; headers: IncomingHttpHeaders; protocols: readonly string[] }
   /** The negotiated subprotocol, or undefined. */
   protocol: string | undefined
-  /** The TCP (or TLS) socket, once the handshake is done. */
+  /**
+   * The TCP (or TLS) socket, once the handshake is done. The connection owns its reads: a plain
+   * TCP socket reads straight into the connection's buffers from its first read on and emits no
+   * 'data' events (listening for them sees nothing); write to it only through the connection.
+   */
   socket!: Socket
   /** Server side: the upgrade request as the hooks saw it. */
   readonly request: UpgradeRequest | undefined
