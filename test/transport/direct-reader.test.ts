@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import WebSocket from 'ws'
 import { Server, type Connection } from '../../src'
+import { maskableBuffer, maskSimdFunctions } from '../../src/protocol/maskable-buffer'
+import { DirectReader } from '../../src/transport/direct-reader'
 import { deadline } from '../helpers/deadline'
 import { selfSignedCertificate } from '../helpers/self-signed'
 import { closeRecorder, listen, next, RawPeer, releaseAll, tcp, track, upgradeRequest, wireFrame } from '../helpers/transport-harness'
@@ -72,6 +74,17 @@ function serverFrames(bytes: Buffer): { opcode: number; payload: Buffer }[] {
 
 describe('transport/direct-reader', () => {
   afterEach(releaseAll)
+
+  it('keeps the shared read buffer in the WebAssembly memory where unmasking runs as SIMD code', function () {
+    const buffer = DirectReader.buffer()
+    expect(buffer.length).to.equal(64 * 1024)
+    expect(DirectReader.buffer(), 'one buffer for the process').to.equal(buffer)
+    // Starts the SIMD module if the read buffer did not (a 1-byte buffer of its memory).
+    const simd = maskSimdFunctions() ?? (maskableBuffer(1), maskSimdFunctions())
+    // No WebAssembly SIMD on this Node, or GATEWIRE_WASM_SIMD=off: an ordinary buffer is right.
+    if (simd === null) this.skip()
+    expect(buffer.buffer, 'the shared read buffer is a view of the SIMD memory').to.equal(simd.memory)
+  })
 
   describe('every plain TCP socket, from its first read', () => {
     it('reads directly through listen() and through an attached http.Server', async () => {
